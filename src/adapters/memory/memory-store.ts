@@ -1,0 +1,174 @@
+import type { Clock } from '../../core/clock.js';
+import type { Session, Store, TokenRecord, User, UserPage } from '../../ports/store.js';
+
+/** Single-instance store. Expiry is checked against the injected clock on every read. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly sessions = new Map<string, Session>();
+  private readonly userSessions = new Map<string, Set<string>>();
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly used = new Map<string, number>();
+  private readonly users = new Map<string, User>();
+  private readonly emails = new Map<string, string>();
+  private readonly counters = new Map<string, { count: number; resetAt: number }>();
+  private readonly revokeListeners: ((id: string) => void)[] = [];
+  private sweepAt = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  private sweep(): void {
+    const now = this.clock.now();
+    if (now < this.sweepAt) return;
+    this.sweepAt = now + 60_000;
+    for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.removeSession(id);
+    for (const [hash, record] of this.tokens) if (record.expiresAt <= now) this.tokens.delete(hash);
+    for (const [key, until] of this.used) if (until <= now) this.used.delete(key);
+    for (const [key, counter] of this.counters)
+      if (counter.resetAt <= now) this.counters.delete(key);
+  }
+
+  private removeSession(id: string): boolean {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    this.sessions.delete(id);
+    const set = this.userSessions.get(session.userId);
+    set?.delete(id);
+    if (set && set.size === 0) this.userSessions.delete(session.userId);
+    return true;
+  }
+
+  private announce(id: string): void {
+    for (const listener of this.revokeListeners) listener(id);
+  }
+
+  async createSession(session: Session): Promise<void> {
+    this.sweep();
+    this.sessions.set(session.id, { ...session });
+    let set = this.userSessions.get(session.userId);
+    if (!set) {
+      set = new Set();
+      this.userSessions.set(session.userId, set);
+    }
+    set.add(session.id);
+  }
+
+  async getSession(id: string): Promise<Session | null> {
+    const session = this.sessions.get(id);
+    if (!session) return null;
+    if (session.expiresAt <= this.clock.now()) {
+      this.removeSession(id);
+      return null;
+    }
+    return { ...session };
+  }
+
+  async touchSession(id: string, lastSeenAt: number): Promise<void> {
+    const session = this.sessions.get(id);
+    if (session && lastSeenAt > session.lastSeenAt) session.lastSeenAt = lastSeenAt;
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    this.removeSession(id);
+    this.announce(id);
+  }
+
+  async listUserSessions(userId: string): Promise<Session[]> {
+    const now = this.clock.now();
+    const out: Session[] = [];
+    for (const id of this.userSessions.get(userId) ?? []) {
+      const session = this.sessions.get(id);
+      if (session && session.expiresAt > now) out.push({ ...session });
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async deleteUserSessions(userId: string): Promise<string[]> {
+    const ids = [...(this.userSessions.get(userId) ?? [])];
+    for (const id of ids) {
+      this.removeSession(id);
+      this.announce(id);
+    }
+    return ids;
+  }
+
+  onSessionRevoked(listener: (sessionId: string) => void): void {
+    this.revokeListeners.push(listener);
+  }
+
+  async putToken(hash: string, record: TokenRecord): Promise<void> {
+    this.sweep();
+    this.tokens.set(hash, { ...record });
+  }
+
+  async consumeToken(hash: string): Promise<TokenRecord | null> {
+    const record = this.tokens.get(hash);
+    if (!record) return null;
+    this.tokens.delete(hash);
+    return record.expiresAt > this.clock.now() ? record : null;
+  }
+
+  async markUsed(key: string, expiresAt: number): Promise<boolean> {
+    this.sweep();
+    const until = this.used.get(key);
+    if (until !== undefined && until > this.clock.now()) return false;
+    this.used.set(key, expiresAt);
+    return true;
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const user = this.users.get(id);
+    return user ? structuredClone(user) : null;
+  }
+
+  async getUserByEmail(email: string): Promise<User | null> {
+    const id = this.emails.get(email.toLowerCase());
+    return id ? this.getUser(id) : null;
+  }
+
+  async createUser(user: User): Promise<User> {
+    const email = user.email.toLowerCase();
+    const existing = this.emails.get(email);
+    if (existing) return (await this.getUser(existing)) as User;
+    const stored = structuredClone({ ...user, email });
+    this.users.set(user.id, stored);
+    this.emails.set(email, user.id);
+    return structuredClone(stored);
+  }
+
+  async updateUser(user: User): Promise<void> {
+    const previous = this.users.get(user.id);
+    const email = user.email.toLowerCase();
+    if (previous && previous.email !== email) this.emails.delete(previous.email);
+    this.users.set(user.id, structuredClone({ ...user, email }));
+    this.emails.set(email, user.id);
+  }
+
+  async listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage> {
+    const needle = query.search?.toLowerCase().trim();
+    const all = [...this.users.values()]
+      .filter((u) => !needle || u.email.includes(needle) || u.name.toLowerCase().includes(needle))
+      .sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
+    return {
+      users: all.slice(query.offset, query.offset + query.limit).map((u) => structuredClone(u)),
+      total: all.length,
+    };
+  }
+
+  async hit(key: string, windowMs: number): Promise<number> {
+    this.sweep();
+    const now = this.clock.now();
+    const counter = this.counters.get(key);
+    if (!counter || counter.resetAt <= now) {
+      this.counters.set(key, { count: 1, resetAt: now + windowMs });
+      return 1;
+    }
+    counter.count += 1;
+    return counter.count;
+  }
+
+  async ping(): Promise<void> {}
+
+  onAvailability(_listener: (available: boolean) => void): void {}
+
+  async close(): Promise<void> {}
+}

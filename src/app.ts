@@ -1,0 +1,120 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { MemoryStore } from './adapters/memory/memory-store.js';
+import { RedisStore } from './adapters/redis/redis-store.js';
+import type { Config } from './config/load.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { SessionTokens } from './core/session-token.js';
+import type { AppContext } from './http/context.js';
+import { createHttpServer } from './http/server.js';
+import { createLogger } from './logger.js';
+import type { Store } from './ports/store.js';
+import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
+import { LoginLinks } from './services/login-links.js';
+import { SessionService } from './services/sessions.js';
+import { UserService } from './services/users.js';
+
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Override the listen address (tests use port 0). */
+  listen?: { host: string; port: number };
+}
+
+export interface App {
+  ctx: AppContext;
+  server: Server;
+  /** `http://host:port` actually bound. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the configured store; for Redis, waits briefly for it but starts anyway (checks answer 503 until it is up). */
+export async function openStore(config: Config, clock: Clock, logger: Logger): Promise<Store> {
+  if (config.raw.store.url === 'memory://') return new MemoryStore(clock);
+  const store = new RedisStore({
+    url: config.raw.store.url,
+    sentinel: config.raw.store.sentinel,
+    cluster: config.raw.store.cluster,
+    keyPrefix: config.raw.store.key_prefix,
+    clock,
+  });
+  try {
+    await store.waitUntilReady(5000);
+  } catch {
+    logger.warn('Redis is not reachable yet; auth checks answer 503 until it is');
+  }
+  return store;
+}
+
+/** The composition root: the only place that knows the concrete classes. */
+export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.raw.log.level);
+  for (const warning of config.warnings) logger.warn(warning);
+  let secrets = config.secretKeys;
+  let runtimeKey = false;
+  if (!secrets) {
+    secrets = [createRuntimeKey(config.path)];
+    runtimeKey = true;
+    logger.warn(
+      'auth.secret_key is not set: using a random key for this process (sessions end when it stops)',
+    );
+  }
+  const store = await openStore(config, clock, logger);
+  const tokens = await SessionTokens.create(secrets);
+  const sessions = new SessionService(store, tokens, clock, {
+    lifetimeMs: config.raw.session.lifetime,
+    idleTimeoutMs: config.raw.session.idle_timeout,
+    cacheTtlMs: 1000,
+    cacheMaxEntries: 50_000,
+  });
+  const publicPath = config.publicUrl.pathname.replace(/\/+$/, '');
+  const baseUrl = `${config.publicOrigin}${publicPath}${config.prefix}`;
+  const anon = config.raw.anonymous_user;
+  const ctx: AppContext = {
+    config,
+    store,
+    sessions,
+    users: new UserService(store, clock, config.raw.admin),
+    loginLinks: new LoginLinks(store, clock, secrets, config.raw.auth.magic_link.ttl, baseUrl),
+    clock,
+    logger,
+    policy: {
+      defaultPolicy: config.raw.access.default_policy,
+      rules: config.rules,
+      anonymousMode: config.raw.anonymous_mode,
+    },
+    anonymousUser: { id: anon.id, email: anon.email, name: anon.name, groups: [], anonymous: true },
+    headerNames: config.raw.headers,
+    baseUrl,
+    productName: 'Portcullis',
+  };
+  const server = createHttpServer(ctx);
+  const listen = options.listen ?? config.listen;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, store: store.kind, public_url: config.publicOrigin }, 'portcullis listening');
+  return {
+    ctx,
+    server,
+    url,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+      if (runtimeKey) removeRuntimeKey(config.path);
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** One config problem, reported as `path.to.key: what is wrong`. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  return `${issue.path || '(root)'}: ${issue.message}`;
+}

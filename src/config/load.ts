@@ -1,0 +1,357 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { CompiledRule, Policy } from '../core/decide.js';
+import { compileEmailGlob, compileHostGlob, compilePathGlob } from '../core/glob.js';
+import type { RedirectPolicy } from '../core/redirect.js';
+import { ConfigError, type ConfigIssue } from './issues.js';
+import { configSchema, type RawConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/portcullis.yaml';
+
+/** Settings that come from the environment only (names kept from the systems portcullis replaces). */
+export interface EnvSettings {
+  resendApiKey: string | null;
+  resendBaseUrl: string | null;
+  scimUser: string | null;
+  scimPassword: string | null;
+  scimBearerToken: string | null;
+}
+
+/** The config after validation, with everything the running server needs precomputed. */
+export interface Config {
+  raw: RawConfig;
+  path: string;
+  listen: { host: string; port: number };
+  publicUrl: URL;
+  /** `https://auth.example.com` without a trailing slash. */
+  publicOrigin: string;
+  prefix: string;
+  secureCookies: boolean;
+  trustedProxies: BlockList;
+  /** Keys in order: the first signs, all verify. Null: memory store, none configured. */
+  secretKeys: Buffer[] | null;
+  rules: CompiledRule[];
+  redirectPolicy: RedirectPolicy;
+  env: EnvSettings;
+  warnings: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+const VAR_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const WHOLE_VAR_RE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
+const UNSET = Symbol('unset');
+
+/** Replaces `${VAR}` (and `${VAR:-default}`) in every string; a value that is only an unset `${VAR}` counts as not set. */
+function interpolate(value: unknown, env: Env, path: string, issues: ConfigIssue[]): unknown {
+  if (typeof value === 'string') {
+    const whole = WHOLE_VAR_RE.exec(value);
+    if (whole) {
+      const found = env[whole[1] as string];
+      if (found !== undefined && found !== '') return found;
+      return whole[2] !== undefined ? whole[2] : UNSET;
+    }
+    return value.replace(VAR_RE, (_all, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      issues.push({ path, message: `environment variable ${name} is not set` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) {
+    return value
+      .map((item, index) => interpolate(item, env, `${path}.${index}`, issues))
+      .filter((item) => item !== UNSET);
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const result = interpolate(item, env, path ? `${path}.${key}` : key, issues);
+      if (result !== UNSET) out[key] = result;
+    }
+    return out;
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function deepMerge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const existing = out[key];
+    out[key] = isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value;
+  }
+  return out;
+}
+
+function readYaml(
+  file: string,
+  label: string,
+  issues: ConfigIssue[],
+): Record<string, unknown> | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    issues.push({
+      path: label,
+      message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    });
+    return null;
+  }
+  try {
+    const parsed: unknown = parseYaml(text, { prettyErrors: true, maxAliasCount: 100 });
+    if (parsed === null || parsed === undefined) return {};
+    if (!isPlainObject(parsed)) {
+      issues.push({ path: label, message: `${file} must hold a YAML mapping at the top level` });
+      return null;
+    }
+    return parsed;
+  } catch (error) {
+    issues.push({
+      path: label,
+      message: `${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`,
+    });
+    return null;
+  }
+}
+
+function zodIssues(error: z.ZodError): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        out.push({ path: path ? `${path}.${key}` : key, message: 'unknown key' });
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function toList(value: string | string[] | undefined): string[] | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value : [value];
+}
+
+function compileRules(raw: RawConfig): CompiledRule[] {
+  return raw.access.rules.map((rule, index) => ({
+    index,
+    hosts: toList(rule.host)?.map(compileHostGlob) ?? null,
+    paths:
+      toList(rule.path)?.map((glob) => {
+        const exact = compilePathGlob(glob);
+        return { exact, loose: new RegExp(exact.source, 'i') };
+      }) ?? null,
+    methods: rule.methods ? new Set(rule.methods.map((m) => m.toUpperCase())) : null,
+    policy: (rule.policy ?? 'authenticated') as Policy,
+    groups: rule.groups ?? null,
+    emails: rule.emails?.map(compileEmailGlob) ?? null,
+    domains: rule.domains?.map((d) => d.toLowerCase()) ?? null,
+  }));
+}
+
+function buildTrustedProxies(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of cidrs) {
+    const [address, bits] = entry.split('/') as [string, string | undefined];
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(bits), family);
+  }
+  return list;
+}
+
+function applyEnvOverrides(data: Record<string, unknown>, env: Env): Record<string, unknown> {
+  const overrides: Record<string, unknown> = {};
+  const server: Record<string, unknown> = {};
+  if (env.PORTCULLIS_LISTEN) server.listen = env.PORTCULLIS_LISTEN;
+  if (env.PORTCULLIS_PUBLIC_URL) server.public_url = env.PORTCULLIS_PUBLIC_URL;
+  if (Object.keys(server).length) overrides.server = server;
+  if (env.REDIS_URL) overrides.store = { url: env.REDIS_URL };
+  let merged = deepMerge(data, overrides);
+  // Fill-ins: the environment supplies what the file leaves unset.
+  const auth = isPlainObject(merged.auth) ? merged.auth : {};
+  const fill: Record<string, unknown> = {};
+  if (auth.secret_key === undefined && env.PORTCULLIS_SECRET_KEY)
+    fill.secret_key = env.PORTCULLIS_SECRET_KEY;
+  const google = isPlainObject(auth.google_oauth) ? auth.google_oauth : {};
+  const googleFill: Record<string, unknown> = {};
+  if (google.client_id === undefined && env.GOOGLE_CLIENT_ID)
+    googleFill.client_id = env.GOOGLE_CLIENT_ID;
+  if (google.client_secret === undefined && env.GOOGLE_CLIENT_SECRET)
+    googleFill.client_secret = env.GOOGLE_CLIENT_SECRET;
+  if (Object.keys(googleFill).length) fill.google_oauth = googleFill;
+  if (Object.keys(fill).length) merged = deepMerge(merged, { auth: fill });
+  return merged;
+}
+
+function semanticIssues(
+  raw: RawConfig,
+  env: EnvSettings,
+  issues: ConfigIssue[],
+  warnings: string[],
+): void {
+  const usesRedis = raw.store.url !== 'memory://';
+  if (usesRedis && raw.auth.secret_key === undefined) {
+    issues.push({
+      path: 'auth.secret_key',
+      message:
+        'required with a Redis store (set PORTCULLIS_SECRET_KEY; make one with: openssl rand -hex 32)',
+    });
+  }
+  const enabled = new Set(raw.auth.enabled_auth);
+  if (enabled.size !== raw.auth.enabled_auth.length) {
+    issues.push({ path: 'auth.enabled_auth', message: 'lists a method twice' });
+  }
+  if (enabled.has('magic_link')) {
+    const mailer = raw.auth.magic_link.mailer;
+    if (mailer === 'resend' && !env.resendApiKey) {
+      issues.push({
+        path: 'auth.magic_link.mailer',
+        message: 'resend needs the RESEND_API_KEY environment variable',
+      });
+    }
+    if (mailer === 'smtp' && !raw.auth.magic_link.smtp) {
+      issues.push({ path: 'auth.magic_link.smtp.url', message: 'required when mailer is smtp' });
+    }
+  }
+  if (enabled.has('google_oauth')) {
+    if (!raw.auth.google_oauth.client_id) {
+      issues.push({
+        path: 'auth.google_oauth.client_id',
+        message: 'required for google_oauth (or set GOOGLE_CLIENT_ID)',
+      });
+    }
+    if (!raw.auth.google_oauth.client_secret) {
+      issues.push({
+        path: 'auth.google_oauth.client_secret',
+        message: 'required for google_oauth (or set GOOGLE_CLIENT_SECRET)',
+      });
+    }
+  }
+  if (enabled.has('oidc')) {
+    if (!raw.auth.oidc.issuer)
+      issues.push({ path: 'auth.oidc.issuer', message: 'required for oidc' });
+    if (!raw.auth.oidc.client_id)
+      issues.push({ path: 'auth.oidc.client_id', message: 'required for oidc' });
+  }
+  if (raw.auth.signup === 'allowed_domains' && raw.auth.allowed_domains.length === 0) {
+    issues.push({
+      path: 'auth.allowed_domains',
+      message: 'must list at least one domain when signup is allowed_domains',
+    });
+  }
+  if (raw.scim.enabled && !env.scimBearerToken && !(env.scimUser && env.scimPassword)) {
+    issues.push({
+      path: 'scim.enabled',
+      message: 'SCIM needs SCIM_USER and SCIM_PASSWORD, or SCIM_BEARER_TOKEN, in the environment',
+    });
+  }
+  if (raw.anonymous_mode)
+    warnings.push('anonymous_mode is on: every request passes the auth check');
+  if (raw.access.default_policy === 'bypass')
+    warnings.push('access.default_policy is bypass: unmatched requests pass without login');
+  if (raw.server.trusted_proxies.some((c) => c.endsWith('/0'))) {
+    warnings.push(
+      'server.trusted_proxies trusts every address: any client can forge X-Forwarded-* headers',
+    );
+  }
+}
+
+export interface LoadOptions {
+  path?: string;
+  env?: Env;
+  anonymousMode?: boolean;
+}
+
+/** Reads, interpolates, validates and precomputes the config. Throws ConfigError with every problem at once. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const path = resolve(options.path ?? env.PORTCULLIS_CONFIG ?? DEFAULT_CONFIG_PATH);
+  const issues: ConfigIssue[] = [];
+  const main = readYaml(path, '(config file)', issues);
+  if (!main) throw new ConfigError(issues);
+  let data = main;
+  const secretsSetting = main.secrets_file;
+  const secretsPath =
+    typeof secretsSetting === 'string'
+      ? isAbsolute(secretsSetting)
+        ? secretsSetting
+        : resolve(dirname(path), secretsSetting)
+      : resolve(dirname(path), 'secrets.yaml');
+  if (typeof secretsSetting === 'string' || existsSync(secretsPath)) {
+    const secrets = readYaml(secretsPath, 'secrets_file', issues);
+    if (secrets) data = deepMerge(data, secrets);
+  }
+  const interpolated = interpolate(data, env, '', issues) as Record<string, unknown>;
+  const withEnv = applyEnvOverrides(interpolated, env);
+  if (options.anonymousMode) withEnv.anonymous_mode = true;
+  const parsed = configSchema.safeParse(withEnv);
+  if (!parsed.success) issues.push(...zodIssues(parsed.error));
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
+  const raw = parsed.data;
+  const envSettings: EnvSettings = {
+    resendApiKey: env.RESEND_API_KEY || null,
+    resendBaseUrl: env.RESEND_BASE_URL || null,
+    scimUser: env.SCIM_USER || null,
+    scimPassword: env.SCIM_PASSWORD || null,
+    scimBearerToken: env.SCIM_BEARER_TOKEN || null,
+  };
+  const warnings: string[] = [];
+  semanticIssues(raw, envSettings, issues, warnings);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const listenMatch = /^(.*):(\d+)$/.exec(raw.server.listen) as RegExpExecArray;
+  const publicUrl = new URL(raw.server.public_url);
+  const keys = raw.auth.secret_key === undefined ? null : toList(raw.auth.secret_key);
+  const rules = compileRules(raw);
+  const exactHosts = new Set<string>([publicUrl.hostname.toLowerCase().replace(/\.$/, '')]);
+  const hostPatterns: RegExp[] = [];
+  for (const rule of raw.access.rules) {
+    for (const host of toList(rule.host) ?? []) {
+      if (host.includes('*')) hostPatterns.push(compileHostGlob(host));
+      else exactHosts.add(host.toLowerCase().replace(/\.$/, ''));
+    }
+  }
+  const domains = raw.session.cookie_domain
+    ? [raw.session.cookie_domain.replace(/^\./, '').toLowerCase()]
+    : [];
+  if (
+    publicUrl.protocol === 'http:' &&
+    !['127.0.0.1', 'localhost', '[::1]'].includes(publicUrl.hostname)
+  ) {
+    warnings.push(
+      'server.public_url is plain http: cookies are sent without Secure; use https in production',
+    );
+  }
+  return {
+    raw,
+    path,
+    listen: {
+      host: (listenMatch[1] as string).replace(/^\[|\]$/g, ''),
+      port: Number(listenMatch[2]),
+    },
+    publicUrl,
+    publicOrigin: publicUrl.origin,
+    prefix: raw.server.path_prefix,
+    secureCookies: publicUrl.protocol === 'https:',
+    trustedProxies: buildTrustedProxies(raw.server.trusted_proxies),
+    secretKeys: keys ? keys.map((hex) => Buffer.from(hex, 'hex')) : null,
+    rules,
+    redirectPolicy: { exactHosts, domains, hostPatterns },
+    env: envSettings,
+    warnings,
+  };
+}

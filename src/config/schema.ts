@@ -1,0 +1,210 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+/**
+ * The one config schema: defaults live here and nowhere else. `config/portcullis.example.yaml`
+ * documents every key and a test parses it against this schema.
+ */
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a duration (use 90s, 15m, 12h, 30d)`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const hostPort = z
+  .string()
+  .refine((value) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value), {
+    message: 'must be host:port, e.g. 127.0.0.1:4180',
+  });
+
+const cidr = z.string().refine(
+  (value) => {
+    const [address, bits, extra] = value.split('/');
+    if (extra !== undefined || !address) return false;
+    const family = isIP(address);
+    if (family === 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d{1,3}$/.test(bits) && n >= 0 && n <= (family === 4 ? 32 : 128);
+  },
+  { message: 'must be an IP address or CIDR range, e.g. 10.0.0.0/8' },
+);
+
+const httpUrl = z.string().refine((value) => /^https?:\/\/[^/?#@\s]+(\/[^\s]*)?$/.test(value), {
+  message: 'must be an absolute http(s) URL',
+});
+
+const secretKey = z.string().refine((value) => /^[0-9a-fA-F]{64,}$/.test(value), {
+  message:
+    'must be at least 32 random bytes written as hex (64+ hex digits); make one with: openssl rand -hex 32',
+});
+
+const emailAddress = z.string().refine((value) => /^[^@\s]+@[^@\s]+$/.test(value), {
+  message: 'must be an email address with exactly one @',
+});
+
+const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const rule = z.strictObject({
+  host: stringOrList.optional(),
+  path: stringOrList.optional(),
+  methods: z
+    .array(z.string().regex(/^[A-Za-z]{1,16}$/, 'must be an HTTP method'))
+    .min(1)
+    .optional(),
+  policy: z.enum(['bypass', 'authenticated', 'deny']).optional(),
+  groups: z.array(z.string().min(1)).min(1).optional(),
+  emails: z.array(z.string().min(1)).min(1).optional(),
+  domains: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const headerList = z.array(
+  z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name (letters, digits, -)'),
+);
+
+const oidcProvider = {
+  client_id: z.string().min(1).optional(),
+  client_secret: z.string().min(1).optional(),
+  scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']),
+  pkce: z.boolean().default(true),
+  display_name: z.string().min(1).optional(),
+};
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      listen: hostPort.default('127.0.0.1:4180'),
+      public_url: httpUrl.default('http://127.0.0.1:4180'),
+      path_prefix: z
+        .string()
+        .regex(
+          /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/,
+          'must look like /auth (no trailing slash)',
+        )
+        .default('/auth'),
+      trusted_proxies: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
+      compat_endpoints: z.boolean().default(true),
+    })
+    .prefault({}),
+  anonymous_mode: z.boolean().default(false),
+  anonymous_user: z
+    .strictObject({
+      id: z.string().min(1).default('anonymous'),
+      email: z.string().min(1).default('anonymous@localhost'),
+      name: z.string().min(1).default('Anonymous'),
+    })
+    .prefault({}),
+  secrets_file: z.string().min(1).optional(),
+  auth: z
+    .strictObject({
+      secret_key: z.union([secretKey, z.array(secretKey).min(1)]).optional(),
+      enabled_auth: z
+        .array(z.enum(['magic_link', 'google_oauth', 'oidc', 'basic']))
+        .default(['magic_link']),
+      signup: z.enum(['open', 'invite_only', 'allowed_domains']).default('open'),
+      allowed_domains: z.array(z.string().min(1)).default([]),
+      magic_link: z
+        .strictObject({
+          mailer: z.enum(['resend', 'smtp', 'log', 'manual']).default('log'),
+          from: z.string().min(3).default('Portcullis <login@localhost>'),
+          ttl: duration.default(15 * 60_000),
+          smtp: z.strictObject({ url: z.string().min(1) }).optional(),
+        })
+        .prefault({}),
+      google_oauth: z
+        .strictObject({
+          ...oidcProvider,
+          hosted_domains: z.array(z.string().min(1)).default([]),
+          issuer: httpUrl.default('https://accounts.google.com'),
+        })
+        .prefault({}),
+      oidc: z
+        .strictObject({
+          ...oidcProvider,
+          issuer: httpUrl.optional(),
+          groups_claim: z.string().min(1).default('groups'),
+        })
+        .prefault({}),
+      basic: z
+        .strictObject({
+          users: z
+            .array(z.strictObject({ email: emailAddress, password_hash: z.string().min(1) }))
+            .default([]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  session: z
+    .strictObject({
+      cookie_name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, _ or -')
+        .default('portcullis_session'),
+      cookie_domain: z
+        .string()
+        .regex(
+          /^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
+          'must be a domain such as .example.com',
+        )
+        .nullable()
+        .default(null),
+      lifetime: duration.default(30 * 86_400_000),
+      idle_timeout: duration.nullable().default(null),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      url: z
+        .string()
+        .refine((value) => /^(memory:\/\/|rediss?:\/\/)/.test(value), {
+          message: 'must be memory:// or redis://… / rediss://…',
+        })
+        .default('memory://'),
+      sentinel: z
+        .strictObject({ name: z.string().min(1), nodes: z.array(hostPort).min(1) })
+        .nullable()
+        .default(null),
+      cluster: z.array(hostPort).min(1).nullable().default(null),
+      key_prefix: z.string().max(64).default('portcullis:'),
+    })
+    .prefault({}),
+  access: z
+    .strictObject({
+      default_policy: z.enum(['bypass', 'authenticated', 'deny']).default('authenticated'),
+      rules: z.array(rule).default([]),
+    })
+    .prefault({}),
+  headers: z
+    .strictObject({
+      user: headerList.default(['Remote-User', 'X-Auth-Request-User']),
+      email: headerList.default(['Remote-Email', 'X-Auth-Request-Email']),
+      name: headerList.default(['Remote-Name']),
+      groups: headerList.default(['Remote-Groups', 'X-Auth-Request-Groups']),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      emails: z.array(z.string().min(1)).default([]),
+      groups: z.array(z.string().min(1)).default(['portcullis-admins']),
+    })
+    .prefault({}),
+  scim: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  proxy: z.strictObject({ upstream: httpUrl.nullable().default(null) }).prefault({}),
+  metrics: z.strictObject({ listen: hostPort.nullable().default(null) }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+/** The config file as written, after defaults and transforms. */
+export type RawConfig = z.output<typeof configSchema>;

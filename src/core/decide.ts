@@ -1,0 +1,119 @@
+import type { Identity } from './identity.js';
+import type { Target } from './target.js';
+
+export type Policy = 'bypass' | 'authenticated' | 'deny';
+
+/** An access rule after config loading: plain data with its matchers compiled. */
+export interface CompiledRule {
+  index: number;
+  hosts: readonly RegExp[] | null;
+  /** Each path glob twice: as written, and case-insensitive for the lenient reading. */
+  paths: readonly { exact: RegExp; loose: RegExp }[] | null;
+  methods: ReadonlySet<string> | null;
+  policy: Policy;
+  groups: readonly string[] | null;
+  emails: readonly RegExp[] | null;
+  domains: readonly string[] | null;
+}
+
+export interface AccessPolicy {
+  defaultPolicy: Policy;
+  rules: readonly CompiledRule[];
+  anonymousMode: boolean;
+}
+
+/** The answer, with its reason (STYLE: decisions carry reasons). `rule` is the index matched, or -1 for the default. */
+export type Decision =
+  | { kind: 'allow'; identity: Identity | null; rule: number; reason: string }
+  | { kind: 'login'; rule: number; reason: string }
+  | { kind: 'deny'; identity: Identity; rule: number; reason: string };
+
+function matchesAny(patterns: readonly RegExp[], value: string): boolean {
+  for (const pattern of patterns) if (pattern.test(value)) return true;
+  return false;
+}
+
+function ruleMatches(rule: CompiledRule, target: Target, loose: boolean): boolean {
+  if (rule.hosts && !matchesAny(rule.hosts, target.host)) return false;
+  if (rule.paths) {
+    const path = loose ? target.loosePath : target.path;
+    if (!rule.paths.some((glob) => (loose ? glob.loose : glob.exact).test(path))) return false;
+  }
+  if (rule.methods && !rule.methods.has(target.method)) return false;
+  return true;
+}
+
+function identityPasses(rule: CompiledRule, identity: Identity): boolean {
+  if (rule.groups && !rule.groups.some((group) => identity.groups.includes(group))) return false;
+  const email = identity.email.toLowerCase();
+  if (rule.emails && !matchesAny(rule.emails, email)) return false;
+  if (rule.domains) {
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    if (!rule.domains.includes(domain)) return false;
+  }
+  return true;
+}
+
+function evaluate(
+  policy: AccessPolicy,
+  target: Target,
+  loose: boolean,
+  identity: Identity | null,
+): Decision {
+  let matched: CompiledRule | undefined;
+  for (const rule of policy.rules) {
+    if (ruleMatches(rule, target, loose)) {
+      matched = rule;
+      break;
+    }
+  }
+  const effective = matched ? matched.policy : policy.defaultPolicy;
+  const index = matched ? matched.index : -1;
+  if (effective === 'bypass') return { kind: 'allow', identity, rule: index, reason: 'bypass' };
+  if (!identity) return { kind: 'login', rule: index, reason: 'no session' };
+  if (effective === 'deny') return { kind: 'deny', identity, rule: index, reason: 'policy deny' };
+  if (matched && !identityPasses(matched, identity)) {
+    return { kind: 'deny', identity, rule: index, reason: 'identity not allowed by rule' };
+  }
+  return { kind: 'allow', identity, rule: index, reason: 'authenticated' };
+}
+
+const STRICTNESS = { allow: 0, login: 1, deny: 2 } as const;
+
+/**
+ * May this request pass, and as whom? Pure: no I/O, no clock. `identity` is the signed-in user
+ * or null. When a lenient upstream could read the path differently (encoded slashes, `;`
+ * parameters, case), both readings are decided and the stricter answer wins; such an
+ * ambiguous path is never let through by a `bypass` rule alone.
+ */
+export function decide(
+  policy: AccessPolicy,
+  target: Target,
+  identity: Identity | null,
+  anonymousUser: Identity,
+): Decision {
+  if (policy.anonymousMode) {
+    return {
+      kind: 'allow',
+      identity: identity ?? anonymousUser,
+      rule: -1,
+      reason: 'anonymous mode',
+    };
+  }
+  const strict = evaluate(policy, target, false, identity);
+  if (policy.rules.length === 0) return strict;
+  const loose = evaluate(policy, target, true, identity);
+  let worst = STRICTNESS[loose.kind] > STRICTNESS[strict.kind] ? loose : strict;
+  const ambiguous = target.loosePath !== target.path;
+  if (
+    worst.kind === 'allow' &&
+    worst.reason === 'bypass' &&
+    (ambiguous || loose.reason !== 'bypass')
+  ) {
+    // Ambiguous path: treat a bypass as if the default "authenticated" applied.
+    worst = identity
+      ? { kind: 'allow', identity, rule: worst.rule, reason: 'ambiguous path, bypass refused' }
+      : { kind: 'login', rule: worst.rule, reason: 'ambiguous path, bypass refused' };
+  }
+  return worst;
+}

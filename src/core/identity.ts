@@ -1,0 +1,9 @@
+/** Who a request is from, as the rules and the identity headers see it. */
+export interface Identity {
+  id: string;
+  email: string;
+  name: string;
+  groups: readonly string[];
+  /** True for `anonymous_user` in anonymous mode. */
+  anonymous: boolean;
+}

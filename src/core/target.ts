@@ -1,0 +1,145 @@
+/**
+ * The URL a proxied request was for, taken apart once at the edge so the rule engine sees
+ * plain data. The raw form is kept for `rd`; the normalised forms are for matching only.
+ */
+export interface Target {
+  /** `https` or `http`. */
+  scheme: 'http' | 'https';
+  /** Lower-cased, without a trailing dot, without the port. */
+  host: string;
+  /** `:8443` or an empty string. */
+  port: string;
+  /** The path as the proxy sent it (no query, no fragment). */
+  rawPath: string;
+  /** The query without `?`, or an empty string. */
+  query: string;
+  /** Path after RFC 3986 §6.2.2 normalisation: unreserved escapes decoded once, dot segments removed, repeated slashes collapsed. */
+  path: string;
+  /**
+   * The path as a lenient upstream might read it: every escape decoded (up to three rounds),
+   * backslashes as slashes, `;` parameters dropped. Equal to `path` for a plain URL; when it
+   * differs the target is ambiguous and no `bypass` rule may let it through. Rules match it
+   * case-insensitively, since some upstreams ignore case.
+   */
+  loosePath: string;
+  method: string;
+}
+
+// RFC 3986 §2.3 unreserved characters.
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+// Hosts: DNS names, IPv4, or a bracketed IPv6 literal, with an optional port.
+const HOST_RE =
+  /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?)(?::(\d{1,5}))?$/;
+// Anything a URL on the wire must not carry raw: controls, space, DEL, and non-ASCII.
+const FORBIDDEN_IN_URL = /[\u0000-\u0020\u007f-\uffff]/;
+
+export type TargetResult = { ok: true; target: Target } | { ok: false; reason: string };
+
+/** Parses `host[:port]` as a proxy reports it. */
+export function parseHost(value: string): { host: string; port: string } | null {
+  const match = HOST_RE.exec(value);
+  if (!match) return null;
+  const port = match[2];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
+  let host = (match[1] as string).toLowerCase();
+  while (host.endsWith('.')) host = host.slice(0, -1);
+  if (host === '' || host.includes('..')) return null;
+  return { host, port: port ? `:${port}` : '' };
+}
+
+/** Builds a target from the parts a proxy forwards; `uri` is the request-target (`/path?query`). */
+export function buildTarget(
+  scheme: string,
+  hostHeader: string,
+  uri: string,
+  method: string,
+): TargetResult {
+  const lowerScheme = scheme.toLowerCase();
+  if (lowerScheme !== 'http' && lowerScheme !== 'https') return { ok: false, reason: 'scheme' };
+  const host = parseHost(hostHeader);
+  if (!host) return { ok: false, reason: 'host' };
+  if (!uri.startsWith('/') || FORBIDDEN_IN_URL.test(uri) || uri.length > 8192) {
+    return { ok: false, reason: 'uri' };
+  }
+  if (!/^[A-Z]{1,16}$/.test(method)) return { ok: false, reason: 'method' };
+  let rest = uri;
+  const hash = rest.indexOf('#');
+  if (hash !== -1) rest = rest.slice(0, hash);
+  const q = rest.indexOf('?');
+  const rawPath = q === -1 ? rest : rest.slice(0, q);
+  const query = q === -1 ? '' : rest.slice(q + 1);
+  const path = normalizePath(rawPath);
+  return {
+    ok: true,
+    target: {
+      scheme: lowerScheme,
+      host: host.host,
+      port: host.port,
+      rawPath,
+      query,
+      path,
+      loosePath: loosenPath(rawPath),
+      method,
+    },
+  };
+}
+
+/** Parses an absolute `http(s)://host/path?query` URL, as nginx sends in `X-Original-URL`. */
+export function parseAbsoluteTarget(url: string, method: string): TargetResult {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
+  if (!match) return { ok: false, reason: 'url' };
+  const authority = match[2] as string;
+  // Userinfo in a target (`https://good@evil/`) is never legitimate from a proxy.
+  if (authority.includes('@')) return { ok: false, reason: 'userinfo' };
+  const uri = match[3] === '' ? '/' : (match[3] as string);
+  return buildTarget(match[1] as string, authority, uri, method);
+}
+
+/** The original URL, as the browser asked for it, for the login page's `rd`. */
+export function targetUrl(target: Target): string {
+  return `${target.scheme}://${target.host}${target.port}${target.rawPath}${target.query ? `?${target.query}` : ''}`;
+}
+
+function decodeUnreserved(path: string): string {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (whole, hex: string) => {
+    const char = String.fromCharCode(Number.parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
+}
+
+/** RFC 3986 §5.2.4 remove_dot_segments, plus collapsing of empty segments. */
+function resolveDots(path: string): string {
+  const out: string[] = [];
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    const last = i === segments.length - 1;
+    if (segment === '..') {
+      out.pop();
+      if (last) out.push('');
+    } else if (segment === '.') {
+      if (last) out.push('');
+    } else if (segment === '') {
+      if (last) out.push('');
+    } else {
+      out.push(segment);
+    }
+  }
+  return `/${out.join('/')}`;
+}
+
+export function normalizePath(rawPath: string): string {
+  return resolveDots(decodeUnreserved(rawPath === '' ? '/' : rawPath));
+}
+
+function loosenPath(rawPath: string): string {
+  let path = rawPath === '' ? '/' : rawPath;
+  for (let round = 0; round < 3 && /%[0-9A-Fa-f]{2}/.test(path); round++) {
+    path = path.replace(/%([0-9A-Fa-f]{2})/g, (_w, hex: string) =>
+      String.fromCharCode(Number.parseInt(hex, 16)),
+    );
+  }
+  path = path.replace(/\\/g, '/').replace(/;[^/]*/g, '');
+  if (!path.startsWith('/')) path = `/${path}`;
+  return resolveDots(path);
+}

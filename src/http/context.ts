@@ -1,0 +1,27 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import type { AccessPolicy } from '../core/decide.js';
+import type { Identity } from '../core/identity.js';
+import type { HeaderNames } from '../core/identity-headers.js';
+import type { Store } from '../ports/store.js';
+import type { LoginLinks } from '../services/login-links.js';
+import type { SessionService } from '../services/sessions.js';
+import type { UserService } from '../services/users.js';
+
+/** What the HTTP edge needs, built once by the composition root. */
+export interface AppContext {
+  config: Config;
+  store: Store;
+  sessions: SessionService;
+  users: UserService;
+  loginLinks: LoginLinks;
+  clock: Clock;
+  logger: Logger;
+  policy: AccessPolicy;
+  anonymousUser: Identity;
+  headerNames: HeaderNames;
+  /** Public base of portcullis' own pages: origin + path_prefix, no trailing slash. */
+  baseUrl: string;
+  productName: string;
+}

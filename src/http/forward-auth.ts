@@ -1,0 +1,297 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { readCookie } from '../core/cookies.js';
+import { type Decision, decide } from '../core/decide.js';
+import { compileEmailGlob } from '../core/glob.js';
+import type { Identity } from '../core/identity.js';
+import { identityHeaders } from '../core/identity-headers.js';
+import {
+  buildTarget,
+  parseAbsoluteTarget,
+  type Target,
+  type TargetResult,
+  targetUrl,
+} from '../core/target.js';
+import type { Lookup } from '../services/sessions.js';
+import type { AppContext } from './context.js';
+import { sendBody, sendEmpty } from './respond.js';
+
+/**
+ * The proxy dialects: each reads the original request from its own headers (normalise at the
+ * edge) and words the same decision its own way.
+ *  - nginx: 401 with Location (nginx turns a 302 from auth_request into a 500);
+ *  - traefik: 302/303 for a browser navigation, 401 JSON for API calls;
+ *  - oauth2: oauth2-proxy's /oauth2/auth (202 when allowed);
+ *  - verify: Authelia's legacy /api/verify, nginx wording when X-Original-URL is present.
+ */
+export type Dialect = 'nginx' | 'traefik' | 'oauth2' | 'verify';
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function fromNginxHeaders(headers: IncomingHttpHeaders): TargetResult | null {
+  const method = first(headers['x-original-method'])?.toUpperCase() ?? 'GET';
+  const original = first(headers['x-original-url']);
+  if (original !== undefined) return parseAbsoluteTarget(original, method);
+  // ingress-nginx style: X-Original-URI with the host in X-Forwarded-Host or Host.
+  const uri = first(headers['x-original-uri']);
+  const host = first(headers['x-forwarded-host']) ?? headers.host;
+  if (uri === undefined || host === undefined) return null;
+  const scheme = first(headers['x-forwarded-proto']) ?? first(headers['x-scheme']) ?? 'http';
+  return buildTarget(scheme, host, uri, method);
+}
+
+function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null {
+  const host = first(headers['x-forwarded-host']);
+  const uri = first(headers['x-forwarded-uri']);
+  if (host === undefined || uri === undefined) return null;
+  const scheme = first(headers['x-forwarded-proto']) ?? 'http';
+  const method = first(headers['x-forwarded-method'])?.toUpperCase() ?? 'GET';
+  return buildTarget(scheme, host, uri, method);
+}
+
+function fromOauth2Headers(headers: IncomingHttpHeaders): TargetResult | null {
+  if (headers['x-original-url'] !== undefined) return fromNginxHeaders(headers);
+  const uri = first(headers['x-forwarded-uri']) ?? first(headers['x-original-uri']);
+  const host = first(headers['x-forwarded-host']) ?? headers.host;
+  if (uri === undefined || host === undefined) return null;
+  const scheme = first(headers['x-forwarded-proto']) ?? 'http';
+  const method =
+    (first(headers['x-forwarded-method']) ?? first(headers['x-original-method']))?.toUpperCase() ??
+    'GET';
+  return buildTarget(scheme, host, uri, method);
+}
+
+/** Reads the target a trusted proxy asked about; null when the headers are missing. */
+export function readTarget(dialect: Dialect, headers: IncomingHttpHeaders): TargetResult | null {
+  switch (dialect) {
+    case 'nginx':
+      return fromNginxHeaders(headers);
+    case 'traefik':
+      return fromForwardedHeaders(headers);
+    case 'oauth2':
+      return fromOauth2Headers(headers);
+    case 'verify':
+      return headers['x-original-url'] !== undefined
+        ? fromNginxHeaders(headers)
+        : fromForwardedHeaders(headers);
+  }
+}
+
+/** A browser navigation gets a redirect; fetch/XHR/API clients get 401 JSON (SPEC §3). */
+export function isNavigation(headers: IncomingHttpHeaders): boolean {
+  const mode = first(headers['sec-fetch-mode']);
+  if (mode !== undefined && mode !== 'navigate') return false;
+  if (headers['x-requested-with'] !== undefined) return false;
+  const accept = headers.accept;
+  return accept !== undefined && accept.includes('text/html');
+}
+
+const trustCache = new Map<string, boolean>();
+
+function isTrusted(ctx: AppContext, address: string | undefined): boolean {
+  if (!address) return false;
+  let trusted = trustCache.get(address);
+  if (trusted === undefined) {
+    const v4mapped = address.startsWith('::ffff:') ? address.slice(7) : null;
+    trusted = v4mapped
+      ? ctx.config.trustedProxies.check(v4mapped, 'ipv4')
+      : ctx.config.trustedProxies.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+    if (trustCache.size > 10_000) trustCache.clear();
+    trustCache.set(address, trusted);
+  }
+  return trusted;
+}
+
+/** Drops the per-process trust cache (tests change trusted_proxies between apps). */
+export function resetTrustCache(): void {
+  trustCache.clear();
+}
+
+export function loginUrl(ctx: AppContext, rd: string | null): string {
+  return rd === null ? `${ctx.baseUrl}/login` : `${ctx.baseUrl}/login?rd=${encodeURIComponent(rd)}`;
+}
+
+interface OAuth2Constraints {
+  groups: string[] | null;
+  emails: RegExp[] | null;
+  domains: string[] | null;
+}
+
+function oauth2Constraints(url: string): OAuth2Constraints | null {
+  const q = url.indexOf('?');
+  if (q === -1) return null;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const list = (name: string) => {
+    const value = params.get(name);
+    return value
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : null;
+  };
+  const groups = list('allowed_groups');
+  const emails = list('allowed_emails')?.map(compileEmailGlob) ?? null;
+  const domains =
+    list('allowed_email_domains')?.map((d) => d.toLowerCase().replace(/^\*?\./, '')) ?? null;
+  if (!groups && !emails && !domains) return null;
+  return { groups, emails, domains };
+}
+
+function passesOauth2(constraints: OAuth2Constraints, identity: Identity): boolean {
+  if (constraints.groups && !constraints.groups.some((g) => identity.groups.includes(g)))
+    return false;
+  const email = identity.email.toLowerCase();
+  if (constraints.emails && !constraints.emails.some((re) => re.test(email))) return false;
+  if (constraints.domains) {
+    const domain = email.slice(email.lastIndexOf('@') + 1);
+    if (!constraints.domains.includes(domain)) return false;
+  }
+  return true;
+}
+
+function headersFor(ctx: AppContext, identity: Identity, lookup: Lookup | null): string[] {
+  if (lookup?.kind === 'valid') {
+    let cached = lookup.live.memo.get('headers') as string[] | undefined;
+    if (!cached) {
+      cached = identityHeaders(ctx.headerNames, identity);
+      lookup.live.memo.set('headers', cached);
+    }
+    return cached.slice();
+  }
+  return identityHeaders(ctx.headerNames, identity);
+}
+
+function answer(
+  ctx: AppContext,
+  dialect: Dialect,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  lookup: Lookup | null,
+): void {
+  const identity = lookup?.kind === 'valid' ? lookup.live.identity : null;
+  let decision: Decision = decide(ctx.policy, target, identity, ctx.anonymousUser);
+  if (
+    dialect === 'oauth2' &&
+    decision.kind === 'allow' &&
+    decision.identity &&
+    !decision.identity.anonymous
+  ) {
+    const constraints = oauth2Constraints(req.url ?? '');
+    if (constraints && !passesOauth2(constraints, decision.identity)) {
+      decision = {
+        kind: 'deny',
+        identity: decision.identity,
+        rule: -1,
+        reason: 'oauth2 allowed_* parameters',
+      };
+    }
+  }
+  if (decision.kind === 'allow') {
+    const headers = decision.identity ? headersFor(ctx, decision.identity, lookup) : [];
+    if (dialect === 'oauth2' && decision.identity) {
+      headers.push(
+        'X-Auth-Request-Preferred-Username',
+        decision.identity.email.split('@')[0] as string,
+      );
+    }
+    sendEmpty(res, dialect === 'oauth2' ? 202 : 200, headers);
+    return;
+  }
+  if (decision.kind === 'deny') {
+    ctx.logger.debug(
+      { reason: decision.reason, rule: decision.rule, user: decision.identity.id },
+      'denied',
+    );
+    sendBody(
+      req,
+      res,
+      403,
+      'text/plain; charset=utf-8',
+      'Forbidden: you are signed in but not allowed here.\n',
+    );
+    return;
+  }
+  const login = loginUrl(ctx, targetUrl(target));
+  const nginxWording =
+    dialect === 'nginx' || (dialect === 'verify' && req.headers['x-original-url'] !== undefined);
+  if (nginxWording || dialect === 'oauth2') {
+    sendEmpty(res, 401, ['Location', login, 'Cache-Control', 'no-store']);
+    return;
+  }
+  if (isNavigation(req.headers)) {
+    const status = target.method === 'GET' || target.method === 'HEAD' ? 302 : 303;
+    sendEmpty(res, status, ['Location', login, 'Cache-Control', 'no-store']);
+    return;
+  }
+  sendBody(
+    req,
+    res,
+    401,
+    'application/json; charset=utf-8',
+    JSON.stringify({ error: 'unauthenticated', login_url: login }),
+    ['Cache-Control', 'no-store'],
+  );
+}
+
+function unavailable(req: IncomingMessage, res: ServerResponse): void {
+  sendBody(
+    req,
+    res,
+    503,
+    'text/plain; charset=utf-8',
+    'Session store unavailable, try again shortly.\n',
+    ['Retry-After', '1'],
+  );
+}
+
+/**
+ * The hot path. A fresh cached session is answered synchronously; otherwise the cookie is
+ * verified and its session read from the store. No path through here answers 2xx on error:
+ * nginx and Traefik read any 2xx as "let in".
+ */
+export function handleCheck(
+  ctx: AppContext,
+  dialect: Dialect,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const parsed = isTrusted(ctx, req.socket.remoteAddress) ? readTarget(dialect, req.headers) : null;
+  if (!parsed || !parsed.ok) {
+    ctx.logger.debug(
+      { reason: parsed ? parsed.reason : 'no trusted forwarded headers' },
+      'unknown target',
+    );
+    sendBody(
+      req,
+      res,
+      400,
+      'text/plain; charset=utf-8',
+      'Bad request: the original URL is missing or malformed.\n',
+    );
+    return;
+  }
+  const target = parsed.target;
+  const cookie = readCookie(req.headers.cookie, ctx.config.raw.session.cookie_name);
+  if (cookie === undefined || cookie === '') {
+    answer(ctx, dialect, req, res, target, null);
+    return;
+  }
+  const cached = ctx.sessions.peek(cookie);
+  if (cached) {
+    answer(ctx, dialect, req, res, target, cached);
+    return;
+  }
+  ctx.sessions.resolve(cookie).then(
+    (lookup) => answer(ctx, dialect, req, res, target, lookup),
+    (error: unknown) => {
+      ctx.logger.warn(
+        { err: (error as Error).message },
+        'session store unreachable during auth check',
+      );
+      if (!res.headersSent) unavailable(req, res);
+    },
+  );
+}

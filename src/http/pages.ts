@@ -1,0 +1,46 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppContext } from './context.js';
+import { html, page, type SafeHtml } from './html.js';
+import { sendHtml } from './respond.js';
+
+export function stylesheetUrl(ctx: AppContext): string {
+  return `${ctx.config.prefix}/static/style.css`;
+}
+
+export function renderPage(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  title: string,
+  body: SafeHtml,
+  headers: string[] = [],
+): void {
+  sendHtml(
+    req,
+    res,
+    status,
+    page({ title, productName: ctx.productName, stylesheet: stylesheetUrl(ctx), body }),
+    headers,
+  );
+}
+
+/** The short page every person-facing error gets: what happened, what to do. */
+export function errorPage(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  message: string,
+): void {
+  renderPage(
+    ctx,
+    req,
+    res,
+    status,
+    'Something went wrong',
+    html`<h1>${status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : 'Something went wrong'}</h1>
+<p class="message error" role="alert">${message}</p>
+<a class="button" href="${ctx.config.prefix}/login">Go to the sign-in page</a>`,
+  );
+}

@@ -1,0 +1,78 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { CONTENT_SECURITY_POLICY } from './html.js';
+
+/**
+ * Every answer carries Content-Length: without it Node sends an empty chunked body, and nginx
+ * then closes its keep-alive connection to the auth server after each sub-request.
+ */
+export function sendEmpty(res: ServerResponse, status: number, headers: string[] = []): void {
+  headers.push('Content-Length', '0');
+  res.writeHead(status, headers);
+  res.end();
+}
+
+export function sendBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: string[] = [],
+): void {
+  const buffer = Buffer.from(body, 'utf8');
+  headers.push('Content-Type', contentType, 'Content-Length', String(buffer.length));
+  res.writeHead(status, headers);
+  res.end(req.method === 'HEAD' ? undefined : buffer);
+}
+
+export function sendJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: string[] = [],
+): void {
+  headers.push('Cache-Control', 'no-store');
+  sendBody(req, res, status, 'application/json; charset=utf-8', JSON.stringify(value), headers);
+}
+
+export function sendHtml(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: string[] = [],
+): void {
+  headers.push(
+    'Content-Security-Policy',
+    CONTENT_SECURITY_POLICY,
+    'X-Content-Type-Options',
+    'nosniff',
+    'X-Frame-Options',
+    'DENY',
+    'Referrer-Policy',
+    'no-referrer',
+    'Cache-Control',
+    'no-store',
+  );
+  sendBody(req, res, status, 'text/html; charset=utf-8', body, headers);
+}
+
+export function redirect(
+  res: ServerResponse,
+  status: 302 | 303,
+  location: string,
+  headers: string[] = [],
+): void {
+  headers.push('Location', location, 'Cache-Control', 'no-store');
+  sendEmpty(res, status, headers);
+}
+
+export function wantsJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return (
+    accept !== undefined && accept.includes('application/json') && !accept.includes('text/html')
+  );
+}
+
+export type Headers = OutgoingHttpHeaders;

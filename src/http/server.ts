@@ -1,0 +1,169 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isPortcullisError, PortcullisError } from '../core/errors.js';
+import type { AppContext } from './context.js';
+import { type Dialect, handleCheck } from './forward-auth.js';
+import { STYLESHEET } from './html.js';
+import { errorPage } from './pages.js';
+import { sendBody, sendJson, wantsJson } from './respond.js';
+import { handleLoginPage } from './routes/login.js';
+import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
+import { handleLogout, handleLogoutPage, handleMe } from './routes/session-routes.js';
+
+type Handler = (
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+) => void | Promise<void>;
+
+interface Route {
+  GET?: Handler;
+  POST?: Handler;
+  /** Any method (the auth checks: nginx and Traefik forward the original method). */
+  ANY?: Handler;
+}
+
+const check =
+  (dialect: Dialect): Handler =>
+  (ctx, req, res) =>
+    handleCheck(ctx, dialect, req, res);
+
+/** Builds the exact-path routing table once; a lookup is one Map get. */
+export function buildRoutes(ctx: AppContext): Map<string, Route> {
+  const p = ctx.config.prefix;
+  const routes = new Map<string, Route>([
+    [`${p}/nginx`, { ANY: check('nginx') }],
+    [`${p}/traefik`, { ANY: check('traefik') }],
+    [`${p}/login`, { GET: handleLoginPage }],
+    [`${p}/magic`, { GET: handleMagicConfirm, POST: handleMagicRedeem }],
+    [`${p}/logout`, { GET: handleLogoutPage, POST: handleLogout }],
+    [`${p}/me`, { GET: handleMe }],
+    [
+      `${p}/healthz`,
+      {
+        GET: (_c, req, res) =>
+          sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ok\n', [
+            'Cache-Control',
+            'no-store',
+          ]),
+      },
+    ],
+    [
+      `${p}/readyz`,
+      {
+        GET: async (c, req, res) => {
+          try {
+            await c.store.ping();
+            sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ready\n', [
+              'Cache-Control',
+              'no-store',
+            ]);
+          } catch {
+            sendBody(req, res, 503, 'text/plain; charset=utf-8', 'store unreachable\n', [
+              'Cache-Control',
+              'no-store',
+            ]);
+          }
+        },
+      },
+    ],
+    [
+      `${p}/static/style.css`,
+      {
+        GET: (_c, req, res) =>
+          sendBody(req, res, 200, 'text/css; charset=utf-8', STYLESHEET, [
+            'Cache-Control',
+            'public, max-age=3600',
+          ]),
+      },
+    ],
+  ]);
+  if (ctx.config.raw.server.compat_endpoints && !ctx.config.raw.proxy.upstream) {
+    routes.set('/oauth2/auth', { ANY: check('oauth2') });
+    routes.set('/api/authz/forward-auth', { ANY: check('traefik') });
+    routes.set('/api/authz/auth-request', { ANY: check('nginx') });
+    routes.set('/api/verify', { ANY: check('verify') });
+  }
+  return routes;
+}
+
+/** Errors become HTTP answers here and nowhere else. */
+export function sendError(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+): void {
+  const known: PortcullisError = isPortcullisError(error)
+    ? error
+    : new PortcullisError(
+        isStoreError(error) ? 'store_unavailable' : 'internal',
+        (error as Error)?.message,
+      );
+  const log =
+    known.status >= 500 ? ctx.logger.error.bind(ctx.logger) : ctx.logger.info.bind(ctx.logger);
+  log({ code: known.code, detail: known.message, path: req.url?.split('?')[0] }, 'request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (wantsJson(req))
+    sendJson(req, res, known.status, { error: known.code, message: known.publicMessage });
+  else errorPage(ctx, req, res, known.status, known.publicMessage);
+}
+
+function isStoreError(error: unknown): boolean {
+  const name = (error as Error | undefined)?.name ?? '';
+  const message = (error as Error | undefined)?.message ?? '';
+  return /Redis|MaxRetries|Connection|ECONNREFUSED|Stream isn't writeable|Command timed out/i.test(
+    `${name} ${message}`,
+  );
+}
+
+export function createHttpServer(ctx: AppContext): Server {
+  const routes = buildRoutes(ctx);
+  const server = createServer(
+    {
+      requestTimeout: 30_000,
+      headersTimeout: 20_000,
+      keepAliveTimeout: 75_000,
+      maxHeaderSize: 16 * 1024,
+    },
+    (req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      const route = routes.get(path);
+      const method = req.method ?? 'GET';
+      const handler = route
+        ? (route.ANY ?? (method === 'HEAD' ? route.GET : route[method as 'GET' | 'POST']))
+        : undefined;
+      if (!handler) {
+        sendError(
+          ctx,
+          req,
+          res,
+          new PortcullisError(route ? 'method_not_allowed' : 'not_found', `${method} ${path}`),
+        );
+        return;
+      }
+      try {
+        const query = route?.ANY
+          ? EMPTY_QUERY
+          : new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+        const result = handler(ctx, req, res, query);
+        if (result) result.catch((error: unknown) => sendError(ctx, req, res, error));
+      } catch (error) {
+        sendError(ctx, req, res, error);
+      }
+    },
+  );
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+const EMPTY_QUERY = new URLSearchParams();

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { Identity } from '../core/identity.js';
+import type { SessionTokens } from '../core/session-token.js';
+import type { Session, Store, User } from '../ports/store.js';
+
+/** A session that is valid right now, with who it belongs to. */
+export interface LiveSession {
+  session: Session;
+  user: User;
+  identity: Identity;
+  /** Scratch space for per-identity values the HTTP edge computes once (header lists). */
+  memo: Map<string, unknown>;
+}
+
+export type Lookup = { kind: 'valid'; live: LiveSession } | { kind: 'invalid'; reason: string };
+
+interface CacheEntry {
+  result: Lookup;
+  sessionId: string | null;
+  freshUntil: number;
+}
+
+export interface SessionSettings {
+  lifetimeMs: number;
+  idleTimeoutMs: number | null;
+  /** How long a store answer is trusted locally; bounds revocation delay when pub/sub is lost. */
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+}
+
+export interface SessionMeta {
+  ip: string;
+  userAgent: string;
+  method: string;
+}
+
+export function toIdentity(user: User): Identity {
+  return { id: user.id, email: user.email, name: user.name, groups: user.groups, anonymous: false };
+}
+
+/**
+ * Turns a cookie into a live session. The hot path (`peek`) is a map lookup: a cookie's JWT is
+ * verified once and its session re-read from the store at most once per `cacheTtlMs`; a
+ * revocation from any instance drops the entry at once (pub/sub), and losing the store drops
+ * every entry, so a revoked session never outlives the TTL.
+ */
+export class SessionService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cookieBySession = new Map<string, string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly tokens: SessionTokens,
+    private readonly clock: Clock,
+    private readonly settings: SessionSettings,
+  ) {
+    store.onSessionRevoked((sessionId) => this.forget(sessionId));
+    store.onAvailability(() => this.clear());
+  }
+
+  private forget(sessionId: string): void {
+    const cookie = this.cookieBySession.get(sessionId);
+    if (cookie !== undefined) {
+      this.cache.delete(cookie);
+      this.cookieBySession.delete(sessionId);
+    }
+  }
+
+  clear(): void {
+    this.cache.clear();
+    this.cookieBySession.clear();
+  }
+
+  private stillValid(result: Lookup, now: number): Lookup {
+    if (result.kind !== 'valid') return result;
+    const { session } = result.live;
+    if (session.expiresAt <= now) return { kind: 'invalid', reason: 'expired' };
+    const idle = this.settings.idleTimeoutMs;
+    if (idle !== null && now - session.lastSeenAt > idle)
+      return { kind: 'invalid', reason: 'idle timeout' };
+    return result;
+  }
+
+  /** The cached answer for this cookie, if one is fresh; never touches the store. */
+  peek(cookie: string): Lookup | undefined {
+    const entry = this.cache.get(cookie);
+    if (!entry) return undefined;
+    const now = this.clock.now();
+    if (entry.freshUntil <= now) return undefined;
+    return this.stillValid(entry.result, now);
+  }
+
+  /** Full lookup; rejects when the store is unreachable (callers answer 503). */
+  async resolve(cookie: string): Promise<Lookup> {
+    const cached = this.peek(cookie);
+    if (cached) return cached;
+    const now = this.clock.now();
+    const known = this.cache.get(cookie);
+    const sessionId = known ? known.sessionId : await this.tokens.verify(cookie, now);
+    if (!sessionId) return { kind: 'invalid', reason: 'bad token' };
+    const result = await this.load(sessionId, now);
+    this.remember(cookie, sessionId, result, now);
+    return this.stillValid(result, now);
+  }
+
+  private async load(sessionId: string, now: number): Promise<Lookup> {
+    const session = await this.store.getSession(sessionId);
+    if (!session) return { kind: 'invalid', reason: 'no such session' };
+    const user = await this.store.getUser(session.userId);
+    if (!user) return { kind: 'invalid', reason: 'no such user' };
+    if (!user.active) return { kind: 'invalid', reason: 'user deactivated' };
+    const idle = this.settings.idleTimeoutMs;
+    const touchEvery = Math.min(60_000, idle === null ? 60_000 : Math.max(1000, idle / 4));
+    if (
+      now - session.lastSeenAt >= touchEvery &&
+      (idle === null || now - session.lastSeenAt <= idle)
+    ) {
+      session.lastSeenAt = now;
+      // Activity is bookkeeping: a failed write must not fail the request.
+      this.store.touchSession(sessionId, now).catch(() => {});
+    }
+    return { kind: 'valid', live: { session, user, identity: toIdentity(user), memo: new Map() } };
+  }
+
+  private remember(cookie: string, sessionId: string, result: Lookup, now: number): void {
+    if (this.cache.size >= this.settings.cacheMaxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) {
+        const entry = this.cache.get(oldest);
+        this.cache.delete(oldest);
+        if (entry?.sessionId) this.cookieBySession.delete(entry.sessionId);
+      }
+    }
+    this.cache.delete(cookie);
+    this.cache.set(cookie, { result, sessionId, freshUntil: now + this.settings.cacheTtlMs });
+    this.cookieBySession.set(sessionId, cookie);
+  }
+
+  /** Starts a session for the user; returns the cookie value. */
+  async create(user: User, meta: SessionMeta): Promise<{ cookie: string; session: Session }> {
+    const now = this.clock.now();
+    const session: Session = {
+      id: randomBytes(18).toString('base64url'),
+      userId: user.id,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + this.settings.lifetimeMs,
+      ip: meta.ip.slice(0, 64),
+      userAgent: meta.userAgent.slice(0, 256),
+      method: meta.method,
+    };
+    await this.store.createSession(session);
+    const cookie = await this.tokens.sign(session.id, now, session.expiresAt);
+    return { cookie, session };
+  }
+
+  async revoke(sessionId: string): Promise<void> {
+    this.forget(sessionId);
+    await this.store.deleteSession(sessionId);
+  }
+
+  async revokeUser(userId: string): Promise<string[]> {
+    const ids = await this.store.deleteUserSessions(userId);
+    for (const id of ids) this.forget(id);
+    return ids;
+  }
+
+  /** Drops cached answers for a user whose record changed (groups, active flag). */
+  async refreshUser(userId: string): Promise<void> {
+    for (const session of await this.store.listUserSessions(userId)) this.forget(session.id);
+  }
+}

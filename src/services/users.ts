@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { Store, User } from '../ports/store.js';
+
+export interface AdminSettings {
+  emails: readonly string[];
+  groups: readonly string[];
+}
+
+export class UserService {
+  private readonly adminEmails: Set<string>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly admin: AdminSettings,
+  ) {
+    this.adminEmails = new Set(admin.emails.map((e) => e.toLowerCase()));
+  }
+
+  /** Returns the user with this (normalised) email, creating an unverified one if there is none. */
+  async findOrCreate(email: string, name?: string): Promise<User> {
+    const existing = await this.store.getUserByEmail(email);
+    if (existing) return existing;
+    return this.store.createUser({
+      id: randomUUID(),
+      email,
+      name: name ?? (email.split('@')[0] as string),
+      groups: [],
+      active: true,
+      verified: false,
+      createdAt: this.clock.now(),
+      lastLoginAt: null,
+    });
+  }
+
+  async recordLogin(user: User): Promise<User> {
+    const updated = { ...user, verified: true, lastLoginAt: this.clock.now() };
+    await this.store.updateUser(updated);
+    return updated;
+  }
+
+  isAdmin(user: Pick<User, 'email' | 'groups' | 'admin'>): boolean {
+    if (user.admin) return true;
+    if (this.adminEmails.has(user.email.toLowerCase())) return true;
+    return user.groups.some((g) => this.admin.groups.includes(g));
+  }
+}
