@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled code only, as an unprivileged user.
+FROM node:24-slim
+ENV NODE_ENV=production \
+    PORTCULLIS_LISTEN=0.0.0.0:4180
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` would run tsc, which is not installed here (dist comes from the build stage).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY config/portcullis.example.yaml ./config/portcullis.example.yaml
+COPY config/portcullis.yaml ./config/portcullis.yaml
+USER node
+EXPOSE 4180
+# Liveness through the server's own endpoint; Node's fetch, so no curl in the image.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:4180/auth/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "bin/portcullis.js"]
+CMD ["serve"]
