@@ -226,6 +226,11 @@ function answer(
     sendEmpty(res, status, ['Location', login, 'Cache-Control', 'no-store']);
     return;
   }
+  if (target.method === 'HEAD' || req.method === 'HEAD') {
+    // A HEAD navigation has no body to show; say 401 with the login URL and nothing else.
+    sendEmpty(res, 401, ['Location', login, 'Cache-Control', 'no-store']);
+    return;
+  }
   sendBody(
     req,
     res,

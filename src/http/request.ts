@@ -16,3 +16,17 @@ export function clientIp(ctx: AppContext, req: IncomingMessage): string {
   }
   return plain;
 }
+
+let sequence = 0;
+const PROCESS_TAG = process.pid.toString(36);
+
+/**
+ * The id that ties a request's log lines together: the proxy's `X-Request-Id` when it looks
+ * sane, else one made here (cheap: no randomness on the hot path).
+ */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given)) return given;
+  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+  return `${PROCESS_TAG}-${sequence.toString(36)}`;
+}

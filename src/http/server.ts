@@ -4,6 +4,7 @@ import type { AppContext } from './context.js';
 import { type Dialect, handleCheck } from './forward-auth.js';
 import { STYLESHEET } from './html.js';
 import { errorPage } from './pages.js';
+import { requestId } from './request.js';
 import { sendBody, sendJson, wantsJson } from './respond.js';
 import { handleLoginPage } from './routes/login.js';
 import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
@@ -102,7 +103,16 @@ export function sendError(
       );
   const log =
     known.status >= 500 ? ctx.logger.error.bind(ctx.logger) : ctx.logger.info.bind(ctx.logger);
-  log({ code: known.code, detail: known.message, path: req.url?.split('?')[0] }, 'request failed');
+  log(
+    {
+      request_id: requestId(req),
+      code: known.code,
+      detail: known.message,
+      method: req.method,
+      path: req.url?.split('?')[0],
+    },
+    'request failed',
+  );
   if (res.headersSent) {
     res.destroy();
     return;

@@ -7,7 +7,7 @@ import type { AppContext } from '../context.js';
 import { checkCsrf, csrfToken } from '../csrf.js';
 import { html } from '../html.js';
 import { renderPage } from '../pages.js';
-import { clientIp } from '../request.js';
+import { clientIp, requestId } from '../request.js';
 import { redirect } from '../respond.js';
 
 /**
@@ -70,7 +70,16 @@ export async function handleMagicRedeem(
     userAgent: String(req.headers['user-agent'] ?? ''),
     method: 'magic_link',
   });
-  ctx.logger.info({ event: 'login', user: user.id, method: 'magic_link' }, 'signed in');
+  ctx.logger.info(
+    {
+      request_id: requestId(req),
+      event: 'login',
+      user: user.id,
+      method: 'magic_link',
+      ip: clientIp(ctx, req),
+    },
+    'signed in',
+  );
   const setCookie = serializeCookie(ctx.config.raw.session.cookie_name, cookie, {
     secure: ctx.config.secureCookies,
     domain: ctx.config.raw.session.cookie_domain,
