@@ -197,7 +197,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   scim: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
-  proxy: z.strictObject({ upstream: httpUrl.nullable().default(null) }).prefault({}),
+  proxy: z
+    .strictObject({
+      upstream: httpUrl.nullable().default(null),
+      /** true: the upstream sees the Host the client sent; false: the upstream's own host:port. */
+      preserve_host: z.boolean().default(true),
+      /** Opening a connection to the upstream; past it the client gets 504. */
+      connect_timeout: duration.default(10_000),
+      /** Waiting for the upstream's response headers; past it the client gets 504. */
+      timeout: duration.default(60_000),
+      /** Longest silence inside a request or response body (not WebSockets); null: no limit. */
+      body_timeout: duration.nullable().default(300_000),
+    })
+    .prefault({}),
   metrics: z.strictObject({ listen: hostPort.nullable().default(null) }).prefault({}),
   log: z
     .strictObject({
