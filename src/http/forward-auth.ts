@@ -89,7 +89,8 @@ export function isNavigation(headers: IncomingHttpHeaders): boolean {
 
 const trustCache = new Map<string, boolean>();
 
-function isTrusted(ctx: AppContext, address: string | undefined): boolean {
+/** Whether a peer address is in `server.trusted_proxies` (its forwarded headers are believed). */
+export function isTrusted(ctx: AppContext, address: string | undefined): boolean {
   if (!address) return false;
   let trusted = trustCache.get(address);
   if (trusted === undefined) {
@@ -151,7 +152,8 @@ function passesOauth2(constraints: OAuth2Constraints, identity: Identity): boole
   return true;
 }
 
-function headersFor(ctx: AppContext, identity: Identity, lookup: Lookup | null): string[] {
+/** The identity headers for `identity`, computed once per live session; the caller may append to the copy. */
+export function headersFor(ctx: AppContext, identity: Identity, lookup: Lookup | null): string[] {
   if (lookup?.kind === 'valid') {
     let cached = lookup.live.memo.get('headers') as string[] | undefined;
     if (!cached) {
@@ -221,6 +223,19 @@ function answer(
     sendEmpty(res, 401, ['Location', login, 'Cache-Control', 'no-store']);
     return;
   }
+  sendLoginAnswer(req, res, target, login);
+}
+
+/**
+ * "Needs login" in Traefik's wording, also used by the reverse proxy: a browser navigation is
+ * redirected to the login page, anything else gets 401 JSON naming it (SPEC §3).
+ */
+export function sendLoginAnswer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  login: string,
+): void {
   if (isNavigation(req.headers)) {
     const status = target.method === 'GET' || target.method === 'HEAD' ? 302 : 303;
     sendEmpty(res, status, ['Location', login, 'Cache-Control', 'no-store']);
