@@ -3,9 +3,10 @@ import { BlockList, isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import type { CompiledRule, Policy } from '../core/decide.js';
-import { compileEmailGlob, compileHostGlob, compilePathGlob } from '../core/glob.js';
+import type { CompiledRule } from '../core/decide.js';
+import { compileHostGlob } from '../core/glob.js';
 import type { RedirectPolicy } from '../core/redirect.js';
+import { compileRules } from '../core/rules.js';
 import { ConfigError, type ConfigIssue } from './issues.js';
 import { configSchema, type RawConfig } from './schema.js';
 
@@ -71,11 +72,20 @@ function interpolate(value: unknown, env: Env, path: string, issues: ConfigIssue
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       const result = interpolate(item, env, path ? `${path}.${key}` : key, issues);
-      if (result !== UNSET) out[key] = result;
+      if (result !== UNSET) setOwn(out, key, result);
     }
     return out;
   }
   return value;
+}
+
+/**
+ * `obj[key] = value` would, for a YAML key `__proto__`, replace the object's prototype and let
+ * the keys under it reach the schema as inherited values, past the unknown-key check. Defining
+ * an own property keeps it an ordinary (and so unknown) key.
+ */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -88,8 +98,12 @@ function deepMerge(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    const existing = out[key];
-    out[key] = isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value;
+    const existing = Object.hasOwn(out, key) ? out[key] : undefined;
+    setOwn(
+      out,
+      key,
+      isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value,
+    );
   }
   return out;
 }
@@ -145,23 +159,6 @@ function toList(value: string | string[] | undefined): string[] | null {
   return Array.isArray(value) ? value : [value];
 }
 
-function compileRules(raw: RawConfig): CompiledRule[] {
-  return raw.access.rules.map((rule, index) => ({
-    index,
-    hosts: toList(rule.host)?.map(compileHostGlob) ?? null,
-    paths:
-      toList(rule.path)?.map((glob) => {
-        const exact = compilePathGlob(glob);
-        return { exact, loose: new RegExp(exact.source, 'i') };
-      }) ?? null,
-    methods: rule.methods ? new Set(rule.methods.map((m) => m.toUpperCase())) : null,
-    policy: (rule.policy ?? 'authenticated') as Policy,
-    groups: rule.groups ?? null,
-    emails: rule.emails?.map(compileEmailGlob) ?? null,
-    domains: rule.domains?.map((d) => d.toLowerCase()) ?? null,
-  }));
-}
-
 function buildTrustedProxies(cidrs: readonly string[]): BlockList {
   const list = new BlockList();
   for (const entry of cidrs) {
@@ -197,63 +194,23 @@ function applyEnvOverrides(data: Record<string, unknown>, env: Env): Record<stri
   return merged;
 }
 
+/** Checks that span keys. Takes the sections that parsed: on a schema error it runs on the rest. */
 function semanticIssues(
-  raw: RawConfig,
+  raw: Partial<RawConfig>,
   env: EnvSettings,
   issues: ConfigIssue[],
   warnings: string[],
 ): void {
-  const usesRedis = raw.store.url !== 'memory://';
-  if (usesRedis && raw.auth.secret_key === undefined) {
+  const { auth, store, scim, access, server } = raw;
+  if (store && auth && store.url !== 'memory://' && auth.secret_key === undefined) {
     issues.push({
       path: 'auth.secret_key',
       message:
         'required with a Redis store (set PORTCULLIS_SECRET_KEY; make one with: openssl rand -hex 32)',
     });
   }
-  const enabled = new Set(raw.auth.enabled_auth);
-  if (enabled.size !== raw.auth.enabled_auth.length) {
-    issues.push({ path: 'auth.enabled_auth', message: 'lists a method twice' });
-  }
-  if (enabled.has('magic_link')) {
-    const mailer = raw.auth.magic_link.mailer;
-    if (mailer === 'resend' && !env.resendApiKey) {
-      issues.push({
-        path: 'auth.magic_link.mailer',
-        message: 'resend needs the RESEND_API_KEY environment variable',
-      });
-    }
-    if (mailer === 'smtp' && !raw.auth.magic_link.smtp) {
-      issues.push({ path: 'auth.magic_link.smtp.url', message: 'required when mailer is smtp' });
-    }
-  }
-  if (enabled.has('google_oauth')) {
-    if (!raw.auth.google_oauth.client_id) {
-      issues.push({
-        path: 'auth.google_oauth.client_id',
-        message: 'required for google_oauth (or set GOOGLE_CLIENT_ID)',
-      });
-    }
-    if (!raw.auth.google_oauth.client_secret) {
-      issues.push({
-        path: 'auth.google_oauth.client_secret',
-        message: 'required for google_oauth (or set GOOGLE_CLIENT_SECRET)',
-      });
-    }
-  }
-  if (enabled.has('oidc')) {
-    if (!raw.auth.oidc.issuer)
-      issues.push({ path: 'auth.oidc.issuer', message: 'required for oidc' });
-    if (!raw.auth.oidc.client_id)
-      issues.push({ path: 'auth.oidc.client_id', message: 'required for oidc' });
-  }
-  if (raw.auth.signup === 'allowed_domains' && raw.auth.allowed_domains.length === 0) {
-    issues.push({
-      path: 'auth.allowed_domains',
-      message: 'must list at least one domain when signup is allowed_domains',
-    });
-  }
-  if (raw.scim.enabled && !env.scimBearerToken && !(env.scimUser && env.scimPassword)) {
+  if (auth) authIssues(auth, env, issues);
+  if (scim?.enabled && !env.scimBearerToken && !(env.scimUser && env.scimPassword)) {
     issues.push({
       path: 'scim.enabled',
       message: 'SCIM needs SCIM_USER and SCIM_PASSWORD, or SCIM_BEARER_TOKEN, in the environment',
@@ -261,13 +218,77 @@ function semanticIssues(
   }
   if (raw.anonymous_mode)
     warnings.push('anonymous_mode is on: every request passes the auth check');
-  if (raw.access.default_policy === 'bypass')
+  if (access?.default_policy === 'bypass')
     warnings.push('access.default_policy is bypass: unmatched requests pass without login');
-  if (raw.server.trusted_proxies.some((c) => c.endsWith('/0'))) {
+  if (server?.trusted_proxies.some((c) => c.endsWith('/0'))) {
     warnings.push(
       'server.trusted_proxies trusts every address: any client can forge X-Forwarded-* headers',
     );
   }
+}
+
+function authIssues(auth: RawConfig['auth'], env: EnvSettings, issues: ConfigIssue[]): void {
+  const enabled = new Set(auth.enabled_auth);
+  if (enabled.size !== auth.enabled_auth.length) {
+    issues.push({ path: 'auth.enabled_auth', message: 'lists a method twice' });
+  }
+  if (enabled.has('magic_link')) {
+    const mailer = auth.magic_link.mailer;
+    if (mailer === 'resend' && !env.resendApiKey) {
+      issues.push({
+        path: 'auth.magic_link.mailer',
+        message: 'resend needs the RESEND_API_KEY environment variable',
+      });
+    }
+    if (mailer === 'smtp' && !auth.magic_link.smtp) {
+      issues.push({ path: 'auth.magic_link.smtp.url', message: 'required when mailer is smtp' });
+    }
+  }
+  if (enabled.has('google_oauth')) {
+    if (!auth.google_oauth.client_id) {
+      issues.push({
+        path: 'auth.google_oauth.client_id',
+        message: 'required for google_oauth (or set GOOGLE_CLIENT_ID)',
+      });
+    }
+    if (!auth.google_oauth.client_secret) {
+      issues.push({
+        path: 'auth.google_oauth.client_secret',
+        message: 'required for google_oauth (or set GOOGLE_CLIENT_SECRET)',
+      });
+    }
+  }
+  if (enabled.has('oidc')) {
+    if (!auth.oidc.issuer) issues.push({ path: 'auth.oidc.issuer', message: 'required for oidc' });
+    if (!auth.oidc.client_id)
+      issues.push({ path: 'auth.oidc.client_id', message: 'required for oidc' });
+  }
+  if (auth.signup === 'allowed_domains' && auth.allowed_domains.length === 0) {
+    issues.push({
+      path: 'auth.allowed_domains',
+      message: 'must list at least one domain when signup is allowed_domains',
+    });
+  }
+}
+
+function envSettingsFrom(env: Env): EnvSettings {
+  return {
+    resendApiKey: env.RESEND_API_KEY || null,
+    resendBaseUrl: env.RESEND_BASE_URL || null,
+    scimUser: env.SCIM_USER || null,
+    scimPassword: env.SCIM_PASSWORD || null,
+    scimBearerToken: env.SCIM_BEARER_TOKEN || null,
+  };
+}
+
+/** Each top-level section parsed on its own; the ones with problems are left out. */
+function parseSections(data: Record<string, unknown>): Partial<RawConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(configSchema.shape)) {
+    const result = schema.safeParse(Object.hasOwn(data, key) ? data[key] : undefined);
+    if (result.success) out[key] = result.data;
+  }
+  return out as Partial<RawConfig>;
 }
 
 export interface LoadOptions {
@@ -284,7 +305,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const main = readYaml(path, '(config file)', issues);
   if (!main) throw new ConfigError(issues);
   let data = main;
-  const secretsSetting = main.secrets_file;
+  // Interpolated on its own first, as the secrets file is read before the rest is interpolated
+  // (its problems are reported once, by that pass).
+  const secretsSetting = interpolate(main.secrets_file, env, 'secrets_file', []);
   const secretsPath =
     typeof secretsSetting === 'string'
       ? isAbsolute(secretsSetting)
@@ -299,16 +322,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const withEnv = applyEnvOverrides(interpolated, env);
   if (options.anonymousMode) withEnv.anonymous_mode = true;
   const parsed = configSchema.safeParse(withEnv);
-  if (!parsed.success) issues.push(...zodIssues(parsed.error));
-  if (!parsed.success || issues.length > 0) throw new ConfigError(issues);
+  if (!parsed.success) {
+    issues.push(...zodIssues(parsed.error));
+    // Every problem at once: the cross-key checks still run on the sections that are valid.
+    semanticIssues(parseSections(withEnv), envSettingsFrom(env), issues, []);
+    throw new ConfigError(issues);
+  }
   const raw = parsed.data;
-  const envSettings: EnvSettings = {
-    resendApiKey: env.RESEND_API_KEY || null,
-    resendBaseUrl: env.RESEND_BASE_URL || null,
-    scimUser: env.SCIM_USER || null,
-    scimPassword: env.SCIM_PASSWORD || null,
-    scimBearerToken: env.SCIM_BEARER_TOKEN || null,
-  };
+  const envSettings = envSettingsFrom(env);
   const warnings: string[] = [];
   semanticIssues(raw, envSettings, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -316,7 +337,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const listenMatch = /^(.*):(\d+)$/.exec(raw.server.listen) as RegExpExecArray;
   const publicUrl = new URL(raw.server.public_url);
   const keys = raw.auth.secret_key === undefined ? null : toList(raw.auth.secret_key);
-  const rules = compileRules(raw);
+  const rules = compileRules(raw.access.rules);
   const exactHosts = new Set<string>([publicUrl.hostname.toLowerCase().replace(/\.$/, '')]);
   const hostPatterns: RegExp[] = [];
   for (const rule of raw.access.rules) {

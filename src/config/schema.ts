@@ -19,11 +19,13 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const hostPort = z
-  .string()
-  .refine((value) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value), {
-    message: 'must be host:port, e.g. 127.0.0.1:4180',
-  });
+const hostPort = z.string().refine(
+  (value) => {
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+    return match !== null && Number(match[2]) <= 65535;
+  },
+  { message: 'must be host:port, e.g. 127.0.0.1:4180' },
+);
 
 const cidr = z.string().refine(
   (value) => {
@@ -38,9 +40,12 @@ const cidr = z.string().refine(
   { message: 'must be an IP address or CIDR range, e.g. 10.0.0.0/8' },
 );
 
-const httpUrl = z.string().refine((value) => /^https?:\/\/[^/?#@\s]+(\/[^\s]*)?$/.test(value), {
-  message: 'must be an absolute http(s) URL',
-});
+// The regex keeps userinfo and whitespace out; the URL parser catches bad ports and hosts.
+const httpUrl = z
+  .string()
+  .refine((value) => /^https?:\/\/[^/?#@\s]+(\/[^\s]*)?$/.test(value) && URL.canParse(value), {
+    message: 'must be an absolute http(s) URL',
+  });
 
 const secretKey = z.string().refine((value) => /^[0-9a-fA-F]{64,}$/.test(value), {
   message:
@@ -51,11 +56,23 @@ const emailAddress = z.string().refine((value) => /^[^@\s]+@[^@\s]+$/.test(value
   message: 'must be an email address with exactly one @',
 });
 
-const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const oneOrMore = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+// A rule that can never match is a typo that silently disables security (a `groups` rule
+// written for `https://app.example.com` or `admin/**`): refuse the shapes targets never have.
+const hostGlob = z
+  .string()
+  .regex(
+    /^([A-Za-z0-9*_-]+(\.[A-Za-z0-9*_-]+)*\.?|\[[0-9A-Fa-f:.]+\])$/,
+    'must be a host name or glob such as *.example.com (no scheme, port or path)',
+  );
+const pathGlob = z
+  .string()
+  .regex(/^\/[^?#\s]*$/, 'must be a path glob starting with /, e.g. /admin/**');
 
 const rule = z.strictObject({
-  host: stringOrList.optional(),
-  path: stringOrList.optional(),
+  host: oneOrMore(hostGlob).optional(),
+  path: oneOrMore(pathGlob).optional(),
   methods: z
     .array(z.string().regex(/^[A-Za-z]{1,16}$/, 'must be an HTTP method'))
     .min(1)
@@ -63,7 +80,14 @@ const rule = z.strictObject({
   policy: z.enum(['bypass', 'authenticated', 'deny']).optional(),
   groups: z.array(z.string().min(1)).min(1).optional(),
   emails: z.array(z.string().min(1)).min(1).optional(),
-  domains: z.array(z.string().min(1)).min(1).optional(),
+  domains: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a domain such as example.com'),
+    )
+    .min(1)
+    .optional(),
 });
 
 const headerList = z.array(

@@ -82,9 +82,10 @@ const STRICTNESS = { allow: 0, login: 1, deny: 2 } as const;
 
 /**
  * May this request pass, and as whom? Pure: no I/O, no clock. `identity` is the signed-in user
- * or null. When a lenient upstream could read the path differently (encoded slashes, `;`
- * parameters, case), both readings are decided and the stricter answer wins; such an
- * ambiguous path is never let through by a `bypass` rule alone.
+ * or null. The rules are matched against the strict (RFC 3986) and the lenient reading of the
+ * path (`Target.loosePath`) and the stricter answer wins; an ambiguous path
+ * (`Target.ambiguous`: encoded slashes, `;` parameters, double encoding, dot segments) is
+ * never let through by a `bypass` rule alone.
  */
 export function decide(
   policy: AccessPolicy,
@@ -104,11 +105,11 @@ export function decide(
   if (policy.rules.length === 0) return strict;
   const loose = evaluate(policy, target, true, identity);
   let worst = STRICTNESS[loose.kind] > STRICTNESS[strict.kind] ? loose : strict;
-  const ambiguous = target.loosePath !== target.path;
+  // A bypass needs both readings to agree and a path every upstream reads the same way.
   if (
     worst.kind === 'allow' &&
     worst.reason === 'bypass' &&
-    (ambiguous || loose.reason !== 'bypass')
+    (target.ambiguous || loose.reason !== 'bypass')
   ) {
     // Ambiguous path: treat a bypass as if the default "authenticated" applied.
     worst = identity

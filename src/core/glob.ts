@@ -7,7 +7,13 @@ function escapeRegex(text: string): string {
  * covers every subdomain of example.com but not example.com itself or `evilexample.com`.
  */
 export function compileHostGlob(glob: string): RegExp {
-  const source = glob.toLowerCase().split('*').map(escapeRegex).join('[a-z0-9_.-]+');
+  // Targets are matched without their trailing dot, so a rule written `app.example.com.` must be too.
+  const source = glob
+    .toLowerCase()
+    .replace(/\.$/, '')
+    .split('*')
+    .map(escapeRegex)
+    .join('[a-z0-9_.-]+');
   return new RegExp(`^${source}$`);
 }
 

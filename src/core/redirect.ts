@@ -12,10 +12,14 @@ export interface RedirectPolicy {
 }
 
 const ABSOLUTE = /^(https?):\/\/([^/?#\\]*)([/?#].*)?$/i;
-// Control characters, whitespace and anything non-ASCII: none are legal raw in a URL, and
-// browsers strip or reinterpret several of them (tabs and newlines inside `//`, for one).
-const UNSAFE_CHARS =
-  /[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+// Anything but printable ASCII: control characters, whitespace and non-ASCII are not legal raw
+// in a URL; browsers strip or reinterpret several of them (tabs and newlines inside `//`,
+// fullwidth slashes and ideographic dots through IDNA mapping), and Node refuses to put
+// characters above U+00FF in a Location header at all.
+const UNSAFE_CHARS = /[^\u0021-\u007e]/;
+// A DNS name of non-empty labels (one trailing dot allowed) or a bracketed IPv6 literal, with an
+// optional port. `.example.com` has an empty label and is not a subdomain of example.com.
+const HOST_PORT = /^((?:[a-z0-9_-]+\.)*[a-z0-9_-]+\.?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
 
 export function safeRedirect(rd: string | undefined | null, policy: RedirectPolicy): string {
   if (!rd || rd.length > 4096) return '/';
@@ -30,10 +34,10 @@ export function safeRedirect(rd: string | undefined | null, policy: RedirectPoli
   if (!match) return '/';
   const authority = match[2] as string;
   if (authority.includes('@') || authority.includes('%')) return '/';
-  const hostMatch = /^([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i.exec(authority);
+  const hostMatch = HOST_PORT.exec(authority);
   if (!hostMatch) return '/';
   let host = (hostMatch[1] as string).toLowerCase();
-  while (host.endsWith('.')) host = host.slice(0, -1);
+  if (host.endsWith('.')) host = host.slice(0, -1);
   if (!isOurHost(host, policy)) return '/';
   return rd;
 }

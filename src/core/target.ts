@@ -17,11 +17,18 @@ export interface Target {
   path: string;
   /**
    * The path as a lenient upstream might read it: every escape decoded (up to three rounds),
-   * backslashes as slashes, `;` parameters dropped. Equal to `path` for a plain URL; when it
-   * differs the target is ambiguous and no `bypass` rule may let it through. Rules match it
-   * case-insensitively, since some upstreams ignore case.
+   * a decoded `?` or `#` ending it, backslashes as slashes, `;` parameters dropped. Rules are
+   * also matched against it, case-insensitively (some upstreams ignore case), and the stricter
+   * of the two answers wins.
    */
   loosePath: string;
+  /**
+   * True when the raw path holds something that upstreams split or decode differently: an
+   * encoded `/`, `\`, `;`, `?`, `#`, `%` (double encoding) or NUL, a raw `\` or `;`, or a
+   * dot segment (browsers resolve those before sending; an Express app routes
+   * `/admin/../public` under `/admin`). No `bypass` rule lets an ambiguous path through.
+   */
+  ambiguous: boolean;
   method: string;
 }
 
@@ -31,7 +38,9 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const HOST_RE =
   /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?)(?::(\d{1,5}))?$/;
 // Anything a URL on the wire must not carry raw: controls, space, DEL, and non-ASCII.
-const FORBIDDEN_IN_URL = /[\u0000-\u0020\u007f-\uffff]/;
+const FORBIDDEN_IN_URL = /[^\u0021-\u007e]/;
+// See `Target.ambiguous`. An encoded space or `é` is not here: every reading agrees on those.
+const STRUCTURAL_IN_PATH = /%(?:2f|5c|3b|3f|23|25|00)|[\\;]|(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 export type TargetResult = { ok: true; target: Target } | { ok: false; reason: string };
 
@@ -79,6 +88,7 @@ export function buildTarget(
       query,
       path,
       loosePath: loosenPath(rawPath),
+      ambiguous: STRUCTURAL_IN_PATH.test(rawPath),
       method,
     },
   };
@@ -91,7 +101,9 @@ export function parseAbsoluteTarget(url: string, method: string): TargetResult {
   const authority = match[2] as string;
   // Userinfo in a target (`https://good@evil/`) is never legitimate from a proxy.
   if (authority.includes('@')) return { ok: false, reason: 'userinfo' };
-  const uri = match[3] === '' ? '/' : (match[3] as string);
+  const rest = match[3] as string;
+  // `http://host?q` and `http://host#f` have an empty path, which means `/` (RFC 3986 §6.2.3).
+  const uri = rest === '' || rest.startsWith('?') || rest.startsWith('#') ? `/${rest}` : rest;
   return buildTarget(match[1] as string, authority, uri, method);
 }
 
@@ -101,7 +113,7 @@ export function targetUrl(target: Target): string {
 }
 
 function decodeUnreserved(path: string): string {
-  return path.replace(/%([0-9A-Fa-f]{2})/g, (whole, hex: string) => {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (_whole, hex: string) => {
     const char = String.fromCharCode(Number.parseInt(hex, 16));
     return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
   });
@@ -139,6 +151,8 @@ function loosenPath(rawPath: string): string {
       String.fromCharCode(Number.parseInt(hex, 16)),
     );
   }
+  // An upstream that decodes before it splits sees a decoded `?` or `#` end the path.
+  path = path.replace(/[?#].*$/s, '');
   path = path.replace(/\\/g, '/').replace(/;[^/]*/g, '');
   if (!path.startsWith('/')) path = `/${path}`;
   return resolveDots(path);
