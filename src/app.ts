@@ -9,6 +9,8 @@ import { SessionTokens } from './core/session-token.js';
 import type { AppContext } from './http/context.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
+import { createLoginMethods } from './login/create-login-methods.js';
+import { createMailer } from './mail/create-mailer.js';
 import type { Store } from './ports/store.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
 import { LoginLinks } from './services/login-links.js';
@@ -73,12 +75,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const publicPath = config.publicUrl.pathname.replace(/\/+$/, '');
   const baseUrl = `${config.publicOrigin}${publicPath}${config.prefix}`;
   const anon = config.raw.anonymous_user;
+  const users = new UserService(store, clock, config.raw.admin);
+  const loginLinks = new LoginLinks(store, clock, secrets, config.raw.auth.magic_link.ttl, baseUrl);
+  const productName = 'Portcullis';
+  const mailer = createMailer(config, logger);
   const ctx: AppContext = {
     config,
     store,
     sessions,
-    users: new UserService(store, clock, config.raw.admin),
-    loginLinks: new LoginLinks(store, clock, secrets, config.raw.auth.magic_link.ttl, baseUrl),
+    users,
+    loginLinks,
     clock,
     logger,
     policy: {
@@ -89,7 +95,18 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     anonymousUser: { id: anon.id, email: anon.email, name: anon.name, groups: [], anonymous: true },
     headerNames: config.raw.headers,
     baseUrl,
-    productName: 'Portcullis',
+    productName,
+    mailer,
+    loginMethods: createLoginMethods({
+      config,
+      store,
+      users,
+      loginLinks,
+      mailer,
+      clock,
+      logger,
+      productName,
+    }),
   };
   const server = createHttpServer(ctx);
   const listen = options.listen ?? config.listen;
@@ -114,6 +131,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         server.closeAllConnections();
       });
       await store.close();
+      await mailer.close();
       if (runtimeKey) removeRuntimeKey(config.path);
     },
   };

@@ -4,6 +4,8 @@ import type { Clock } from '../core/clock.js';
 import type { AccessPolicy } from '../core/decide.js';
 import type { Identity } from '../core/identity.js';
 import type { HeaderNames } from '../core/identity-headers.js';
+import type { LoginMethod } from '../login/method.js';
+import type { Mailer } from '../mail/mailer.js';
 import type { Store } from '../ports/store.js';
 import type { LoginLinks } from '../services/login-links.js';
 import type { SessionService } from '../services/sessions.js';
@@ -24,4 +26,8 @@ export interface AppContext {
   /** Public base of portcullis' own pages: origin + path_prefix, no trailing slash. */
   baseUrl: string;
   productName: string;
+  /** Sends magic-link mails (`auth.magic_link.mailer`). */
+  mailer: Mailer;
+  /** The enabled login methods, in `auth.enabled_auth` order. */
+  loginMethods: readonly LoginMethod[];
 }

@@ -79,6 +79,10 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
       },
     ],
   ]);
+  // Each login method brings its own routes (POST /auth/magic_link, /auth/google, ...).
+  for (const method of ctx.loginMethods) {
+    for (const route of method.routes) routes.set(`${p}${route.path}`, route);
+  }
   if (ctx.config.raw.server.compat_endpoints && !ctx.config.raw.proxy.upstream) {
     routes.set('/oauth2/auth', { ANY: check('oauth2') });
     routes.set('/api/authz/forward-auth', { ANY: check('traefik') });

@@ -1,0 +1,42 @@
+import type { LoginMethod } from '../../login/method.js';
+import { html, type SafeHtml } from '../html.js';
+
+export interface PageMessage {
+  kind: 'error' | 'info';
+  text: string;
+}
+
+export interface LoginPageView {
+  prefix: string;
+  rd: string;
+  csrf: string;
+  methods: readonly LoginMethod[];
+  message: PageMessage | null;
+  email?: string;
+  /** Set when the browser already has a valid session. */
+  signedInAs: string | null;
+}
+
+export function messageBlock(message: PageMessage | null): SafeHtml | '' {
+  if (!message) return '';
+  // role=alert for errors so screen readers announce them; status for the calm ones.
+  return html`<p class="message ${message.kind}" role="${message.kind === 'error' ? 'alert' : 'status'}">${message.text}</p>`;
+}
+
+/** The sign-in page body: one control per enabled method, in `enabled_auth` order. */
+export function loginPageBody(view: LoginPageView): SafeHtml {
+  const controls = view.methods.map((method, index) => [
+    index > 0 ? html`<p class="divider" aria-hidden="true"><span>or</span></p>` : '',
+    method.renderControl({ prefix: view.prefix, rd: view.rd, csrf: view.csrf, email: view.email }),
+  ]);
+  return html`<h1>Sign in</h1>
+${messageBlock(view.message)}
+${
+  view.signedInAs
+    ? html`<div class="signed-in"><p>You are signed in as <strong>${view.signedInAs}</strong>.</p>
+<a class="button secondary" href="${view.rd}">Continue</a>
+<p class="muted"><a href="${view.prefix}/logout">Sign out</a> or sign in as someone else below.</p></div>`
+    : ''
+}
+${controls.length > 0 ? controls : html`<p>No sign-in method is enabled. Ask an administrator.</p>`}`;
+}

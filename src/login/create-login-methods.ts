@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { Store } from '../ports/store.js';
+import type { LoginLinks } from '../services/login-links.js';
+import { RateLimiter } from '../services/rate-limit.js';
+import type { UserService } from '../services/users.js';
+import { createMagicLinkMethod } from './magic-link/magic-link-method.js';
+import { MagicLinkRequests } from './magic-link/request-link.js';
+import { type LoginMethod, orderLoginMethods } from './method.js';
+import { ResponsePacer } from './response-pacer.js';
+
+export interface LoginMethodDeps {
+  config: Config;
+  store: Store;
+  users: UserService;
+  loginLinks: LoginLinks;
+  mailer: Mailer;
+  clock: Clock;
+  logger: Logger;
+  productName: string;
+}
+
+/** Builds every implemented login method and returns the enabled ones in page order. */
+export function createLoginMethods(deps: LoginMethodDeps): LoginMethod[] {
+  const { config } = deps;
+  const settings = config.raw.auth.magic_link;
+  const magicLink = createMagicLinkMethod(
+    new MagicLinkRequests(
+      {
+        store: deps.store,
+        users: deps.users,
+        links: deps.loginLinks,
+        mailer: deps.mailer,
+        limiter: new RateLimiter(deps.store, deps.clock),
+        pacer: new ResponsePacer(),
+        clock: deps.clock,
+        logger: deps.logger,
+      },
+      {
+        signup: config.raw.auth.signup,
+        allowedDomains: config.raw.auth.allowed_domains,
+        from: settings.from,
+        ttlMs: settings.ttl,
+        productName: deps.productName,
+        site: config.publicOrigin,
+      },
+    ),
+    settings.ttl,
+  );
+  return orderLoginMethods(config.raw.auth.enabled_auth, [magicLink]);
+}

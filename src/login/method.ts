@@ -1,0 +1,56 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RawConfig } from '../config/schema.js';
+import type { AppContext } from '../http/context.js';
+import type { SafeHtml } from '../http/html.js';
+
+export type LoginMethodId = RawConfig['auth']['enabled_auth'][number];
+
+export type RouteHandler = (
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+) => void | Promise<void>;
+
+/** A route a login method serves, relative to `server.path_prefix` (`/magic_link`, `/google`). */
+export interface LoginRoute {
+  path: string;
+  GET?: RouteHandler;
+  POST?: RouteHandler;
+}
+
+/** What a control on the login page needs to know. */
+export interface LoginControlInput {
+  prefix: string;
+  /** Already checked with safeRedirect. */
+  rd: string;
+  csrf: string;
+  /** What the person typed last time, to fill the form in again after an error. */
+  email?: string;
+}
+
+/**
+ * One way of signing in (magic link, Google, OIDC, password). The login page shows each enabled
+ * method's control in `auth.enabled_auth` order and the router serves each method's routes, so a
+ * new method is one new module added to the list in the composition root, not a page change.
+ */
+export interface LoginMethod {
+  readonly id: LoginMethodId;
+  /** Short name for logs and headings, e.g. "Email link". */
+  readonly label: string;
+  /** The method's form or button. Must work without JavaScript. */
+  renderControl(input: LoginControlInput): SafeHtml;
+  readonly routes: readonly LoginRoute[];
+}
+
+/** The implemented methods that `enabled_auth` turns on, in its order. */
+export function orderLoginMethods(
+  enabled: readonly LoginMethodId[],
+  available: readonly LoginMethod[],
+): LoginMethod[] {
+  const byId = new Map(available.map((method) => [method.id, method]));
+  return enabled.flatMap((id) => {
+    const method = byId.get(id);
+    return method ? [method] : [];
+  });
+}
