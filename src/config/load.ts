@@ -323,7 +323,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (options.anonymousMode) withEnv.anonymous_mode = true;
   const parsed = configSchema.safeParse(withEnv);
   if (!parsed.success) {
-    issues.push(...zodIssues(parsed.error));
+    // A key whose variable is unset is already reported; its emptied value would only add noise.
+    const blamed = new Set(issues.map((issue) => issue.path));
+    issues.push(...zodIssues(parsed.error).filter((issue) => !blamed.has(issue.path)));
     // Every problem at once: the cross-key checks still run on the sections that are valid.
     semanticIssues(parseSections(withEnv), envSettingsFrom(env), issues, []);
     throw new ConfigError(issues);
