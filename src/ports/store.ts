@@ -56,6 +56,14 @@ export interface TokenStore {
   markUsed(key: string, expiresAt: number): Promise<boolean>;
 }
 
+/** `updateUser` refuses to move a user onto an email another user already has. */
+export class EmailTakenError extends Error {
+  constructor(readonly email: string) {
+    super(`email ${email} belongs to another user`);
+    this.name = 'EmailTakenError';
+  }
+}
+
 export interface UserPage {
   users: User[];
   total: number;
@@ -66,7 +74,10 @@ export interface UserDirectory {
   getUserByEmail(email: string): Promise<User | null>;
   /** Creates the user; returns the existing one instead when the email is taken. */
   createUser(user: User): Promise<User>;
-  /** Replaces the stored record (email changes keep the index in step). */
+  /**
+   * Replaces the stored record (email changes keep the index in step); throws `EmailTakenError`
+   * when the new email belongs to another user.
+   */
   updateUser(user: User): Promise<void>;
   listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage>;
 }

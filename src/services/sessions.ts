@@ -48,6 +48,11 @@ export function toIdentity(user: User): Identity {
 export class SessionService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly cookieBySession = new Map<string, string>();
+  /**
+   * Bumped on every revocation and availability change: a lookup that began before may have read
+   * a session that is now revoked, so its answer is returned but not cached.
+   */
+  private generation = 0;
 
   constructor(
     private readonly store: Store,
@@ -56,10 +61,14 @@ export class SessionService {
     private readonly settings: SessionSettings,
   ) {
     store.onSessionRevoked((sessionId) => this.forget(sessionId));
-    store.onAvailability(() => this.clear());
+    store.onAvailability(() => {
+      this.generation += 1;
+      this.clear();
+    });
   }
 
   private forget(sessionId: string): void {
+    this.generation += 1;
     const cookie = this.cookieBySession.get(sessionId);
     if (cookie !== undefined) {
       this.cache.delete(cookie);
@@ -96,11 +105,12 @@ export class SessionService {
     const cached = this.peek(cookie);
     if (cached) return cached;
     const now = this.clock.now();
+    const generation = this.generation;
     const known = this.cache.get(cookie);
     const sessionId = known ? known.sessionId : await this.tokens.verify(cookie, now);
     if (!sessionId) return { kind: 'invalid', reason: 'bad token' };
     const result = await this.load(sessionId, now);
-    this.remember(cookie, sessionId, result, now);
+    if (generation === this.generation) this.remember(cookie, sessionId, result, now);
     return this.stillValid(result, now);
   }
 

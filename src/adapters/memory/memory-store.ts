@@ -1,5 +1,12 @@
 import type { Clock } from '../../core/clock.js';
-import type { Session, Store, TokenRecord, User, UserPage } from '../../ports/store.js';
+import {
+  EmailTakenError,
+  type Session,
+  type Store,
+  type TokenRecord,
+  type User,
+  type UserPage,
+} from '../../ports/store.js';
 
 /** Single-instance store. Expiry is checked against the injected clock on every read. */
 export class MemoryStore implements Store {
@@ -138,6 +145,8 @@ export class MemoryStore implements Store {
   async updateUser(user: User): Promise<void> {
     const previous = this.users.get(user.id);
     const email = user.email.toLowerCase();
+    const owner = this.emails.get(email);
+    if (owner !== undefined && owner !== user.id) throw new EmailTakenError(email);
     if (previous && previous.email !== email) this.emails.delete(previous.email);
     this.users.set(user.id, structuredClone({ ...user, email }));
     this.emails.set(email, user.id);

@@ -1,6 +1,13 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
-import type { Session, Store, TokenRecord, User, UserPage } from '../../ports/store.js';
+import {
+  EmailTakenError,
+  type Session,
+  type Store,
+  type TokenRecord,
+  type User,
+  type UserPage,
+} from '../../ports/store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -14,15 +21,67 @@ export interface RedisStoreOptions {
 
 type Client = Redis | Cluster;
 
-// Single-key scripts only, so everything also runs on Redis Cluster.
-const TOUCH = `if redis.call('EXISTS', KEYS[1]) == 1 then
+/*
+ * Every script touches exactly one key, so the store also runs on Redis Cluster (no CROSSSLOT).
+ * Times that decide expiry come from the injected clock (ARGV), so the logic matches the memory
+ * store; the Redis TTLs only reclaim memory.
+ */
+const SCRIPTS = {
+  // KEYS[1] session hash; ARGV data, lastSeenAt, ttl ms.
+  psCreateSession: {
+    numberOfKeys: 1,
+    lua: `redis.call('HSET', KEYS[1], 'data', ARGV[1], 'lastSeenAt', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`,
+  },
+  // KEYS[1] per-user index set; ARGV session id, ttl ms. The index lives as long as its longest session.
+  psIndexSession: {
+    numberOfKeys: 1,
+    lua: `redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl >= 0 and ttl < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif ttl == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`,
+  },
+  // KEYS[1] session hash; ARGV lastSeenAt. Never revives a deleted session.
+  psTouchSession: {
+    numberOfKeys: 1,
+    lua: `if redis.call('EXISTS', KEYS[1]) == 1 then
   local last = tonumber(redis.call('HGET', KEYS[1], 'lastSeenAt') or '0')
   if tonumber(ARGV[1]) > last then redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1]) end
 end
-return 0`;
-const HIT = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
+return 0`,
+  },
+  // KEYS[1] session hash: returns its data (or false) and deletes it in one step.
+  psTakeSession: {
+    numberOfKeys: 1,
+    lua: `local data = redis.call('HGET', KEYS[1], 'data')
+redis.call('DEL', KEYS[1])
+return data`,
+  },
+  // KEYS[1] used-marker; ARGV now, expiresAt, ttl ms. 1 only for the first caller before expiresAt.
+  psMarkUsed: {
+    numberOfKeys: 1,
+    lua: `local until_ = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`,
+  },
+  // KEYS[1] counter hash; ARGV now, window ms. Fixed window starting at the first hit.
+  psHit: {
+    numberOfKeys: 1,
+    lua: `local reset = tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
+if reset <= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'c', 1, 'r', tonumber(ARGV[1]) + tonumber(ARGV[2]))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return redis.call('HINCRBY', KEYS[1], 'c', 1)`,
+  },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Scripted = Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>;
 
 function hostPort(entry: string): { host: string; port: number } {
   const index = entry.lastIndexOf(':');
@@ -34,13 +93,17 @@ function hostPort(entry: string): { host: string; port: number } {
 
 function baseOptions(timeout: number): RedisOptions {
   return {
-    // Fail fast while disconnected: a queued command would hold an auth check open, and
-    // the check must answer 503 (never 200) while the store is away.
+    // Fail fast while disconnected: a queued command would hold an auth check open, and the
+    // check must answer 503 (never 200) while the store is away.
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
+    // 0: commands in flight when the connection drops are rejected at once instead of waiting
+    // for a reconnect (or for commandTimeout), so checks answer 503 immediately.
+    maxRetriesPerRequest: 0,
     commandTimeout: timeout,
     enableAutoPipelining: true,
     retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    // The subscriber (re)subscribes itself on every 'ready', so it knows when it really listens.
+    autoResubscribe: false,
     lazyConnect: false,
   };
 }
@@ -68,10 +131,31 @@ function createClient(options: RedisStoreOptions): Client {
   return new Redis(options.url, baseOptions(timeout));
 }
 
+/**
+ * Tracks whether one connection can serve requests. ioredis reports a lost connection on the
+ * socket's 'close', which comes a loop phase after the socket's 'end'/'error'; watching the
+ * socket directly closes the window in which a local cache could still answer after Redis died.
+ */
+function watchConnection(client: Client, onChange: (up: boolean) => void): void {
+  client.on('ready', () => onChange(true));
+  for (const event of ['close', 'reconnecting', 'end']) client.on(event, () => onChange(false));
+  if (client instanceof Redis) {
+    client.on('connect', () => {
+      const stream = client.stream;
+      const down = () => onChange(false);
+      stream.once('end', down);
+      stream.once('error', down);
+    });
+  }
+  // Errors are reported through availability; without a listener ioredis would print them.
+  client.on('error', () => {});
+}
+
 /** Store shared by several instances through Redis. Revocations travel over pub/sub. */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   private readonly client: Client;
+  private readonly scripts: Scripted;
   private readonly subscriber: Client;
   private readonly prefix: string;
   private readonly clock: Clock;
@@ -79,7 +163,9 @@ export class RedisStore implements Store {
   private readonly availabilityListeners: ((available: boolean) => void)[] = [];
   private readonly channel: string;
   private available = false;
-  private subscriberReady = false;
+  private clientUp = false;
+  private subscribed = false;
+  private subscribeEpoch = 0;
   private closing = false;
 
   constructor(options: RedisStoreOptions) {
@@ -87,41 +173,45 @@ export class RedisStore implements Store {
     this.clock = options.clock;
     this.channel = `${this.prefix}revoked`;
     this.client = createClient(options);
-    this.subscriber = this.client.duplicate();
-    this.client.on('ready', () => this.setAvailable());
-    this.subscriber.on('ready', () => {
-      this.subscriberReady = true;
-      this.setAvailable();
+    for (const [name, definition] of Object.entries(SCRIPTS))
+      this.client.defineCommand(name, definition);
+    this.scripts = this.client as unknown as Scripted;
+    this.subscriber = createClient(options);
+    watchConnection(this.client, (up) => {
+      this.clientUp = up;
+      this.update();
     });
-    // Errors are reported through availability; without a listener ioredis would print them.
-    this.client.on('error', () => {});
-    this.subscriber.on('error', () => {});
-    this.client.on('close', () => this.setUnavailable());
-    this.subscriber.on('close', () => {
-      this.subscriberReady = false;
-      // Revocations may be missed while the subscriber is away: caches must be dropped.
-      this.setUnavailable();
+    watchConnection(this.subscriber, (up) => {
+      // Revocations may be missed while the subscriber is away: caches must be dropped, and
+      // the store counts as back only once SUBSCRIBE has been confirmed again.
+      this.subscribeEpoch += 1;
+      this.subscribed = false;
+      this.update();
+      if (up) this.subscribe(this.subscribeEpoch);
     });
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       for (const listener of this.revokeListeners) listener(message);
     });
-    this.subscriber.subscribe(this.channel).catch(() => {});
   }
 
-  private setAvailable(): void {
-    const now = this.client.status === 'ready' && this.subscriberReady;
-    if (now && !this.available) {
-      this.available = true;
-      for (const listener of this.availabilityListeners) listener(true);
-    }
+  private subscribe(epoch: number): void {
+    this.subscriber.subscribe(this.channel).then(
+      () => {
+        if (epoch !== this.subscribeEpoch) return;
+        this.subscribed = true;
+        this.update();
+      },
+      // The connection went away again; the next 'ready' retries.
+      () => {},
+    );
   }
 
-  private setUnavailable(): void {
-    if (this.available || this.closing) {
-      this.available = false;
-      for (const listener of this.availabilityListeners) listener(false);
-    }
+  private update(): void {
+    const now = !this.closing && this.clientUp && this.subscribed;
+    if (now === this.available) return;
+    this.available = now;
+    for (const listener of this.availabilityListeners) listener(now);
   }
 
   /** Resolves once both connections are up, or rejects after `timeoutMs`. */
@@ -145,19 +235,22 @@ export class RedisStore implements Store {
     return `${this.prefix}${kind}:${id}`;
   }
 
-  private ttl(expiresAt: number): number {
-    return Math.max(1, expiresAt - this.clock.now());
+  private ttl(expiresAt: number): string {
+    return String(Math.max(1, expiresAt - this.clock.now()));
   }
 
   async createSession(session: Session): Promise<void> {
-    const key = this.key('s', session.id);
     const { lastSeenAt, ...rest } = session;
-    await this.client
-      .multi()
-      .hset(key, 'data', JSON.stringify(rest), 'lastSeenAt', String(lastSeenAt))
-      .pexpire(key, this.ttl(session.expiresAt))
-      .sadd(this.key('us', session.userId), session.id)
-      .exec();
+    const ttl = this.ttl(session.expiresAt);
+    await Promise.all([
+      this.scripts.psCreateSession(
+        this.key('s', session.id),
+        JSON.stringify(rest),
+        String(lastSeenAt),
+        ttl,
+      ),
+      this.scripts.psIndexSession(this.key('us', session.userId), session.id, ttl),
+    ]);
   }
 
   async getSession(id: string): Promise<Session | null> {
@@ -171,16 +264,16 @@ export class RedisStore implements Store {
   }
 
   async touchSession(id: string, lastSeenAt: number): Promise<void> {
-    await this.client.eval(TOUCH, 1, this.key('s', id), String(lastSeenAt));
+    await this.scripts.psTouchSession(this.key('s', id), String(lastSeenAt));
   }
 
   async deleteSession(id: string): Promise<void> {
-    const data = await this.client.hget(this.key('s', id), 'data');
-    await this.client.del(this.key('s', id));
+    const data = (await this.scripts.psTakeSession(this.key('s', id))) as string | null;
     if (data) {
       const { userId } = JSON.parse(data) as { userId: string };
       await this.client.srem(this.key('us', userId), id);
     }
+    // Announced even when the record was already gone: another instance may still cache it.
     await this.client.publish(this.channel, id);
   }
 
@@ -197,8 +290,9 @@ export class RedisStore implements Store {
   async deleteUserSessions(userId: string): Promise<string[]> {
     const indexKey = this.key('us', userId);
     const ids = await this.client.smembers(indexKey);
+    if (ids.length === 0) return [];
     await Promise.all(ids.map((id) => this.client.del(this.key('s', id))));
-    if (ids.length) await this.client.srem(indexKey, ...ids);
+    await this.client.srem(indexKey, ...ids);
     await Promise.all(ids.map((id) => this.client.publish(this.channel, id)));
     return ids;
   }
@@ -225,14 +319,13 @@ export class RedisStore implements Store {
   }
 
   async markUsed(key: string, expiresAt: number): Promise<boolean> {
-    const result = await this.client.set(
+    const first = await this.scripts.psMarkUsed(
       this.key('used', key),
-      '1',
-      'PX',
+      String(this.clock.now()),
+      String(expiresAt),
       this.ttl(expiresAt),
-      'NX',
     );
-    return result === 'OK';
+    return Number(first) === 1;
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -247,14 +340,20 @@ export class RedisStore implements Store {
 
   async createUser(user: User): Promise<User> {
     const email = user.email.toLowerCase();
+    const stored = { ...user, email };
+    // The record is written before the email is claimed, so a claimed email always points at
+    // an existing record (a crash in between leaves only an unreferenced record behind).
+    await this.client.set(this.key('u', user.id), JSON.stringify(stored));
     const claimed = await this.client.set(this.key('ue', email), user.id, 'NX');
     if (claimed !== 'OK') {
-      const existing = await this.getUserByEmail(email);
-      if (existing) return existing;
-      throw new Error('user email index points at a missing user');
+      const owner = await this.client.get(this.key('ue', email));
+      if (owner !== user.id) {
+        await this.client.del(this.key('u', user.id));
+        const existing = owner ? await this.getUser(owner) : null;
+        if (existing) return existing;
+        throw new Error('user email index points at a missing user');
+      }
     }
-    const stored = { ...user, email };
-    await this.client.set(this.key('u', user.id), JSON.stringify(stored));
     await this.client.zadd(this.key('index', 'users'), 0, `${email}\u0000${user.id}`);
     return stored;
   }
@@ -262,12 +361,16 @@ export class RedisStore implements Store {
   async updateUser(user: User): Promise<void> {
     const email = user.email.toLowerCase();
     const previous = await this.getUser(user.id);
+    if (!previous || previous.email !== email) {
+      const claimed = await this.client.set(this.key('ue', email), user.id, 'NX');
+      if (claimed !== 'OK' && (await this.client.get(this.key('ue', email))) !== user.id)
+        throw new EmailTakenError(email);
+    }
     await this.client.set(this.key('u', user.id), JSON.stringify({ ...user, email }));
     if (previous && previous.email !== email) {
       await this.client.del(this.key('ue', previous.email));
       await this.client.zrem(this.key('index', 'users'), `${previous.email}\u0000${user.id}`);
     }
-    await this.client.set(this.key('ue', email), user.id);
     await this.client.zadd(this.key('index', 'users'), 0, `${email}\u0000${user.id}`);
   }
 
@@ -275,10 +378,9 @@ export class RedisStore implements Store {
     const members = await this.client.zrange(this.key('index', 'users'), 0, -1);
     const ids = members.map((m) => m.slice(m.indexOf('\u0000') + 1));
     const needle = query.search?.toLowerCase().trim();
-    let users: User[];
     if (needle) {
       const all = await Promise.all(ids.map((id) => this.getUser(id)));
-      users = all.filter(
+      const users = all.filter(
         (u): u is User =>
           u !== null && (u.email.includes(needle) || u.name.toLowerCase().includes(needle)),
       );
@@ -290,7 +392,9 @@ export class RedisStore implements Store {
   }
 
   async hit(key: string, windowMs: number): Promise<number> {
-    return Number(await this.client.eval(HIT, 1, this.key('c', key), String(windowMs)));
+    return Number(
+      await this.scripts.psHit(this.key('c', key), String(this.clock.now()), String(windowMs)),
+    );
   }
 
   async ping(): Promise<void> {
@@ -303,6 +407,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.update();
     this.client.disconnect();
     this.subscriber.disconnect();
   }

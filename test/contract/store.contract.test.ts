@@ -1,0 +1,468 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { ManualClock } from '../../src/core/clock.js';
+import {
+  EmailTakenError,
+  type Session,
+  type Store,
+  type TokenRecord,
+  type User,
+} from '../../src/ports/store.js';
+import { waitFor } from '../helpers/ports.js';
+import { type RedisServer, startRedis } from '../helpers/redis.js';
+
+/**
+ * One conformance suite for every store (STYLE §3). Time is a ManualClock, so expiry is tested
+ * by moving the clock, never by sleeping. "peer" is a second handle on the same shared state:
+ * the same object for memory, a second RedisStore (own connections) on the same server and key
+ * prefix for Redis — what another portcullis instance would hold.
+ */
+interface Fixture {
+  store: Store;
+  peer: Store;
+  clock: ManualClock;
+}
+
+interface Kind {
+  name: 'memory' | 'redis';
+  setup(): Promise<void>;
+  open(): Promise<Fixture>;
+  teardown(): Promise<void>;
+}
+
+let redis: RedisServer | null = null;
+const opened: Store[] = [];
+
+async function openRedisStore(server: RedisServer, prefix: string, clock: ManualClock) {
+  const store = new RedisStore({
+    url: server.url,
+    sentinel: null,
+    cluster: null,
+    keyPrefix: prefix,
+    clock,
+    commandTimeoutMs: 5000,
+  });
+  opened.push(store);
+  await store.waitUntilReady(10_000);
+  return store;
+}
+
+const kinds: Kind[] = [
+  {
+    name: 'memory',
+    async setup() {},
+    async open() {
+      const clock = new ManualClock();
+      const store = new MemoryStore(clock);
+      opened.push(store);
+      return { store, peer: store, clock };
+    },
+    async teardown() {},
+  },
+  {
+    name: 'redis',
+    async setup() {
+      redis = await startRedis();
+    },
+    async open() {
+      if (!redis) throw new Error('redis-server was not started');
+      // A fresh key prefix per test: tests never see each other's keys or revocations.
+      const prefix = `contract:${randomBytes(6).toString('hex')}:`;
+      const clock = new ManualClock();
+      const store = await openRedisStore(redis, prefix, clock);
+      const peer = await openRedisStore(redis, prefix, clock);
+      return { store, peer, clock };
+    },
+    async teardown() {
+      await redis?.stop();
+      redis = null;
+    },
+  },
+];
+
+let counter = 0;
+function sessionFor(userId: string, clock: ManualClock, extra: Partial<Session> = {}): Session {
+  counter += 1;
+  const now = clock.now();
+  return {
+    id: `sess-${counter}-${randomBytes(4).toString('hex')}`,
+    userId,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt: now + 60_000,
+    ip: '203.0.113.7',
+    userAgent: 'contract-test',
+    method: 'magic_link',
+    ...extra,
+  };
+}
+
+function userNamed(email: string, name: string, clock: ManualClock): User {
+  counter += 1;
+  return {
+    id: `user-${counter}-${randomBytes(4).toString('hex')}`,
+    email,
+    name,
+    groups: ['staff'],
+    active: true,
+    verified: false,
+    createdAt: clock.now(),
+    lastLoginAt: null,
+  };
+}
+
+function tokenRecord(clock: ManualClock, ttl = 15 * 60_000): TokenRecord {
+  return {
+    email: 'zoe@example.com',
+    rd: '/next',
+    expiresAt: clock.now() + ttl,
+    purpose: 'magic_link',
+  };
+}
+
+function collectRevocations(store: Store): string[] {
+  const seen: string[] = [];
+  store.onSessionRevoked((id) => seen.push(id));
+  return seen;
+}
+
+describe.each(kinds)('$name store contract', (kind) => {
+  beforeAll(() => kind.setup());
+  afterAll(() => kind.teardown());
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  describe('sessions', () => {
+    it('stores and returns a session; unknown ids are null', async () => {
+      const { store, peer, clock } = await kind.open();
+      const session = sessionFor('u1', clock);
+      await store.createSession(session);
+      expect(await store.getSession(session.id)).toEqual(session);
+      expect(await peer.getSession(session.id)).toEqual(session);
+      expect(await store.getSession('no-such-session')).toBeNull();
+    });
+
+    it('stops returning a session once the clock passes its expiry', async () => {
+      const { store, clock } = await kind.open();
+      const session = sessionFor('u1', clock);
+      await store.createSession(session);
+      clock.advance(59_999);
+      expect(await store.getSession(session.id)).not.toBeNull();
+      clock.advance(1);
+      expect(await store.getSession(session.id)).toBeNull();
+      expect(await store.listUserSessions('u1')).toEqual([]);
+    });
+
+    it('touch moves lastSeenAt forward only and never revives a deleted session', async () => {
+      const { store, clock } = await kind.open();
+      const session = sessionFor('u1', clock);
+      await store.createSession(session);
+      await store.touchSession(session.id, session.lastSeenAt + 5000);
+      expect((await store.getSession(session.id))?.lastSeenAt).toBe(session.lastSeenAt + 5000);
+      await store.touchSession(session.id, session.lastSeenAt + 1000);
+      expect((await store.getSession(session.id))?.lastSeenAt).toBe(session.lastSeenAt + 5000);
+      await store.deleteSession(session.id);
+      await store.touchSession(session.id, session.lastSeenAt + 9000);
+      expect(await store.getSession(session.id)).toBeNull();
+    });
+
+    it("indexes sessions per user, newest first, and lists only that user's", async () => {
+      const { store, peer, clock } = await kind.open();
+      const first = sessionFor('alice', clock);
+      await store.createSession(first);
+      clock.advance(1000);
+      const second = sessionFor('alice', clock);
+      await store.createSession(second);
+      const other = sessionFor('bob', clock);
+      await store.createSession(other);
+      expect((await peer.listUserSessions('alice')).map((s) => s.id)).toEqual([
+        second.id,
+        first.id,
+      ]);
+      expect((await store.listUserSessions('bob')).map((s) => s.id)).toEqual([other.id]);
+      expect(await store.listUserSessions('nobody')).toEqual([]);
+    });
+
+    it('deletes one session, drops it from the index and announces it to every instance', async () => {
+      const { store, peer, clock } = await kind.open();
+      const seen = collectRevocations(peer);
+      const keep = sessionFor('alice', clock);
+      const gone = sessionFor('alice', clock);
+      await store.createSession(keep);
+      await store.createSession(gone);
+      await store.deleteSession(gone.id);
+      expect(await peer.getSession(gone.id)).toBeNull();
+      expect((await store.listUserSessions('alice')).map((s) => s.id)).toEqual([keep.id]);
+      await waitFor(() => seen.includes(gone.id), 5000, 'revocation event');
+      expect(seen).not.toContain(keep.id);
+    });
+
+    it("deletes all of a user's sessions, returns their ids and announces each", async () => {
+      const { store, peer, clock } = await kind.open();
+      const seen = collectRevocations(peer);
+      const mine = [
+        sessionFor('alice', clock),
+        sessionFor('alice', clock),
+        sessionFor('alice', clock),
+      ];
+      const theirs = sessionFor('bob', clock);
+      for (const s of [...mine, theirs]) await store.createSession(s);
+      const ended = await store.deleteUserSessions('alice');
+      expect([...ended].sort()).toEqual(mine.map((s) => s.id).sort());
+      for (const s of mine) expect(await peer.getSession(s.id)).toBeNull();
+      expect(await store.listUserSessions('alice')).toEqual([]);
+      expect(await store.getSession(theirs.id)).toEqual(theirs);
+      await waitFor(() => mine.every((s) => seen.includes(s.id)), 5000, 'revocation events');
+      expect(seen).not.toContain(theirs.id);
+      expect(await store.deleteUserSessions('alice')).toEqual([]);
+    });
+  });
+
+  describe('one-time tokens', () => {
+    it('gives a token back exactly once', async () => {
+      const { store, peer, clock } = await kind.open();
+      const record = tokenRecord(clock);
+      await store.putToken('hash-1', record);
+      expect(await peer.consumeToken('hash-1')).toEqual(record);
+      expect(await store.consumeToken('hash-1')).toBeNull();
+      expect(await store.consumeToken('never-issued')).toBeNull();
+    });
+
+    it('refuses a token once the clock passes its expiry', async () => {
+      const { store, clock } = await kind.open();
+      await store.putToken('hash-live', tokenRecord(clock, 10_000));
+      await store.putToken('hash-dead', tokenRecord(clock, 10_000));
+      clock.advance(9_999);
+      expect(await store.consumeToken('hash-live')).not.toBeNull();
+      clock.advance(1);
+      expect(await store.consumeToken('hash-dead')).toBeNull();
+    });
+
+    it('lets exactly one of two racing consumers win, on every token', async () => {
+      const { store, peer, clock } = await kind.open();
+      const hashes = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+      for (const hash of hashes) await store.putToken(hash, tokenRecord(clock));
+      const results = await Promise.all(
+        hashes.map((hash) => Promise.all([store.consumeToken(hash), peer.consumeToken(hash)])),
+      );
+      for (const pair of results) expect(pair.filter((r) => r !== null)).toHaveLength(1);
+    });
+
+    it('markUsed is true only for the first caller until the mark expires', async () => {
+      const { store, peer, clock } = await kind.open();
+      const until = clock.now() + 30_000;
+      expect(await store.markUsed('link:a', until)).toBe(true);
+      expect(await store.markUsed('link:a', until)).toBe(false);
+      expect(await peer.markUsed('link:a', until)).toBe(false);
+      expect(await peer.markUsed('link:b', until)).toBe(true);
+      clock.advance(30_000);
+      expect(await store.markUsed('link:a', clock.now() + 30_000)).toBe(true);
+    });
+
+    it('markUsed lets exactly one of two racing callers win', async () => {
+      const { store, peer, clock } = await kind.open();
+      const until = clock.now() + 30_000;
+      const keys = Array.from({ length: 40 }, (_, i) => `link:race-${i}`);
+      const results = await Promise.all(
+        keys.map((key) => Promise.all([store.markUsed(key, until), peer.markUsed(key, until)])),
+      );
+      for (const pair of results) expect(pair.filter(Boolean)).toHaveLength(1);
+    });
+  });
+
+  describe('users', () => {
+    it('creates a user with a lower-cased email and finds it case-insensitively', async () => {
+      const { store, peer, clock } = await kind.open();
+      const created = await store.createUser(userNamed('Zoe@Example.COM', 'Zoe', clock));
+      expect(created.email).toBe('zoe@example.com');
+      expect(await peer.getUser(created.id)).toEqual(created);
+      expect((await peer.getUserByEmail('ZOE@example.com'))?.id).toBe(created.id);
+      expect(await store.getUserByEmail('nobody@example.com')).toBeNull();
+      expect(await store.getUser('no-such-id')).toBeNull();
+    });
+
+    it('returns the existing user when the email is taken, in any case', async () => {
+      const { store, peer, clock } = await kind.open();
+      const first = await store.createUser(userNamed('zoe@example.com', 'Zoe', clock));
+      const again = await peer.createUser(userNamed('ZOE@EXAMPLE.com', 'Impostor', clock));
+      expect(again).toEqual(first);
+      expect((await store.listUsers({ offset: 0, limit: 10 })).total).toBe(1);
+    });
+
+    it('two instances creating the same email at once end up with one user', async () => {
+      const { store, peer, clock } = await kind.open();
+      const emails = Array.from({ length: 10 }, (_, i) => `racer${i}@example.com`);
+      const pairs = await Promise.all(
+        emails.map((email) =>
+          Promise.all([
+            store.createUser(userNamed(email, 'A', clock)),
+            peer.createUser(userNamed(email, 'B', clock)),
+          ]),
+        ),
+      );
+      for (const [a, b] of pairs) expect(a?.id).toBe(b?.id);
+      const listed = await store.listUsers({ offset: 0, limit: 100 });
+      expect(listed.total).toBe(emails.length);
+      for (const [a] of pairs) expect((await store.getUserByEmail(a?.email ?? ''))?.id).toBe(a?.id);
+    });
+
+    it('keeps the email index in step when a user changes email', async () => {
+      const { store, peer, clock } = await kind.open();
+      const user = await store.createUser(userNamed('old@example.com', 'Olga', clock));
+      await store.updateUser({ ...user, email: 'New@Example.com', name: 'Olga N' });
+      const found = await peer.getUserByEmail('new@example.com');
+      expect(found).toMatchObject({ id: user.id, email: 'new@example.com', name: 'Olga N' });
+      expect(await peer.getUserByEmail('old@example.com')).toBeNull();
+      // The old address is free again.
+      const other = await store.createUser(userNamed('old@example.com', 'Other', clock));
+      expect(other.id).not.toBe(user.id);
+      const list = await store.listUsers({ offset: 0, limit: 10 });
+      expect(list.users.map((u) => u.email)).toEqual(['new@example.com', 'old@example.com']);
+      expect(list.total).toBe(2);
+    });
+
+    it("refuses to move a user onto another user's email", async () => {
+      const { store, clock } = await kind.open();
+      const ann = await store.createUser(userNamed('ann@example.com', 'Ann', clock));
+      const bob = await store.createUser(userNamed('bob@example.com', 'Bob', clock));
+      await expect(store.updateUser({ ...bob, email: 'ANN@example.com' })).rejects.toBeInstanceOf(
+        EmailTakenError,
+      );
+      expect((await store.getUserByEmail('ann@example.com'))?.id).toBe(ann.id);
+      expect((await store.getUserByEmail('bob@example.com'))?.id).toBe(bob.id);
+      // An update that keeps the email, or changes other fields, still works.
+      await store.updateUser({ ...bob, active: false });
+      expect((await store.getUser(bob.id))?.active).toBe(false);
+    });
+
+    it('lists users by email with search and pagination', async () => {
+      const { store, peer, clock } = await kind.open();
+      const people = [
+        ['carol@example.com', 'Carol Danvers'],
+        ['alice@example.com', 'Alice Liddell'],
+        ['eve@other.org', 'Eve Moneypenny'],
+        ['bob@example.com', 'Bob Builder'],
+        ['dave@other.org', 'Dave Lister'],
+        ['frank@example.com', 'Frank Castle'],
+        ['grace@other.org', 'Grace Hopper'],
+      ] as const;
+      for (const [email, name] of people) await store.createUser(userNamed(email, name, clock));
+      const sorted = people.map(([email]) => email).sort();
+      const first = await peer.listUsers({ offset: 0, limit: 3 });
+      expect(first.total).toBe(7);
+      expect(first.users.map((u) => u.email)).toEqual(sorted.slice(0, 3));
+      const last = await peer.listUsers({ offset: 6, limit: 3 });
+      expect(last.users.map((u) => u.email)).toEqual(sorted.slice(6));
+      expect((await peer.listUsers({ offset: 10, limit: 3 })).users).toEqual([]);
+      const byDomain = await store.listUsers({ search: 'OTHER.org', offset: 0, limit: 2 });
+      expect(byDomain.total).toBe(3);
+      expect(byDomain.users.map((u) => u.email)).toEqual(['dave@other.org', 'eve@other.org']);
+      const byDomainNext = await store.listUsers({ search: 'other.org', offset: 2, limit: 2 });
+      expect(byDomainNext.users.map((u) => u.email)).toEqual(['grace@other.org']);
+      const byName = await store.listUsers({ search: 'hopper', offset: 0, limit: 10 });
+      expect(byName.users.map((u) => u.name)).toEqual(['Grace Hopper']);
+      expect((await store.listUsers({ search: 'zzz', offset: 0, limit: 10 })).total).toBe(0);
+    });
+  });
+
+  describe('counters', () => {
+    it('counts hits in a fixed window that starts at the first hit', async () => {
+      const { store, peer, clock } = await kind.open();
+      expect(await store.hit('login:1.2.3.4', 60_000)).toBe(1);
+      clock.advance(30_000);
+      expect(await peer.hit('login:1.2.3.4', 60_000)).toBe(2);
+      expect(await store.hit('login:5.6.7.8', 60_000)).toBe(1);
+      clock.advance(29_999);
+      expect(await store.hit('login:1.2.3.4', 60_000)).toBe(3);
+      clock.advance(1);
+      expect(await store.hit('login:1.2.3.4', 60_000)).toBe(1);
+      expect(await store.hit('login:5.6.7.8', 60_000)).toBe(2);
+    });
+  });
+
+  describe('health', () => {
+    it('answers ping', async () => {
+      const { store } = await kind.open();
+      await expect(store.ping()).resolves.toBeUndefined();
+      expect(store.kind).toBe(kind.name);
+    });
+  });
+});
+
+/** Only Redis can go away; this part has a redis-server of its own so it can be killed. */
+describe('redis store availability', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await server.stop();
+  });
+
+  it('reports the server going away and coming back, and resubscribes to revocations', async () => {
+    const clock = new ManualClock();
+    const prefix = `avail:${randomBytes(6).toString('hex')}:`;
+    const store = await openRedisStore(server, prefix, clock);
+    const peer = await openRedisStore(server, prefix, clock);
+    const events: boolean[] = [];
+    store.onAvailability((up) => events.push(up));
+    const seen = collectRevocations(peer);
+
+    await server.kill();
+    await waitFor(() => events.includes(false), 5000, 'availability false');
+    await expect(store.ping()).rejects.toThrow();
+    await expect(store.getSession('anything')).rejects.toThrow();
+    expect(events.at(-1)).toBe(false);
+
+    await server.restart();
+    await waitFor(() => events.at(-1) === true, 10_000, 'availability true');
+    await expect(store.ping()).resolves.toBeUndefined();
+    await peer.waitUntilReady(10_000);
+
+    // The peer's subscription survived the restart: revocations reach it again.
+    const session = sessionFor('alice', clock);
+    await store.createSession(session);
+    await store.deleteSession(session.id);
+    await waitFor(() => seen.includes(session.id), 5000, 'revocation after restart');
+  });
+
+  it('rejects commands at once while the server is down instead of queueing them', async () => {
+    const clock = new ManualClock();
+    const store = await openRedisStore(server, `down:${randomBytes(6).toString('hex')}:`, clock);
+    const events: boolean[] = [];
+    store.onAvailability((up) => events.push(up));
+    await server.kill();
+    await waitFor(() => events.includes(false), 5000, 'availability false');
+    const started = Date.now();
+    await expect(store.getSession('x')).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(500);
+    await server.restart();
+    await store.waitUntilReady(10_000);
+    expect(await store.getSession('x')).toBeNull();
+  });
+
+  it('a store opened while the server is down becomes ready when it comes up', async () => {
+    await server.kill();
+    const clock = new ManualClock();
+    const store = new RedisStore({
+      url: server.url,
+      sentinel: null,
+      cluster: null,
+      keyPrefix: `late:${randomBytes(6).toString('hex')}:`,
+      clock,
+    });
+    opened.push(store);
+    const events: boolean[] = [];
+    store.onAvailability((up) => events.push(up));
+    await expect(store.waitUntilReady(300)).rejects.toThrow();
+    await expect(store.ping()).rejects.toThrow();
+    await server.restart();
+    await store.waitUntilReady(10_000);
+    expect(events.at(-1)).toBe(true);
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
