@@ -227,7 +227,7 @@ describe('secret_key', () => {
   });
 
   it('accepts upper-case hex and keys longer than 32 bytes', () => {
-    expect(load({ auth: { secret_key: KEY.toUpperCase() + 'ff' } }).secretKeys?.[0]).toHaveLength(
+    expect(load({ auth: { secret_key: `${KEY.toUpperCase()}ff` } }).secretKeys?.[0]).toHaveLength(
       33,
     );
   });
