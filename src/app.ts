@@ -13,6 +13,7 @@ import { createLoginMethods } from './login/create-login-methods.js';
 import { createMailer } from './mail/create-mailer.js';
 import type { Store } from './ports/store.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
+import { AdminService } from './services/admin.js';
 import { LoginLinks } from './services/login-links.js';
 import { SessionService } from './services/sessions.js';
 import { UserService } from './services/users.js';
@@ -97,6 +98,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     baseUrl,
     productName,
     mailer,
+    admin: new AdminService({ store, sessions, users, loginLinks, logger }),
     loginMethods: createLoginMethods({
       config,
       store,

@@ -7,6 +7,7 @@ import type { HeaderNames } from '../core/identity-headers.js';
 import type { LoginMethod } from '../login/method.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Store } from '../ports/store.js';
+import type { AdminService } from '../services/admin.js';
 import type { LoginLinks } from '../services/login-links.js';
 import type { SessionService } from '../services/sessions.js';
 import type { UserService } from '../services/users.js';
@@ -28,6 +29,8 @@ export interface AppContext {
   productName: string;
   /** Sends magic-link mails (`auth.magic_link.mailer`). */
   mailer: Mailer;
+  /** The admin panel's operations (`/auth/admin`). */
+  admin: AdminService;
   /** The enabled login methods, in `auth.enabled_auth` order. */
   loginMethods: readonly LoginMethod[];
 }

@@ -45,6 +45,8 @@ export interface PageOptions {
   productName: string;
   stylesheet: string;
   body: SafeHtml;
+  /** A wider card, for tables (the admin panel). */
+  wide?: boolean;
 }
 
 export function page(options: PageOptions): string {
@@ -58,7 +60,7 @@ export function page(options: PageOptions): string {
 <link rel="stylesheet" href="${options.stylesheet}">
 </head>
 <body>
-<main class="card">
+<main class="card${options.wide ? ' wide' : ''}">
 <p class="product">${options.productName}</p>
 ${options.body}
 </main>
@@ -78,4 +80,19 @@ button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.65rem 1r
 button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .message{padding:.6rem .8rem;border-radius:6px;margin:0 0 1rem;border:1px solid currentColor}.error{color:var(--err)}.info{color:var(--ok)}
 .muted{color:var(--muted);font-size:.9rem}code{word-break:break-all}
+a{color:var(--accent)}.button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
+.divider{display:flex;align-items:center;gap:.75rem;color:var(--muted);margin:1.25rem 0}.divider::before,.divider::after{content:"";flex:1;border-top:1px solid var(--muted);opacity:.4}
+.signed-in{margin:0 0 1.5rem}.signed-in p{margin:.25rem 0}
+.card.wide{max-width:72rem;align-self:flex-start}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.bar{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:1rem 0}.bar>div{flex:1 1 14rem}.bar label{margin-top:0}.bar button{width:auto;margin-top:0}
+select{padding:.6rem .7rem;font:inherit;border:1px solid var(--muted);border-radius:6px;background:var(--card);color:var(--fg);width:100%}
+select:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.table-wrap{overflow-x:auto;margin:.5rem 0 1rem}table{border-collapse:collapse;width:100%;font-size:.95rem}caption{text-align:left;color:var(--muted);padding:.25rem 0}
+th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid rgba(127,127,127,.3);vertical-align:top}th{font-weight:600;white-space:nowrap}
+td input[type=checkbox]{width:1.2rem;height:1.2rem}button.small{width:auto;margin:0;padding:.3rem .7rem;font-size:.9rem}
+.badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.8rem;border:1px solid currentColor;white-space:nowrap}.off{color:var(--err)}
+.issued{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}.issued h2{margin:0 0 .5rem;font-size:1.1rem}.issued code{display:block;padding:.5rem;background:var(--bg);border-radius:6px;user-select:all}
+.pages{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 `;

@@ -6,6 +6,7 @@ import { STYLESHEET } from './html.js';
 import { errorPage } from './pages.js';
 import { requestId } from './request.js';
 import { sendBody, sendJson, wantsJson } from './respond.js';
+import { handleAdminAction, handleAdminPage } from './routes/admin.js';
 import { handleLoginPage } from './routes/login.js';
 import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
 import { handleLogout, handleLogoutPage, handleMe } from './routes/session-routes.js';
@@ -39,6 +40,7 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
     [`${p}/magic`, { GET: handleMagicConfirm, POST: handleMagicRedeem }],
     [`${p}/logout`, { GET: handleLogoutPage, POST: handleLogout }],
     [`${p}/me`, { GET: handleMe }],
+    [`${p}/admin`, { GET: handleAdminPage, POST: handleAdminAction }],
     [
       `${p}/healthz`,
       {

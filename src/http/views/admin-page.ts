@@ -1,0 +1,184 @@
+import type { Session } from '../../ports/store.js';
+import {
+  type AdminOutcome,
+  BULK_ACTIONS,
+  type UserList,
+  type UserRow,
+} from '../../services/admin.js';
+import { html, type SafeHtml } from '../html.js';
+
+export interface AdminPageView {
+  prefix: string;
+  csrf: string;
+  actor: string;
+  search: string;
+  outcome: AdminOutcome | null;
+  ttl: string;
+  /** The list, or one user's detail. */
+  list: UserList | null;
+  detail: { row: UserRow; sessions: Session[] } | null;
+}
+
+function when(ms: number | null): string {
+  if (ms === null) return 'never';
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function listUrl(prefix: string, search: string, page = 1): string {
+  const params = new URLSearchParams();
+  if (search) params.set('q', search);
+  if (page > 1) params.set('page', String(page));
+  const query = params.toString();
+  return `${prefix}/admin${query ? `?${query}` : ''}`;
+}
+
+function statusBadges(row: UserRow): SafeHtml {
+  return html`${row.user.active ? html`<span class="badge info">active</span>` : html`<span class="badge off">deactivated</span>`}
+${row.user.verified ? '' : html` <span class="badge">unverified</span>`}`;
+}
+
+function adminCell(row: UserRow): string {
+  if (row.adminByConfig) return 'yes (config)';
+  return row.admin ? 'yes' : 'no';
+}
+
+function outcomeBlock(view: AdminPageView): SafeHtml | '' {
+  const outcome = view.outcome;
+  if (!outcome) return '';
+  return html`${
+    outcome.links.length > 0
+      ? html`<section class="issued" aria-labelledby="issued-heading">
+<h2 id="issued-heading">Retrieved login URL${outcome.links.length > 1 ? 's' : ''}</h2>
+<p class="muted">Send it to the person. It works once and expires in ${view.ttl}.</p>
+${outcome.links.map(
+  (link) => html`<p>For <strong>${link.email}</strong>:</p>
+<code>${link.url}</code>`,
+)}
+</section>`
+      : ''
+  }
+${outcome.notices.map(
+  (n) =>
+    html`<p class="message ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</p>`,
+)}`;
+}
+
+function actionSelect(id: string): SafeHtml {
+  return html`<div><label for="${id}">Action</label>
+<select id="${id}" name="action">
+${BULK_ACTIONS.map((a) => html`<option value="${a.id}">${a.label}</option>`)}
+</select></div>
+<button type="submit">Apply</button>`;
+}
+
+function listSection(view: AdminPageView, list: UserList): SafeHtml {
+  const { prefix, search } = view;
+  return html`<form method="get" action="${prefix}/admin" role="search" class="bar">
+<div><label for="search">Search users</label>
+<input id="search" type="search" name="q" value="${search}" placeholder="email or name"></div>
+<button type="submit">Search</button>
+</form>
+<form method="post" action="${prefix}/admin">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="q" value="${search}">
+<input type="hidden" name="page" value="${list.page}">
+<div class="bar">${actionSelect('bulk-action')}</div>
+<div class="table-wrap">
+<table>
+<caption>${list.total} user${list.total === 1 ? '' : 's'}${search ? html` matching “${search}”` : ''}. Tick users, pick an action, press Apply.</caption>
+<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Admin</th><th scope="col">Last sign-in</th><th scope="col">Sessions</th></tr></thead>
+<tbody>
+${
+  list.rows.length === 0
+    ? html`<tr><td colspan="7">No users${search ? ' match this search' : ' yet'}.</td></tr>`
+    : list.rows.map(
+        (row) => html`<tr>
+<td><input type="checkbox" name="user" value="${row.user.id}" id="pick-${row.user.id}" aria-label="Select ${row.user.email}"></td>
+<td><a href="${prefix}/admin?user=${encodeURIComponent(row.user.id)}">${row.user.email}</a></td>
+<td>${row.user.name}</td>
+<td>${statusBadges(row)}</td>
+<td>${adminCell(row)}</td>
+<td>${when(row.user.lastLoginAt)}</td>
+<td>${row.sessions}</td>
+</tr>`,
+      )
+}
+</tbody>
+</table>
+</div>
+</form>
+<nav class="pages" aria-label="Pages">
+${list.page > 1 ? html`<a href="${listUrl(prefix, search, list.page - 1)}" rel="prev">← Previous</a>` : ''}
+<span>Page ${list.page} of ${list.pages}</span>
+${list.page < list.pages ? html`<a href="${listUrl(prefix, search, list.page + 1)}" rel="next">Next →</a>` : ''}
+</nav>
+<h2>Add a user</h2>
+<form method="post" action="${prefix}/admin" class="bar">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="action" value="add_user">
+<div><label for="new-email">Email address</label>
+<input id="new-email" type="email" name="email" required autocomplete="off"></div>
+<div><label for="new-name">Name (optional)</label>
+<input id="new-name" type="text" name="name" autocomplete="off"></div>
+<button type="submit">Add user</button>
+</form>`;
+}
+
+function detailSection(
+  view: AdminPageView,
+  detail: { row: UserRow; sessions: Session[] },
+): SafeHtml {
+  const { prefix } = view;
+  const { row, sessions } = detail;
+  const user = row.user;
+  return html`<p><a href="${listUrl(prefix, view.search)}">← All users</a></p>
+<h2>${user.email}</h2>
+<dl>
+<dt>Name</dt><dd>${user.name}</dd>
+<dt>Status</dt><dd>${statusBadges(row)}</dd>
+<dt>Admin</dt><dd>${adminCell(row)}</dd>
+<dt>Groups</dt><dd>${user.groups.length > 0 ? user.groups.join(', ') : 'none'}</dd>
+<dt>Created</dt><dd>${when(user.createdAt)}</dd>
+<dt>Last sign-in</dt><dd>${when(user.lastLoginAt)}</dd>
+</dl>
+<form method="post" action="${prefix}/admin" class="bar">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="user" value="${user.id}">
+<input type="hidden" name="view" value="${user.id}">
+${actionSelect('user-action')}
+</form>
+<h2>Active sessions (${sessions.length})</h2>
+${
+  sessions.length === 0
+    ? html`<p class="muted">No active sessions.</p>`
+    : html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">IP</th><th scope="col">Browser</th><th scope="col">Via</th><th scope="col"><span class="visually-hidden">End</span></th></tr></thead>
+<tbody>
+${sessions.map(
+  (s) => html`<tr>
+<td>${when(s.createdAt)}</td>
+<td>${when(s.lastSeenAt)}</td>
+<td>${s.ip || 'unknown'}</td>
+<td title="${s.userAgent}">${s.userAgent.length > 60 ? `${s.userAgent.slice(0, 60)}…` : s.userAgent || 'unknown'}</td>
+<td>${s.method}</td>
+<td><form method="post" action="${prefix}/admin">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="action" value="end_session">
+<input type="hidden" name="user" value="${user.id}">
+<input type="hidden" name="view" value="${user.id}">
+<input type="hidden" name="session" value="${s.id}">
+<button type="submit" class="small" aria-label="End session started ${when(s.createdAt)} from ${s.ip}">End</button>
+</form></td>
+</tr>`,
+)}
+</tbody></table></div>`
+}`;
+}
+
+/** The admin panel: results of the last action on top (as in Khoj), then the users. */
+export function adminPageBody(view: AdminPageView): SafeHtml {
+  return html`<h1>Admin panel</h1>
+<p class="muted">Signed in as <strong>${view.actor}</strong> · <a href="${view.prefix}/logout">Sign out</a></p>
+${outcomeBlock(view)}
+${view.detail ? detailSection(view, view.detail) : view.list ? listSection(view, view.list) : html`<p class="message error" role="alert">That user does not exist (any more).</p><p><a href="${listUrl(view.prefix, view.search)}">← All users</a></p>`}`;
+}

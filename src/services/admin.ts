@@ -1,0 +1,281 @@
+import type { Logger } from 'pino';
+import { normalizeEmail } from '../core/email.js';
+import type { Session, Store, User } from '../ports/store.js';
+import type { LoginLinks } from './login-links.js';
+import type { SessionService } from './sessions.js';
+import type { UserService } from './users.js';
+
+export type BulkAction =
+  | 'login_url'
+  | 'deactivate'
+  | 'activate'
+  | 'logout_everywhere'
+  | 'make_admin'
+  | 'unmake_admin';
+
+/** The actions offered for ticked users, in menu order. */
+export const BULK_ACTIONS: readonly { id: BulkAction; label: string }[] = [
+  { id: 'login_url', label: 'Get email login URL' },
+  { id: 'deactivate', label: 'Deactivate (ends their sessions)' },
+  { id: 'activate', label: 'Activate' },
+  { id: 'logout_everywhere', label: 'Log out everywhere' },
+  { id: 'make_admin', label: 'Make admin' },
+  { id: 'unmake_admin', label: 'Remove admin' },
+];
+
+export function isBulkAction(value: string): value is BulkAction {
+  return BULK_ACTIONS.some((a) => a.id === value);
+}
+
+export interface Notice {
+  kind: 'info' | 'error';
+  text: string;
+}
+
+export interface IssuedLink {
+  email: string;
+  url: string;
+}
+
+/** What an admin action did, for the page to show at the top. */
+export interface AdminOutcome {
+  notices: Notice[];
+  links: IssuedLink[];
+}
+
+export interface UserRow {
+  user: User;
+  admin: boolean;
+  /** Admin through `admin.emails` / `admin.groups`: only the config can change it. */
+  adminByConfig: boolean;
+  sessions: number;
+}
+
+export interface UserList {
+  rows: UserRow[];
+  total: number;
+  page: number;
+  pages: number;
+  perPage: number;
+}
+
+export interface AdminDeps {
+  store: Store;
+  sessions: SessionService;
+  users: UserService;
+  loginLinks: LoginLinks;
+  logger: Logger;
+}
+
+const MAX_TICKED = 200;
+
+/**
+ * What the admin panel can do, apart from HTTP. Every change is written to the log as an audit
+ * event naming who did what to whom; login URLs themselves never reach the log.
+ */
+export class AdminService {
+  private readonly audit: Logger;
+
+  constructor(private readonly deps: AdminDeps) {
+    this.audit = deps.logger.child({ audit: true });
+  }
+
+  private async row(user: User): Promise<UserRow> {
+    const { users, store } = this.deps;
+    return {
+      user,
+      admin: users.isAdmin(user),
+      adminByConfig: users.isAdmin({ ...user, admin: false }),
+      sessions: (await store.listUserSessions(user.id)).length,
+    };
+  }
+
+  async listUsers(search: string, page: number, perPage = 25): Promise<UserList> {
+    const wanted = Math.max(1, Math.floor(page) || 1);
+    const query = search.trim().slice(0, 200);
+    let result = await this.deps.store.listUsers({
+      search: query || undefined,
+      offset: (wanted - 1) * perPage,
+      limit: perPage,
+    });
+    const pages = Math.max(1, Math.ceil(result.total / perPage));
+    let current = wanted;
+    if (wanted > pages) {
+      current = pages;
+      result = await this.deps.store.listUsers({
+        search: query || undefined,
+        offset: (pages - 1) * perPage,
+        limit: perPage,
+      });
+    }
+    return {
+      rows: await Promise.all(result.users.map((u) => this.row(u))),
+      total: result.total,
+      page: current,
+      pages,
+      perPage,
+    };
+  }
+
+  async userDetail(id: string): Promise<{ row: UserRow; sessions: Session[] } | null> {
+    const user = await this.deps.store.getUser(id);
+    if (!user) return null;
+    const sessions = await this.deps.store.listUserSessions(id);
+    return { row: await this.row(user), sessions };
+  }
+
+  private log(
+    actor: User,
+    action: string,
+    target: User | null,
+    extra: Record<string, unknown> = {},
+  ) {
+    this.audit.info(
+      {
+        event: `admin.${action}`,
+        actor: actor.email,
+        actor_id: actor.id,
+        ...(target ? { target: target.email, target_id: target.id } : {}),
+        ...extra,
+      },
+      `admin ${actor.email}: ${action}${target ? ` ${target.email}` : ''}`,
+    );
+  }
+
+  async bulk(actor: User, action: BulkAction, ids: readonly string[]): Promise<AdminOutcome> {
+    const outcome: AdminOutcome = { notices: [], links: [] };
+    const unique = [...new Set(ids)].slice(0, MAX_TICKED);
+    if (unique.length === 0) {
+      outcome.notices.push({ kind: 'error', text: 'Tick at least one user first.' });
+      return outcome;
+    }
+    for (const id of unique) {
+      const user = await this.deps.store.getUser(id);
+      if (!user) {
+        outcome.notices.push({ kind: 'error', text: 'One of the ticked users no longer exists.' });
+        continue;
+      }
+      outcome.notices.push(...(await this.applyOne(actor, action, user, outcome)));
+    }
+    return outcome;
+  }
+
+  private async applyOne(
+    actor: User,
+    action: BulkAction,
+    user: User,
+    outcome: AdminOutcome,
+  ): Promise<Notice[]> {
+    const { store, sessions, loginLinks } = this.deps;
+    const self = user.id === actor.id;
+    switch (action) {
+      case 'login_url': {
+        if (!user.active) {
+          return [
+            {
+              kind: 'error',
+              text: `${user.email} is deactivated: activate them before handing out a link.`,
+            },
+          ];
+        }
+        outcome.links.push({ email: user.email, url: await loginLinks.issue(user.email, '/') });
+        this.log(actor, 'login_url_issued', user);
+        return [];
+      }
+      case 'deactivate': {
+        if (self) return [{ kind: 'error', text: 'You cannot deactivate yourself.' }];
+        if (!user.active) return [{ kind: 'info', text: `${user.email} was already deactivated.` }];
+        await store.updateUser({ ...user, active: false });
+        const ended = await sessions.revokeUser(user.id);
+        await sessions.refreshUser(user.id);
+        this.log(actor, 'deactivate', user, { sessions_ended: ended.length });
+        return [
+          {
+            kind: 'info',
+            text: `Deactivated ${user.email}; ended ${ended.length} session${ended.length === 1 ? '' : 's'}.`,
+          },
+        ];
+      }
+      case 'activate': {
+        if (user.active) return [{ kind: 'info', text: `${user.email} was already active.` }];
+        await store.updateUser({ ...user, active: true });
+        await sessions.refreshUser(user.id);
+        this.log(actor, 'activate', user);
+        return [{ kind: 'info', text: `Activated ${user.email}.` }];
+      }
+      case 'logout_everywhere': {
+        const ended = await sessions.revokeUser(user.id);
+        this.log(actor, 'logout_everywhere', user, { sessions_ended: ended.length });
+        return [
+          {
+            kind: 'info',
+            text: `Signed ${user.email} out everywhere (${ended.length} session${ended.length === 1 ? '' : 's'}).`,
+          },
+        ];
+      }
+      case 'make_admin': {
+        if (user.admin) return [{ kind: 'info', text: `${user.email} was already an admin.` }];
+        await store.updateUser({ ...user, admin: true });
+        await sessions.refreshUser(user.id);
+        this.log(actor, 'make_admin', user);
+        return [{ kind: 'info', text: `${user.email} is now an admin.` }];
+      }
+      case 'unmake_admin': {
+        if (self) return [{ kind: 'error', text: 'You cannot remove your own admin rights.' }];
+        const notices: Notice[] = [];
+        if (user.admin) {
+          await store.updateUser({ ...user, admin: false });
+          await sessions.refreshUser(user.id);
+          this.log(actor, 'unmake_admin', user);
+          notices.push({ kind: 'info', text: `${user.email} is no longer an admin here.` });
+        }
+        if (this.deps.users.isAdmin({ ...user, admin: false })) {
+          notices.push({
+            kind: 'error',
+            text: `${user.email} is an admin through the config (admin.emails or admin.groups); change it there.`,
+          });
+        } else if (!user.admin) {
+          notices.push({ kind: 'info', text: `${user.email} was not an admin.` });
+        }
+        return notices;
+      }
+    }
+  }
+
+  async addUser(actor: User, rawEmail: string, rawName: string): Promise<AdminOutcome> {
+    const email = normalizeEmail(rawEmail);
+    if (!email) {
+      return {
+        notices: [{ kind: 'error', text: 'That is not an email address (one @, plain letters).' }],
+        links: [],
+      };
+    }
+    const existing = await this.deps.store.getUserByEmail(email);
+    if (existing) {
+      return { notices: [{ kind: 'info', text: `${email} already has an account.` }], links: [] };
+    }
+    const name = rawName.trim().slice(0, 200);
+    const user = await this.deps.users.findOrCreate(email, name || undefined);
+    this.log(actor, 'add_user', user);
+    return {
+      notices: [
+        {
+          kind: 'info',
+          text: `Added ${email}. Tick them and choose "Get email login URL" to hand them a link.`,
+        },
+      ],
+      links: [],
+    };
+  }
+
+  async endSession(actor: User, userId: string, sessionId: string): Promise<AdminOutcome> {
+    const user = await this.deps.store.getUser(userId);
+    const session = await this.deps.store.getSession(sessionId);
+    if (!user || !session || session.userId !== user.id) {
+      return { notices: [{ kind: 'error', text: 'That session has already ended.' }], links: [] };
+    }
+    await this.deps.sessions.revoke(session.id);
+    this.log(actor, 'end_session', user, { session_created: session.createdAt, ip: session.ip });
+    return { notices: [{ kind: 'info', text: `Ended one session of ${user.email}.` }], links: [] };
+  }
+}
