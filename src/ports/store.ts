@@ -32,6 +32,19 @@ export interface TokenRecord {
   rd: string;
   expiresAt: number;
   purpose: 'magic_link' | 'oidc_state';
+  /** `oidc_state` only: what the callback checks, kept server-side (never in the browser). */
+  oidc?: OidcStateData;
+}
+
+/** One OIDC sign-in in flight, keyed by the hash of its `state`. */
+export interface OidcStateData {
+  /** Which login method started it (`oidc`, `google_oauth`): a state from one never completes another. */
+  method: string;
+  nonce: string;
+  /** PKCE code verifier; null when the provider is configured with `pkce: false`. */
+  verifier: string | null;
+  /** Hash of the browser-binding cookie: the callback must come from the browser that started. */
+  binding: string;
 }
 
 export interface SessionStore {
@@ -82,6 +95,32 @@ export interface UserDirectory {
   listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage>;
 }
 
+/**
+ * A provider account linked to a user. The key is the OIDC issuer + `sub`, never the email: the
+ * email claim can change or be reused at the provider, `sub` cannot (OIDC Core §5.7).
+ */
+export interface IdentityLink {
+  issuer: string;
+  subject: string;
+  userId: string;
+  /** Groups the provider asserted at the last sign-in, so the next one can take away the ones it drops. */
+  groups: string[];
+  linkedAt: number;
+  lastLoginAt: number;
+}
+
+export interface IdentityDirectory {
+  getIdentity(issuer: string, subject: string): Promise<IdentityLink | null>;
+  /**
+   * Stores the link unless this identity is linked already; returns the stored link (another
+   * user's when an earlier or concurrent sign-in won).
+   */
+  linkIdentity(link: IdentityLink): Promise<IdentityLink>;
+  /** Replaces an existing link's record; does nothing when the identity is not linked. */
+  updateIdentity(link: IdentityLink): Promise<void>;
+  unlinkIdentity(issuer: string, subject: string): Promise<void>;
+}
+
 export interface Counters {
   /** Adds one to a fixed-window counter and returns the new value; the window starts at the first hit. */
   hit(key: string, windowMs: number): Promise<number>;
@@ -96,4 +135,9 @@ export interface StoreHealth {
   readonly kind: 'memory' | 'redis';
 }
 
-export type Store = SessionStore & TokenStore & UserDirectory & Counters & StoreHealth;
+export type Store = SessionStore &
+  TokenStore &
+  UserDirectory &
+  IdentityDirectory &
+  Counters &
+  StoreHealth;

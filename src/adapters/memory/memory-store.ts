@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import {
   EmailTakenError,
+  type IdentityLink,
   type Session,
   type Store,
   type TokenRecord,
@@ -18,6 +19,8 @@ export class MemoryStore implements Store {
   private readonly users = new Map<string, User>();
   private readonly emails = new Map<string, string>();
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
+  /** Keyed by `JSON.stringify([issuer, subject])`: no separator can make two pairs collide. */
+  private readonly identities = new Map<string, IdentityLink>();
   private readonly revokeListeners: ((id: string) => void)[] = [];
   private sweepAt = 0;
 
@@ -161,6 +164,28 @@ export class MemoryStore implements Store {
       users: all.slice(query.offset, query.offset + query.limit).map((u) => structuredClone(u)),
       total: all.length,
     };
+  }
+
+  async getIdentity(issuer: string, subject: string): Promise<IdentityLink | null> {
+    const link = this.identities.get(JSON.stringify([issuer, subject]));
+    return link ? structuredClone(link) : null;
+  }
+
+  async linkIdentity(link: IdentityLink): Promise<IdentityLink> {
+    const key = JSON.stringify([link.issuer, link.subject]);
+    const existing = this.identities.get(key);
+    if (existing) return structuredClone(existing);
+    this.identities.set(key, structuredClone(link));
+    return structuredClone(link);
+  }
+
+  async updateIdentity(link: IdentityLink): Promise<void> {
+    const key = JSON.stringify([link.issuer, link.subject]);
+    if (this.identities.has(key)) this.identities.set(key, structuredClone(link));
+  }
+
+  async unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    this.identities.delete(JSON.stringify([issuer, subject]));
   }
 
   async hit(key: string, windowMs: number): Promise<number> {

@@ -2,6 +2,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import {
   EmailTakenError,
+  type IdentityLink,
   type Session,
   type Store,
   type TokenRecord,
@@ -389,6 +390,36 @@ export class RedisStore implements Store {
     const page = ids.slice(query.offset, query.offset + query.limit);
     const loaded = await Promise.all(page.map((id) => this.getUser(id)));
     return { users: loaded.filter((u): u is User => u !== null), total: ids.length };
+  }
+
+  /** `ident:<issuer>:<sub>`, both URI-encoded so a `:` in either cannot make two pairs collide. */
+  private identityKey(issuer: string, subject: string): string {
+    return this.key('ident', `${encodeURIComponent(issuer)}:${encodeURIComponent(subject)}`);
+  }
+
+  async getIdentity(issuer: string, subject: string): Promise<IdentityLink | null> {
+    const data = await this.client.get(this.identityKey(issuer, subject));
+    return data ? (JSON.parse(data) as IdentityLink) : null;
+  }
+
+  async linkIdentity(link: IdentityLink): Promise<IdentityLink> {
+    const key = this.identityKey(link.issuer, link.subject);
+    // SET NX: of two instances linking the same identity at once, exactly one link is stored.
+    // A retry covers a link deleted between the SET and the GET.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if ((await this.client.set(key, JSON.stringify(link), 'NX')) === 'OK') return link;
+      const data = await this.client.get(key);
+      if (data) return JSON.parse(data) as IdentityLink;
+    }
+    throw new Error('identity link keeps changing');
+  }
+
+  async updateIdentity(link: IdentityLink): Promise<void> {
+    await this.client.set(this.identityKey(link.issuer, link.subject), JSON.stringify(link), 'XX');
+  }
+
+  async unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    await this.client.del(this.identityKey(issuer, subject));
   }
 
   async hit(key: string, windowMs: number): Promise<number> {

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { IdentityLink, Store } from '../../src/ports/store.js';
+import { type RedisServer, startRedis } from '../helpers/redis.js';
+
+/**
+ * Identity links (issuer + sub → user), one suite for every store. "peer" is what another
+ * instance holds: the same object for memory, a second RedisStore on the same server for Redis.
+ */
+interface Fixture {
+  store: Store;
+  peer: Store;
+}
+
+let redis: RedisServer | null = null;
+const opened: Store[] = [];
+
+async function redisStore(server: RedisServer, prefix: string): Promise<RedisStore> {
+  const store = new RedisStore({
+    url: server.url,
+    sentinel: null,
+    cluster: null,
+    keyPrefix: prefix,
+    clock: new ManualClock(),
+    commandTimeoutMs: 5000,
+  });
+  opened.push(store);
+  await store.waitUntilReady(10_000);
+  return store;
+}
+
+const kinds: { name: string; open(): Promise<Fixture> }[] = [
+  {
+    name: 'memory',
+    async open() {
+      const store = new MemoryStore(new ManualClock());
+      return { store, peer: store };
+    },
+  },
+  {
+    name: 'redis',
+    async open() {
+      if (!redis) throw new Error('redis not started');
+      const prefix = `t${randomBytes(4).toString('hex')}:`;
+      return { store: await redisStore(redis, prefix), peer: await redisStore(redis, prefix) };
+    },
+  },
+];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const store of opened) await store.close();
+  await redis?.stop();
+});
+
+const ISSUER = 'https://idp.example.com/realms/main';
+
+function link(overrides: Partial<IdentityLink> = {}): IdentityLink {
+  return {
+    issuer: ISSUER,
+    subject: 'f1c2a9e0-0001',
+    userId: 'user-1',
+    groups: ['engineering'],
+    linkedAt: 1_700_000_000_000,
+    lastLoginAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+describe.each(kinds)('identity links ($name store)', (kind) => {
+  let store: Store;
+  let peer: Store;
+  beforeAll(async () => {
+    ({ store, peer } = await kind.open());
+  });
+
+  it('knows nothing about an identity that was never linked', async () => {
+    expect(await store.getIdentity(ISSUER, 'nobody')).toBeNull();
+  });
+
+  it('stores a link and gives it back, to this and to another instance', async () => {
+    const stored = await store.linkIdentity(link({ subject: 'sub-a', userId: 'u-a' }));
+    expect(stored).toEqual(link({ subject: 'sub-a', userId: 'u-a' }));
+    expect(await store.getIdentity(ISSUER, 'sub-a')).toEqual(stored);
+    expect(await peer.getIdentity(ISSUER, 'sub-a')).toEqual(stored);
+  });
+
+  it('never moves a linked identity to another user', async () => {
+    await store.linkIdentity(link({ subject: 'sub-b', userId: 'u-first' }));
+    const again = await peer.linkIdentity(link({ subject: 'sub-b', userId: 'u-second' }));
+    expect(again.userId).toBe('u-first');
+    expect((await store.getIdentity(ISSUER, 'sub-b'))?.userId).toBe('u-first');
+  });
+
+  it('lets exactly one of several concurrent links win, on every instance', async () => {
+    const results = await Promise.all(
+      ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'].map((userId, index) =>
+        (index % 2 ? peer : store).linkIdentity(link({ subject: 'sub-race', userId })),
+      ),
+    );
+    const winners = new Set(results.map((r) => r.userId));
+    expect(winners.size).toBe(1);
+    const [winner] = [...winners];
+    expect((await store.getIdentity(ISSUER, 'sub-race'))?.userId).toBe(winner);
+  });
+
+  it('keeps issuer and subject apart exactly: case, trailing slash and separators matter', async () => {
+    await store.linkIdentity(link({ subject: 'Case', userId: 'upper' }));
+    await store.linkIdentity(link({ subject: 'case', userId: 'lower' }));
+    await store.linkIdentity(link({ issuer: `${ISSUER}/`, subject: 'case', userId: 'slash' }));
+    await store.linkIdentity(link({ issuer: 'https://a', subject: 'b:c', userId: 'colon-in-sub' }));
+    await store.linkIdentity(link({ issuer: 'https://a:b', subject: 'c', userId: 'colon-in-iss' }));
+    await store.linkIdentity(link({ issuer: 'https://x', subject: 'ü / ✓ %41', userId: 'odd' }));
+    expect((await peer.getIdentity(ISSUER, 'Case'))?.userId).toBe('upper');
+    expect((await peer.getIdentity(ISSUER, 'case'))?.userId).toBe('lower');
+    expect((await peer.getIdentity(`${ISSUER}/`, 'case'))?.userId).toBe('slash');
+    expect((await peer.getIdentity('https://a', 'b:c'))?.userId).toBe('colon-in-sub');
+    expect((await peer.getIdentity('https://a:b', 'c'))?.userId).toBe('colon-in-iss');
+    expect((await peer.getIdentity('https://x', 'ü / ✓ %41'))?.userId).toBe('odd');
+    expect(await peer.getIdentity('https://x', 'ü / ✓ A')).toBeNull();
+  });
+
+  it('updates the groups and last sign-in of a linked identity', async () => {
+    const first = await store.linkIdentity(link({ subject: 'sub-u', userId: 'u-u' }));
+    await peer.updateIdentity({
+      ...first,
+      groups: ['ops', 'admins'],
+      lastLoginAt: first.lastLoginAt + 5,
+    });
+    expect(await store.getIdentity(ISSUER, 'sub-u')).toEqual({
+      ...first,
+      groups: ['ops', 'admins'],
+      lastLoginAt: first.lastLoginAt + 5,
+    });
+  });
+
+  it('does not create a link by updating one that does not exist', async () => {
+    await store.updateIdentity(link({ subject: 'sub-ghost' }));
+    expect(await peer.getIdentity(ISSUER, 'sub-ghost')).toBeNull();
+  });
+
+  it('unlinks, after which the identity can be linked to someone else', async () => {
+    await store.linkIdentity(link({ subject: 'sub-x', userId: 'u-old' }));
+    await peer.unlinkIdentity(ISSUER, 'sub-x');
+    expect(await store.getIdentity(ISSUER, 'sub-x')).toBeNull();
+    expect((await store.linkIdentity(link({ subject: 'sub-x', userId: 'u-new' }))).userId).toBe(
+      'u-new',
+    );
+  });
+
+  it('returns copies: changing a returned link does not change the stored one', async () => {
+    const stored = await store.linkIdentity(link({ subject: 'sub-copy', groups: ['a'] }));
+    stored.groups.push('mutated');
+    const fetched = await store.getIdentity(ISSUER, 'sub-copy');
+    expect(fetched?.groups).toEqual(['a']);
+    fetched?.groups.push('again');
+    expect((await store.getIdentity(ISSUER, 'sub-copy'))?.groups).toEqual(['a']);
+  });
+});
+
+describe('identity links in Redis', () => {
+  it('are separated by key prefix', async () => {
+    if (!redis) throw new Error('redis not started');
+    const a = await redisStore(redis, 'tenant-a:');
+    const b = await redisStore(redis, 'tenant-b:');
+    await a.linkIdentity(link({ subject: 'shared-sub', userId: 'in-a' }));
+    expect(await b.getIdentity(ISSUER, 'shared-sub')).toBeNull();
+    expect((await b.linkIdentity(link({ subject: 'shared-sub', userId: 'in-b' }))).userId).toBe(
+      'in-b',
+    );
+    expect((await a.getIdentity(ISSUER, 'shared-sub'))?.userId).toBe('in-a');
+  });
+});
