@@ -12,6 +12,7 @@ import { createLogger } from './logger.js';
 import { createLoginMethods } from './login/create-login-methods.js';
 import { createMailer } from './mail/create-mailer.js';
 import type { Store } from './ports/store.js';
+import { createReverseProxy, type ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
 import { AdminService } from './services/admin.js';
 import { LoginLinks } from './services/login-links.js';
@@ -28,6 +29,8 @@ export interface AppOptions {
 export interface App {
   ctx: AppContext;
   server: Server;
+  /** The reverse proxy, when `proxy.upstream` is set. */
+  proxy: ReverseProxy | null;
   /** `http://host:port` actually bound. */
   url: string;
   close(): Promise<void>;
@@ -110,7 +113,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       productName,
     }),
   };
-  const server = createHttpServer(ctx);
+  const upstream = config.raw.proxy.upstream;
+  const proxy = upstream ? createReverseProxy(ctx, upstream) : null;
+  const server = createHttpServer(ctx, proxy);
   const listen = options.listen ?? config.listen;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -126,8 +131,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   return {
     ctx,
     server,
+    proxy,
     url,
     async close() {
+      // Upgraded sockets are not among the server's HTTP connections but still hold it open:
+      // the proxy closes its tunnels (and its upstream pool) first.
+      await proxy?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,5 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { isPortcullisError, PortcullisError } from '../core/errors.js';
+import { isPortcullisPath } from '../proxy/local-paths.js';
+import type { ReverseProxy } from '../proxy/reverse-proxy.js';
 import type { AppContext } from './context.js';
 import { type Dialect, handleCheck } from './forward-auth.js';
 import { STYLESHEET } from './html.js';
@@ -136,11 +139,14 @@ function isStoreError(error: unknown): boolean {
   );
 }
 
-export function createHttpServer(ctx: AppContext): Server {
+/** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */
+export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = null): Server {
   const routes = buildRoutes(ctx);
+  const prefix = ctx.config.prefix;
   const server = createServer(
     {
-      requestTimeout: 30_000,
+      // A proxied upload may take longer than any fixed limit; the proxy times its silences.
+      requestTimeout: proxy ? 0 : 30_000,
       headersTimeout: 20_000,
       keepAliveTimeout: 75_000,
       maxHeaderSize: 16 * 1024,
@@ -155,6 +161,10 @@ export function createHttpServer(ctx: AppContext): Server {
         ? (route.ANY ?? (method === 'HEAD' ? route.GET : route[method as 'GET' | 'POST']))
         : undefined;
       if (!handler) {
+        if (proxy && !route && !isPortcullisPath(prefix, path)) {
+          proxy.handleRequest(req, res);
+          return;
+        }
         sendError(
           ctx,
           req,
@@ -174,6 +184,17 @@ export function createHttpServer(ctx: AppContext): Server {
       }
     },
   );
+  if (proxy) {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      if (isPortcullisPath(prefix, q === -1 ? url : url.slice(0, q))) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      proxy.handleUpgrade(req, socket, head);
+    });
+  }
   server.on('clientError', (_error, socket) => {
     if (socket.writable)
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');

@@ -1,0 +1,241 @@
+import type { HeaderNames } from '../core/identity-headers.js';
+
+/**
+ * What happens to a client's request header on its way to the upstream. Names are compared
+ * lower-cased and with `_` read as `-`: CGI-style upstreams (WSGI, PHP, Rack) turn both
+ * `Remote-User` and `Remote_User` into `HTTP_REMOTE_USER`, so a forged `Remote_User` must be
+ * dropped like the real name (nginx refuses underscores in names for the same reason).
+ */
+const KEEP = 0;
+const DROP = 1;
+const HOST = 2;
+const COOKIE = 3;
+const CONNECTION = 4;
+const XFF = 5;
+const XFP = 6;
+const XFH = 7;
+/** Forwarding headers believed only from `server.trusted_proxies`. */
+const FORWARDING = 8;
+const CONTENT_LENGTH = 9;
+const TRANSFER_ENCODING = 10;
+
+type Kind =
+  | typeof KEEP
+  | typeof DROP
+  | typeof HOST
+  | typeof COOKIE
+  | typeof CONNECTION
+  | typeof XFF
+  | typeof XFP
+  | typeof XFH
+  | typeof FORWARDING
+  | typeof CONTENT_LENGTH
+  | typeof TRANSFER_ENCODING;
+
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1) describe one connection, not the message: `Connection`
+ * and the fields it lists, `Keep-Alive`, `Proxy-Connection`, `TE`, `Transfer-Encoding` (the
+ * body is re-framed on the upstream connection), `Upgrade` (WebSocket upgrades set their own),
+ * `Trailer` (trailers are not forwarded). `Expect` is answered here (Node sends `100 Continue`),
+ * and `Proxy-Authorization` was meant for a proxy, not for the app.
+ */
+const HOP_BY_HOP = [
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'upgrade',
+  'trailer',
+  'expect',
+  'proxy-authorization',
+  'http2-settings',
+];
+
+const UNTRUSTED_FORWARDING = [
+  'forwarded',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-forwarded-uri',
+  'x-forwarded-method',
+  'x-forwarded-ssl',
+  'x-real-ip',
+  'x-client-ip',
+  'x-original-url',
+  'x-original-uri',
+  'x-original-method',
+  'x-original-host',
+  'x-original-forwarded-for',
+];
+
+export function canonicalName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replace(/_/g, '-') : lower;
+}
+
+/** A classifier built once from the config: name → what to do with it. */
+export class RequestHeaderPolicy {
+  private readonly kinds = new Map<string, Kind>();
+
+  constructor(
+    identityNames: HeaderNames,
+    readonly cookieName: string,
+  ) {
+    for (const name of HOP_BY_HOP) this.kinds.set(name, DROP);
+    for (const name of UNTRUSTED_FORWARDING) this.kinds.set(name, FORWARDING);
+    this.kinds.set('host', HOST);
+    this.kinds.set('cookie', COOKIE);
+    this.kinds.set('connection', CONNECTION);
+    this.kinds.set('x-forwarded-for', XFF);
+    this.kinds.set('x-forwarded-proto', XFP);
+    this.kinds.set('x-forwarded-host', XFH);
+    this.kinds.set('content-length', CONTENT_LENGTH);
+    this.kinds.set('transfer-encoding', TRANSFER_ENCODING);
+    // Identity headers last: a configured name always wins (it is set by us, never passed on).
+    for (const list of [
+      identityNames.user,
+      identityNames.email,
+      identityNames.name,
+      identityNames.groups,
+    ]) {
+      for (const name of list) this.kinds.set(canonicalName(name), DROP);
+    }
+  }
+
+  kind(name: string): Kind {
+    // Fast path: most names are already lower-case without `_` on the wire from browsers
+    // (HTTP/1.1 clients vary), so try the map before allocating a canonical copy.
+    const direct = this.kinds.get(name);
+    if (direct !== undefined) return direct;
+    const canonical = canonicalName(name);
+    if (canonical === name) return KEEP;
+    return this.kinds.get(canonical) ?? KEEP;
+  }
+}
+
+/** The client's request as the proxy needs it, read in one pass over `rawHeaders`. */
+export interface ScannedRequest {
+  /** Headers to pass on, `[name, value, …]`, original spelling. */
+  headers: string[];
+  host: string | undefined;
+  /** The whole Cookie header (repeated headers joined), for the session lookup. */
+  cookie: string | undefined;
+  forwardedFor: string | undefined;
+  forwardedProto: string | undefined;
+  forwardedHost: string | undefined;
+  /** True when `Connection` names WebSocket's `upgrade` token. */
+  connectionUpgrade: boolean;
+  /** A body follows (chunked, or a non-zero Content-Length; Node has rejected both at once). */
+  hasBody: boolean;
+}
+
+/**
+ * Splits the client's headers into what is passed on and what the proxy itself reads. The
+ * session cookie is removed from the `Cookie` header passed on: the app has no use for it and
+ * must not be able to leak it. Fields named by `Connection` are dropped afterwards (they may
+ * come before it).
+ */
+export function scanRequestHeaders(
+  raw: readonly string[],
+  policy: RequestHeaderPolicy,
+  trusted: boolean,
+): ScannedRequest {
+  const headers: string[] = [];
+  const out: ScannedRequest = {
+    headers,
+    host: undefined,
+    cookie: undefined,
+    forwardedFor: undefined,
+    forwardedProto: undefined,
+    forwardedHost: undefined,
+    connectionUpgrade: false,
+    hasBody: false,
+  };
+  let listed: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    switch (policy.kind(name)) {
+      case KEEP:
+        headers.push(name, value);
+        break;
+      case HOST:
+        if (out.host === undefined) out.host = value;
+        break;
+      case COOKIE: {
+        out.cookie = out.cookie === undefined ? value : `${out.cookie}; ${value}`;
+        const kept = withoutCookie(value, policy.cookieName);
+        if (kept !== '') headers.push(name, kept);
+        break;
+      }
+      case CONNECTION:
+        for (const token of value.split(',')) {
+          const option = token.trim().toLowerCase();
+          if (option === 'upgrade') out.connectionUpgrade = true;
+          else if (option !== '' && option !== 'keep-alive' && option !== 'close') {
+            if (listed === null) listed = [];
+            listed.push(canonicalName(option));
+          }
+        }
+        break;
+      case XFF:
+        if (trusted) out.forwardedFor = joinValue(out.forwardedFor, value);
+        break;
+      case XFP:
+        if (trusted && out.forwardedProto === undefined) out.forwardedProto = firstToken(value);
+        break;
+      case XFH:
+        if (trusted && out.forwardedHost === undefined) out.forwardedHost = firstToken(value);
+        break;
+      case FORWARDING:
+        if (trusted) headers.push(name, value);
+        break;
+      case CONTENT_LENGTH:
+        headers.push(name, value);
+        if (value !== '0') out.hasBody = true;
+        break;
+      case TRANSFER_ENCODING:
+        // Re-framed on the upstream connection (undici sends chunked for a stream body).
+        out.hasBody = true;
+        break;
+      default:
+        break;
+    }
+  }
+  if (listed !== null) {
+    const drop = new Set(listed);
+    const kept: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      const canonical = canonicalName(name);
+      // Never let `Connection` remove what the proxy itself relies on passing (framing).
+      if (!drop.has(canonical) || canonical === 'content-length' || canonical === 'content-type') {
+        kept.push(name, headers[i + 1] as string);
+      }
+    }
+    out.headers = kept;
+  }
+  return out;
+}
+
+function joinValue(existing: string | undefined, value: string): string {
+  return existing === undefined ? value : `${existing}, ${value}`;
+}
+
+function firstToken(value: string): string {
+  const comma = value.indexOf(',');
+  return (comma === -1 ? value : value.slice(0, comma)).trim();
+}
+
+/** The Cookie header without `name=…` pairs; an empty string when nothing is left. */
+export function withoutCookie(header: string, name: string): string {
+  if (!header.includes(name)) return header;
+  const kept: string[] = [];
+  for (const part of header.split(';')) {
+    const trimmed = part.trim();
+    if (trimmed === '') continue;
+    const eq = trimmed.indexOf('=');
+    const key = eq === -1 ? trimmed : trimmed.slice(0, eq);
+    if (key.trim() !== name) kept.push(trimmed);
+  }
+  return kept.join('; ');
+}
