@@ -6,9 +6,12 @@ import type { Store } from '../ports/store.js';
 import type { LoginLinks } from '../services/login-links.js';
 import { RateLimiter } from '../services/rate-limit.js';
 import type { UserService } from '../services/users.js';
+import { createGoogleMethod } from './google.js';
 import { createMagicLinkMethod } from './magic-link/magic-link-method.js';
 import { MagicLinkRequests } from './magic-link/request-link.js';
 import { type LoginMethod, orderLoginMethods } from './method.js';
+import { createOidcMethod } from './oidc.js';
+import { createPasswordMethod } from './password.js';
 import { ResponsePacer } from './response-pacer.js';
 
 export interface LoginMethodDeps {
@@ -49,5 +52,12 @@ export function createLoginMethods(deps: LoginMethodDeps): LoginMethod[] {
     ),
     settings.ttl,
   );
-  return orderLoginMethods(config.raw.auth.enabled_auth, [magicLink]);
+  // The provider-backed methods need their settings, which check-config demands only when enabled.
+  const enabled = new Set(config.raw.auth.enabled_auth);
+  const sso = { config, store: deps.store, clock: deps.clock, logger: deps.logger };
+  const methods = [magicLink];
+  if (enabled.has('google_oauth')) methods.push(createGoogleMethod(sso));
+  if (enabled.has('oidc')) methods.push(createOidcMethod(sso));
+  if (enabled.has('basic')) methods.push(createPasswordMethod(sso));
+  return orderLoginMethods(config.raw.auth.enabled_auth, methods);
 }

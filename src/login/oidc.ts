@@ -1,0 +1,312 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Clock } from '../core/clock.js';
+import { readCookie, serializeCookie } from '../core/cookies.js';
+import { safeRedirect } from '../core/redirect.js';
+import type { AppContext } from '../http/context.js';
+import { html } from '../http/html.js';
+import { redirect } from '../http/respond.js';
+import { renderLoginPage } from '../http/routes/login.js';
+import type { Store } from '../ports/store.js';
+import { finishLogin } from './flow.js';
+import type { LoginControlInput, LoginMethod, LoginMethodId } from './method.js';
+import { type AccountRefusal, readGroupsClaim, resolveAccount } from './oidc-account.js';
+import { OidcClient, type OidcClientOptions, ProviderError } from './oidc-client.js';
+import {
+  BINDING_COOKIE,
+  FLOW_TTL_MS,
+  type FlowFailure,
+  OidcFlow,
+  type VerifiedClaims,
+} from './oidc-flow.js';
+
+export interface OidcMethodDeps {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Outbound HTTP towards the provider (openid-client's customFetch); global fetch by default. */
+  fetch?: OidcClientOptions['fetch'];
+}
+
+/** What makes one OIDC-based method (generic OIDC, Google) itself. */
+export interface OidcMethodOptions {
+  id: LoginMethodId;
+  /** Path under the prefix: also the redirect URI's last segment (`/oidc`, `/google`). */
+  path: string;
+  /** "Company SSO", "Google": used in the button and in every message. */
+  displayName: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string | null;
+  scopes: readonly string[];
+  pkce: boolean;
+  /** Claim whose values become the user's groups; null when the provider has none. */
+  groupsClaim: string | null;
+  /** Extra authorization request parameters (Google's `hd`). */
+  authorizationParams?: Readonly<Record<string, string>>;
+  /** A method's own refusal after the common checks (Google's hosted domains), or null. */
+  checkClaims?: (claims: VerifiedClaims) => string | null;
+}
+
+/** `<public_url>/auth/<strategy>`: where the provider sends the browser back. */
+export function redirectUriFor(config: Config, path: string): string {
+  const publicPath = config.publicUrl.pathname.replace(/\/+$/, '');
+  return `${config.publicOrigin}${publicPath}${config.prefix}${path}`;
+}
+
+interface Refusal {
+  status: number;
+  text: string;
+}
+
+function failureMessage(name: string, failure: FlowFailure): Refusal {
+  switch (failure.kind) {
+    case 'provider_error':
+      if (failure.code === 'access_denied')
+        return {
+          status: 403,
+          text: `Sign-in with ${name} was cancelled or refused. Try again, or use another way below.`,
+        };
+      return {
+        status: 502,
+        text: `${name} could not sign you in (it answered “${/^[a-z_]{1,64}$/.test(failure.code) ? failure.code : 'error'}”). Try again; if it keeps happening, tell your administrator.`,
+      };
+    case 'unreachable':
+      return {
+        status: 502,
+        text: `We could not reach ${name} just now. Try again in a moment; if it keeps happening, tell your administrator.`,
+      };
+    case 'rejected':
+      return {
+        status: 400,
+        text: `The answer from ${name} did not pass our checks, so you are not signed in. Start again below.`,
+      };
+    case 'expired':
+      return {
+        status: 400,
+        text: 'This sign-in attempt expired, was already used, or was started in another browser. Start again below.',
+      };
+    case 'email_unverified':
+      return {
+        status: 403,
+        text: `${name} has not verified your email address, so it cannot sign you in here. Verify it at ${name}, or use another way below.`,
+      };
+    case 'no_email':
+      return {
+        status: 403,
+        text: `${name} did not give us a usable email address, so we cannot tell who you are. Ask your administrator to release the email claim.`,
+      };
+  }
+}
+
+function refusalMessage(name: string, reason: AccountRefusal, email: string): Refusal {
+  switch (reason) {
+    case 'deactivated':
+      return { status: 403, text: 'This account is deactivated. Ask an administrator.' };
+    case 'not_invited':
+      return {
+        status: 403,
+        text: `There is no account for ${email} here, and new accounts need an invitation. Ask an administrator.`,
+      };
+    case 'domain_not_allowed':
+      return {
+        status: 403,
+        text: `Addresses at ${email.slice(email.indexOf('@') + 1)} cannot sign up here. Ask an administrator for an invitation.`,
+      };
+    case 'email_taken':
+      return {
+        status: 409,
+        text: `${name} now gives your address as ${email}, but another account here has it. Ask an administrator to sort the two accounts out.`,
+      };
+  }
+}
+
+/**
+ * A login method on top of an OpenID Provider. `GET <prefix><path>` both starts the flow (with
+ * `rd`) and is the redirect URI (with `code`/`state` or `error`): the URL users register is the
+ * one the cohere-toolkit convention names, `/auth/<strategy>`.
+ */
+export function createOidcLoginMethod(
+  deps: OidcMethodDeps,
+  options: OidcMethodOptions,
+): LoginMethod {
+  const redirectUri = redirectUriFor(deps.config, options.path);
+  const client = new OidcClient(
+    {
+      issuer: options.issuer,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      redirectUri,
+      scopes: options.scopes,
+      pkce: options.pkce,
+    },
+    { clock: deps.clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) },
+  );
+  if (client.insecureRemote) {
+    deps.logger.warn(
+      { method: options.id, issuer: options.issuer },
+      'the OIDC issuer is plain http on a non-loopback host: tokens cross the network unencrypted',
+    );
+  }
+  const flow = new OidcFlow(options.id, client, deps.store, deps.clock);
+  const name = options.displayName;
+  const wanted =
+    options.groupsClaim && !options.groupsClaim.includes('.') ? [options.groupsClaim] : [];
+
+  const bindingCookie = (ctx: AppContext, value: string) =>
+    serializeCookie(BINDING_COOKIE, value, {
+      secure: ctx.config.secureCookies,
+      path: ctx.config.prefix,
+      maxAgeSeconds: FLOW_TTL_MS / 1000,
+      // Lax is what lets it come back on the provider's top-level redirect to the callback.
+      sameSite: 'Lax',
+    });
+
+  const refuse = async (
+    ctx: AppContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    rd: string,
+    refusal: Refusal,
+  ) => {
+    await renderLoginPage(ctx, req, res, {
+      status: refusal.status,
+      rd: safeRedirect(rd, ctx.config.redirectPolicy),
+      message: { kind: 'error', text: refusal.text },
+    });
+  };
+
+  const start = async (
+    ctx: AppContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+  ) => {
+    const rd = safeRedirect(query.get('rd'), ctx.config.redirectPolicy);
+    try {
+      const { url, binding } = await flow.start(
+        rd,
+        readCookie(req.headers.cookie, BINDING_COOKIE),
+        options.authorizationParams,
+      );
+      redirect(res, 302, url.href, ['Set-Cookie', bindingCookie(ctx, binding)]);
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      ctx.logger.warn({ method: options.id, detail: error.message }, 'OIDC start failed');
+      await refuse(ctx, req, res, rd, failureMessage(name, error.failure));
+    }
+  };
+
+  const callback = async (
+    ctx: AppContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+  ) => {
+    const url = new URL(redirectUri);
+    url.search = query.toString();
+    const result = await flow.finish(
+      query,
+      url,
+      readCookie(req.headers.cookie, BINDING_COOKIE),
+      wanted,
+    );
+    if (!result.ok) {
+      const { failure } = result;
+      ctx.logger.info(
+        {
+          method: options.id,
+          failure: failure.kind,
+          detail: 'detail' in failure ? failure.detail : 'code' in failure ? failure.code : null,
+        },
+        'OIDC sign-in failed',
+      );
+      await refuse(ctx, req, res, result.rd, failureMessage(name, failure));
+      return;
+    }
+    const { claims, rd } = result;
+    const own = options.checkClaims?.(claims) ?? null;
+    if (own !== null) {
+      ctx.logger.info(
+        { method: options.id, failure: 'claims', detail: own },
+        'OIDC sign-in refused',
+      );
+      await refuse(ctx, req, res, rd, { status: 403, text: own });
+      return;
+    }
+    const groups = options.groupsClaim
+      ? (readGroupsClaim(claims.raw, options.groupsClaim) ?? [])
+      : null;
+    const outcome = await resolveAccount(
+      ctx.store,
+      ctx.clock,
+      { signup: ctx.config.raw.auth.signup, allowedDomains: ctx.config.raw.auth.allowed_domains },
+      claims,
+      groups,
+    );
+    if (!outcome.ok) {
+      ctx.logger.info(
+        { method: options.id, failure: outcome.reason, issuer: claims.issuer },
+        'OIDC sign-in refused',
+      );
+      await refuse(ctx, req, res, rd, refusalMessage(name, outcome.reason, claims.email));
+      return;
+    }
+    if (outcome.created || outcome.linked) {
+      ctx.logger.info(
+        {
+          method: options.id,
+          user: outcome.user.id,
+          created: outcome.created,
+          issuer: claims.issuer,
+        },
+        'provider identity linked',
+      );
+    }
+    // Other sessions of this user must see new groups now, not after their cache entry ages out.
+    if (groups !== null) await ctx.sessions.refreshUser(outcome.user.id);
+    await finishLogin(ctx, req, res, outcome.user, options.id, rd);
+  };
+
+  return {
+    id: options.id,
+    label: name,
+    renderControl: (
+      input: LoginControlInput,
+    ) => html`<form method="get" action="${input.prefix}${options.path}" class="method method-${options.id}">
+<input type="hidden" name="rd" value="${input.rd}">
+<button type="submit">Sign in with ${name}</button>
+</form>`,
+    routes: [
+      {
+        path: options.path,
+        GET: async (ctx, req, res, query) => {
+          const isCallback = query.has('code') || query.has('state') || query.has('error');
+          await (isCallback ? callback : start)(ctx, req, res, query);
+        },
+      },
+    ],
+  };
+}
+
+/** `auth.oidc`: any OpenID Provider (Okta, Entra ID, Keycloak, Authentik, Dex, …). */
+export function createOidcMethod(deps: OidcMethodDeps): LoginMethod {
+  const settings = deps.config.raw.auth.oidc;
+  if (!settings.issuer || !settings.client_id) {
+    // check-config refuses this when oidc is enabled; reaching here is a programming error.
+    throw new Error('auth.oidc.issuer and auth.oidc.client_id are required');
+  }
+  return createOidcLoginMethod(deps, {
+    id: 'oidc',
+    path: '/oidc',
+    displayName: settings.display_name ?? 'single sign-on',
+    issuer: settings.issuer,
+    clientId: settings.client_id,
+    clientSecret: settings.client_secret ?? null,
+    scopes: settings.scopes,
+    pkce: settings.pkce,
+    groupsClaim: settings.groups_claim,
+  });
+}
