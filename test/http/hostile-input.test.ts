@@ -389,11 +389,12 @@ describe('check endpoints under hostile input', () => {
     it.each(endpointNames)(
       '%s answers 400 when the original request is not described',
       async (_n, endpoint) => {
-        for (const headers of [
+        const partial: Record<string, string>[] = [
           {},
           { 'x-forwarded-host': 'app.example.com' },
           { 'x-forwarded-uri': '/notes' },
-        ]) {
+        ];
+        for (const headers of partial) {
           const response = await check(endpoint.path, { ...headers, cookie: `${COOKIE}=${valid}` });
           if (endpoint.path === '/oauth2/auth' && 'x-forwarded-uri' in headers) {
             // oauth2-proxy's dialect falls back to Host, which names portcullis itself: a 2xx
@@ -659,7 +660,12 @@ describe('check endpoints under hostile input', () => {
       '%s: no session → 401/302/303, never 2xx, for every method',
       async (_n, endpoint) => {
         for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
-          for (const extra of [{}, NAVIGATION, { 'x-requested-with': 'XMLHttpRequest' }]) {
+          const clients: Record<string, string>[] = [
+            {},
+            NAVIGATION,
+            { 'x-requested-with': 'XMLHttpRequest' },
+          ];
+          for (const extra of clients) {
             const response = await check(
               endpoint.path,
               { ...targetHeaders(endpoint.encoding, '/notes', method), ...extra },
