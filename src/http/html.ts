@@ -82,7 +82,7 @@ button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(-
 .muted{color:var(--muted);font-size:.9rem}code{word-break:break-all}
 a{color:var(--accent)}.button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
 .divider{display:flex;align-items:center;gap:.75rem;color:var(--muted);margin:1.25rem 0}.divider::before,.divider::after{content:"";flex:1;border-top:1px solid var(--muted);opacity:.4}
-.signed-in{margin:0 0 1.5rem}.signed-in p{margin:.25rem 0}
+.signed-in{margin:0 0 1.5rem}.signed-in p{margin:.25rem 0}.target{word-break:break-all;font-weight:600}
 .card.wide{max-width:72rem;align-self:flex-start}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .bar{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:1rem 0}.bar>div{flex:1 1 14rem}.bar label{margin-top:0}.bar button{width:auto;margin-top:0}
@@ -95,4 +95,5 @@ td input[type=checkbox]{width:1.2rem;height:1.2rem}button.small{width:auto;margi
 .issued{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}.issued h2{margin:0 0 .5rem;font-size:1.1rem}.issued code{display:block;padding:.5rem;background:var(--bg);border-radius:6px;user-select:all}
 .pages{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+@media (max-width:40rem){.card{padding:1.25rem}.wide-only{display:none}th,td{padding:.45rem .3rem}td{overflow-wrap:anywhere}}
 `;

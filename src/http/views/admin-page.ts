@@ -6,6 +6,7 @@ import {
   type UserRow,
 } from '../../services/admin.js';
 import { html, type SafeHtml } from '../html.js';
+import { describeUserAgent } from './user-agent.js';
 
 export interface AdminPageView {
   prefix: string;
@@ -83,10 +84,10 @@ function listSection(view: AdminPageView, list: UserList): SafeHtml {
 <input type="hidden" name="q" value="${search}">
 <input type="hidden" name="page" value="${list.page}">
 <div class="bar">${actionSelect('bulk-action')}</div>
+<p class="muted" id="users-summary">${list.total} user${list.total === 1 ? '' : 's'}${search ? html` matching “${search}”` : ''}. Tick users, pick an action, press Apply.</p>
 <div class="table-wrap">
-<table>
-<caption>${list.total} user${list.total === 1 ? '' : 's'}${search ? html` matching “${search}”` : ''}. Tick users, pick an action, press Apply.</caption>
-<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Admin</th><th scope="col">Last sign-in</th><th scope="col">Sessions</th></tr></thead>
+<table aria-describedby="users-summary">
+<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col" class="wide-only">Name</th><th scope="col">Status</th><th scope="col">Admin</th><th scope="col" class="wide-only">Last sign-in</th><th scope="col" class="wide-only">Sessions</th></tr></thead>
 <tbody>
 ${
   list.rows.length === 0
@@ -95,11 +96,11 @@ ${
         (row) => html`<tr>
 <td><input type="checkbox" name="user" value="${row.user.id}" id="pick-${row.user.id}" aria-label="Select ${row.user.email}"></td>
 <td><a href="${prefix}/admin?user=${encodeURIComponent(row.user.id)}">${row.user.email}</a></td>
-<td>${row.user.name}</td>
+<td class="wide-only">${row.user.name}</td>
 <td>${statusBadges(row)}</td>
 <td>${adminCell(row)}</td>
-<td>${when(row.user.lastLoginAt)}</td>
-<td>${row.sessions}</td>
+<td class="wide-only">${when(row.user.lastLoginAt)}</td>
+<td class="wide-only">${row.sessions}</td>
 </tr>`,
       )
 }
@@ -159,7 +160,7 @@ ${sessions.map(
 <td>${when(s.createdAt)}</td>
 <td>${when(s.lastSeenAt)}</td>
 <td>${s.ip || 'unknown'}</td>
-<td title="${s.userAgent}">${s.userAgent.length > 60 ? `${s.userAgent.slice(0, 60)}…` : s.userAgent || 'unknown'}</td>
+<td title="${s.userAgent}">${describeUserAgent(s.userAgent)}</td>
 <td>${s.method}</td>
 <td><form method="post" action="${prefix}/admin">
 <input type="hidden" name="csrf" value="${view.csrf}">

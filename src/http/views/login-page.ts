@@ -23,6 +23,12 @@ export function messageBlock(message: PageMessage | null): SafeHtml | '' {
   return html`<p class="message ${message.kind}" role="${message.kind === 'error' ? 'alert' : 'status'}">${message.text}</p>`;
 }
 
+/** Where the person is headed, short enough to read: no scheme, at most 80 characters. */
+function shortTarget(rd: string): string {
+  const text = rd.replace(/^https?:\/\//, '');
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
 /** The sign-in page body: one control per enabled method, in `enabled_auth` order. */
 export function loginPageBody(view: LoginPageView): SafeHtml {
   const controls = view.methods.map((method, index) => [
@@ -38,5 +44,6 @@ ${
 <p class="muted"><a href="${view.prefix}/logout">Sign out</a> or sign in as someone else below.</p></div>`
     : ''
 }
-${controls.length > 0 ? controls : html`<p>No sign-in method is enabled. Ask an administrator.</p>`}`;
+${controls.length > 0 ? controls : html`<p>No sign-in method is enabled. Ask an administrator.</p>`}
+${view.rd !== '/' ? html`<p class="muted">Afterwards you go on to <span class="target">${shortTarget(view.rd)}</span>.</p>` : ''}`;
 }
