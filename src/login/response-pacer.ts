@@ -36,6 +36,6 @@ export class ResponsePacer {
   /** Waits until the answer started at `startedAt` has taken at least the current floor. */
   async pad(startedAt: number): Promise<void> {
     const wait = this.floorMs() - (performance.now() - startedAt);
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) await sleep(Math.ceil(wait));
   }
 }
