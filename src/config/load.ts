@@ -344,8 +344,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const hostPatterns: RegExp[] = [];
   for (const rule of raw.access.rules) {
     for (const host of toList(rule.host) ?? []) {
-      if (host.includes('*')) hostPatterns.push(compileHostGlob(host));
-      else exactHosts.add(host.toLowerCase().replace(/\.$/, ''));
+      if (host.includes('*')) {
+        // A glob is a redirect target only when it is anchored in a real domain
+        // (`*.example.com`): `*` or `*.com` would turn `rd` into an open redirect.
+        const suffix = host.slice(host.lastIndexOf('*') + 1).replace(/\.$/, '');
+        if (/^[.-][a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9.-]+$|^\.[a-z0-9-]+\.[a-z0-9-]+$/i.test(suffix)) {
+          hostPatterns.push(compileHostGlob(host));
+        }
+      } else exactHosts.add(host.toLowerCase().replace(/\.$/, ''));
     }
   }
   const domains = raw.session.cookie_domain
