@@ -126,6 +126,8 @@ export interface ScannedRequest {
   connectionUpgrade: boolean;
   /** A body follows (chunked, or a non-zero Content-Length; Node has rejected both at once). */
   hasBody: boolean;
+  /** The request's framing cannot be passed on safely: why, or null. */
+  malformed: string | null;
 }
 
 /**
@@ -149,6 +151,7 @@ export function scanRequestHeaders(
     forwardedHost: undefined,
     connectionUpgrade: false,
     hasBody: false,
+    malformed: null,
   };
   let listed: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -159,7 +162,9 @@ export function scanRequestHeaders(
         headers.push(name, value);
         break;
       case HOST:
+        // RFC 9112 §3.2: more than one Host is answered 400 (Node would keep the first).
         if (out.host === undefined) out.host = value;
+        else out.malformed = 'more than one Host header';
         break;
       case COOKIE: {
         out.cookie = out.cookie === undefined ? value : `${out.cookie}; ${value}`;
@@ -194,8 +199,12 @@ export function scanRequestHeaders(
         if (value !== '0') out.hasBody = true;
         break;
       case TRANSFER_ENCODING:
-        // Re-framed on the upstream connection (undici sends chunked for a stream body).
+        // Re-framed on the upstream connection (undici sends chunked for a stream body). Node
+        // hands over a request with a coding it cannot read (`xchunked`) before failing on its
+        // body; such a request must never start upstream (RFC 9112 §6.1: answer 501).
         out.hasBody = true;
+        if (value.trim().toLowerCase() !== 'chunked')
+          out.malformed = 'unsupported Transfer-Encoding';
         break;
       default:
         break;

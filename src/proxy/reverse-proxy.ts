@@ -62,6 +62,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     RECHECK_MS,
   );
   ctx.store.onSessionRevoked((sessionId) => tunnels.revoke(sessionId));
+  const refusedSockets = new WeakSet<object>();
 
   /** Reads and checks the request line and headers; answers 400 itself and returns null. */
   function check(
@@ -71,6 +72,11 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     const peer = req.socket.remoteAddress;
     const trusted = isTrusted(ctx, peer);
     const scan = scanRequestHeaders(req.rawHeaders, policy, trusted);
+    if (scan.malformed !== null) {
+      ctx.logger.info({ reason: scan.malformed }, 'proxy: refused a malformed request');
+      refuse(400, 'The request is malformed.');
+      return null;
+    }
     const uri = req.url ?? '';
     // Only origin-form targets (`/path?query`): an absolute-form or `*` target is for a
     // forward proxy, which this is not.
@@ -191,9 +197,17 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const checked = check(req, (status, message) =>
-      sendProblem(req, res, status, 'bad_request', message),
-    );
+    // A request pipelined behind a refused one on the same connection is not served either.
+    if (refusedSockets.has(req.socket)) {
+      res.destroy();
+      return;
+    }
+    const checked = check(req, (status, message) => {
+      // The rest of a refused request is not read: the connection cannot be reused.
+      res.shouldKeepAlive = false;
+      refusedSockets.add(req.socket);
+      sendProblem(req, res, status, 'bad_request', message);
+    });
     if (!checked) return;
     const cookie = readCookie(checked.scan.cookie, cookieName);
     if (cookie === undefined || cookie === '') {

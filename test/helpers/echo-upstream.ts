@@ -14,6 +14,8 @@ export interface EchoUpstream {
   server: Server;
   /** Sockets open to it right now (HTTP and WebSocket). */
   readonly openSockets: number;
+  /** `METHOD /path?query` of every request and handshake that reached it, in order. */
+  readonly requests: string[];
   /** Handshake headers of the WebSocket connections it accepted, in order. */
   readonly wsHandshakes: IncomingMessage['headers'][];
   /** How many WebSocket connections are open on it right now. */
@@ -191,7 +193,9 @@ export const sentByPath = new Map<string, number>();
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const sockets = new Set<Socket>();
   const wsHandshakes: IncomingMessage['headers'][] = [];
+  const requests: string[] = [];
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    requests.push(`${req.method} ${req.url}`);
     handle(req, res).catch(() => res.destroy());
   });
   server.on('connection', (socket: Socket) => {
@@ -200,6 +204,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
   });
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
+    requests.push(`UPGRADE ${req.url}`);
     const url = new URL(req.url ?? '/', 'http://upstream');
     if (url.pathname === '/ws-refuse') {
       socket.end(
@@ -222,6 +227,7 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
     get openSockets() {
       return sockets.size;
     },
+    requests,
     wsHandshakes,
     get openWebSockets() {
       return wss.clients.size;

@@ -1,0 +1,376 @@
+// `node bench/proxy.mjs` (part of `npm run bench`): the reverse proxy against the upstream
+// served directly (issue 5, "Performance").
+//
+// One run starts a node:http upstream (1 KiB body, WebSocket echo) and, each in its own
+// process, the proxy candidates: http-proxy 1.18, a plain undici stream() proxy, portcullis'
+// engine alone, and portcullis itself in reverse-proxy mode with a signed-in session (the auth
+// check included). wrk loads each in interleaved rounds; ratios to "direct" are taken per round,
+// then the median. WebSocket echo round trips are timed direct, through http-proxy and through
+// portcullis. Servers are pinned to CPU 0, wrk and the WebSocket client to CPU 1 when `taskset`
+// works (BASELINE.md). A benchmark, not a test: it exits 0 once it has numbers.
+//
+// Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds (5), BENCH_CONNECTIONS (50), BENCH_PIN=0,
+// BENCH_ONLY=direct,portcullis to run a subset, BENCH_WS_ROUNDTRIPS (2000), BENCH_JSON=FILE.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const WS_ROUNDTRIPS = Number(process.env.BENCH_WS_ROUNDTRIPS ?? 2000);
+const WARMUP = 2;
+const SECRET = 'b'.repeat(64);
+const EMAIL = 'bench@example.com';
+const TARGETS = { ratio: 0.4, wsAddedMs: 0.3 };
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
+const CANDIDATES = ['direct', 'http-proxy', 'undici-stream', 'engine', 'portcullis'].filter(
+  (name) => !ONLY || name === 'direct' || ONLY.includes(name),
+);
+
+const children = [];
+const tempDirs = [];
+const log = (message) => process.stderr.write(`bench/proxy: ${message}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const CPUS = availableParallelism();
+const canPin =
+  process.env.BENCH_PIN !== '0' &&
+  CPUS >= 2 &&
+  spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+
+if (canPin) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)]);
+
+function start(cpu, cmd, args) {
+  const [file, argv] = canPin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  child.stdout.on('data', (d) => {
+    child.output += d;
+  });
+  child.stderr.on('data', (d) => {
+    child.output += d;
+  });
+  children.push(child);
+  return child;
+}
+
+function stopAll() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts a bench/proxy-servers.mjs process and waits for the port it prints. */
+async function startServer(kind, upstreamPort = 0) {
+  const child = start(0, process.execPath, [
+    join(ROOT, 'bench/proxy-servers.mjs'),
+    kind,
+    String(upstreamPort),
+  ]);
+  const deadline = Date.now() + 15_000;
+  while (!/^\d+\n/.test(child.output)) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`${kind} did not start:\n${child.output}`);
+    await sleep(50);
+  }
+  return {
+    url: `http://127.0.0.1:${Number.parseInt(child.output, 10)}`,
+    pid: child.pid,
+    headers: {},
+  };
+}
+
+function http(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** portcullis serve in reverse-proxy mode, signed in through a one-time link. */
+async function startPortcullis(upstreamPort) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-proxy-'));
+  tempDirs.push(dir);
+  const origin = `http://127.0.0.1:${port}`;
+  const config = {
+    server: { listen: `127.0.0.1:${port}`, public_url: origin },
+    auth: { secret_key: SECRET, enabled_auth: ['magic_link'], magic_link: { mailer: 'log' } },
+    store: { url: 'memory://' },
+    proxy: { upstream: `http://127.0.0.1:${upstreamPort}` },
+    log: { level: 'warn' },
+  };
+  const configPath = join(dir, 'portcullis.yaml');
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const bin = join(ROOT, 'bin/portcullis.js');
+  const child = start(0, process.execPath, [bin, 'serve', '--config', configPath]);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await http(`${origin}/auth/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`portcullis did not start:\n${child.output}`);
+    await sleep(100);
+  }
+  const issued = spawnSync(
+    process.execPath,
+    [bin, 'login-url', EMAIL, '--rd', '/', '--config', configPath],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  if (issued.status !== 0) throw new Error(`login-url failed: ${issued.stderr}`);
+  const link = new URL(issued.stdout.trim().split('\n').pop());
+  const csrf = 'c'.repeat(43);
+  const form = new URLSearchParams({ token: link.searchParams.get('token'), csrf }).toString();
+  const redeemed = await http(`${origin}/auth/magic`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': Buffer.byteLength(form),
+      cookie: `portcullis_csrf=${csrf}`,
+    },
+    body: form,
+  });
+  const match = /portcullis_session=([^;]+)/.exec(
+    [redeemed.headers['set-cookie'] ?? []].flat().join('\n'),
+  );
+  if (!match) throw new Error(`sign-in failed: ${redeemed.status} ${redeemed.body}`);
+  const cookie = `portcullis_session=${match[1]}`;
+  const server = { url: origin, pid: child.pid, headers: { Cookie: cookie } };
+  // The request wrk sends must be checked and forwarded; without the cookie it must not be.
+  const allowed = await http(`${origin}/`, { headers: server.headers });
+  const refused = await http(`${origin}/`, { headers: { Accept: 'application/json' } });
+  if (allowed.status !== 200 || allowed.body.length !== 1024 || refused.status !== 401)
+    throw new Error(`portcullis answered ${allowed.status}/${refused.status}`);
+  return server;
+}
+
+function toMs(value, unit) {
+  const n = Number(value);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n;
+}
+
+function parseWrk(output) {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  const latency = (pct) => {
+    const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(output);
+    return m ? toMs(m[1], m[2]) : Number.NaN;
+  };
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
+  if (!rps) throw new Error(`cannot read wrk output:\n${output}`);
+  return {
+    rps: Number(rps[1]),
+    p50: latency(50),
+    p99: latency(99),
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+  };
+}
+
+function wrk(server, seconds) {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
+  for (const [name, value] of Object.entries(server.headers)) args.push('-H', `${name}: ${value}`);
+  args.push(`${server.url}/`);
+  return new Promise((resolve, reject) => {
+    const child = start(1, 'wrk', args);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`wrk exited ${code}:\n${child.output}`));
+      else {
+        try {
+          resolve(parseWrk(child.output));
+        } catch (error) {
+          reject(error);
+        }
+      }
+    });
+  });
+}
+
+/** Sequential echo round trips of a 32-byte text message; returns sorted times in ms. */
+async function wsRoundTrips(server, count) {
+  const ws = new WebSocket(`${server.url.replace('http:', 'ws:')}/ws`, { headers: server.headers });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_q, res) => reject(new Error(`ws refused: ${res.statusCode}`)));
+  });
+  const message = 'x'.repeat(32);
+  const times = [];
+  for (let i = 0; i < count + 200; i++) {
+    const started = process.hrtime.bigint();
+    await new Promise((resolve) => {
+      ws.once('message', resolve);
+      ws.send(message);
+    });
+    if (i >= 200) times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  ws.close();
+  return times.sort((a, b) => a - b);
+}
+
+function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const at = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+const fmt = (n, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '—';
+const pct = (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)} %` : '—');
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r, ri) =>
+      r
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+        .join('  ')
+        .concat(ri === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : ''),
+    )
+    .join('\n');
+}
+
+async function main() {
+  log(`pinning: ${canPin ? 'servers on CPU 0, wrk and the WebSocket client on CPU 1' : 'off'}`);
+  const upstream = await startServer('upstream');
+  const upstreamPort = Number(new URL(upstream.url).port);
+  const servers = { direct: upstream };
+  for (const name of CANDIDATES) {
+    if (name === 'direct') continue;
+    servers[name] =
+      name === 'portcullis'
+        ? await startPortcullis(upstreamPort)
+        : await startServer(name, upstreamPort);
+  }
+  for (const name of CANDIDATES) {
+    const res = await http(`${servers[name].url}/`, { headers: servers[name].headers });
+    if (res.status !== 200 || res.body.length !== 1024)
+      throw new Error(`${name}: answered ${res.status}`);
+    await wrk(servers[name], WARMUP);
+  }
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const result = {};
+    for (const name of CANDIDATES) {
+      result[name] = await wrk(servers[name], DURATION);
+      log(`round ${round + 1}/${ROUNDS} ${name}: ${fmt(result[name].rps)} req/s`);
+    }
+    rounds.push(result);
+  }
+  const summary = {};
+  for (const name of CANDIDATES) {
+    summary[name] = {
+      rps: median(rounds.map((r) => r[name].rps)),
+      p99: median(rounds.map((r) => r[name].p99)),
+      ratio: median(rounds.map((r) => r[name].rps / r.direct.rps)),
+      non2xx: rounds.reduce((n, r) => n + r[name].non2xx, 0),
+    };
+  }
+  const ws = {};
+  for (const name of ['direct', 'http-proxy', 'portcullis']) {
+    if (!servers[name]) continue;
+    const times = await wsRoundTrips(servers[name], WS_ROUNDTRIPS);
+    ws[name] = { p50: at(times, 0.5), p99: at(times, 0.99) };
+    log(`websocket ${name}: median ${ws[name].p50.toFixed(3)} ms`);
+  }
+  const rows = [['target', 'req/s', 'of direct', 'p99 ms', 'non-2xx']];
+  for (const name of CANDIDATES) {
+    const s = summary[name];
+    rows.push([name, fmt(s.rps), pct(s.ratio), fmt(s.p99, 1), String(s.non2xx)]);
+  }
+  const wsRows = [['WebSocket echo', 'median ms', 'p99 ms', 'added (median)']];
+  for (const [name, w] of Object.entries(ws)) {
+    wsRows.push([
+      name,
+      w.p50.toFixed(3),
+      w.p99.toFixed(3),
+      name === 'direct' ? '' : (w.p50 - ws.direct.p50).toFixed(3),
+    ]);
+  }
+  const verdict = [];
+  if (summary.portcullis) {
+    const ok = summary.portcullis.ratio >= TARGETS.ratio;
+    verdict.push(
+      `portcullis ${pct(summary.portcullis.ratio)} of direct (target ≥ ${pct(TARGETS.ratio)}): ${ok ? 'met' : 'MISSED'}`,
+    );
+  }
+  if (ws.portcullis) {
+    const added = ws.portcullis.p50 - ws.direct.p50;
+    verdict.push(
+      `WebSocket round trip +${added.toFixed(3)} ms (target ≤ ${TARGETS.wsAddedMs} ms): ${added <= TARGETS.wsAddedMs ? 'met' : 'MISSED'}`,
+    );
+  }
+  process.stdout.write(
+    [
+      '',
+      `portcullis reverse-proxy bench — wrk -t1 -c${CONNECTIONS} -d${DURATION}s, 1 KiB bodies, ${ROUNDS} interleaved rounds, medians`,
+      `node ${process.version}, ${CPUS} CPUs (${cpus()[0]?.model ?? '?'}), ${canPin ? 'servers pinned to CPU 0, wrk to CPU 1' : 'unpinned'}`,
+      '',
+      table(rows),
+      '',
+      table(wsRows),
+      '',
+      ...verdict,
+      '',
+    ].join('\n'),
+  );
+  if (process.env.BENCH_JSON) {
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify(
+        {
+          node: process.version,
+          pinned: canPin,
+          connections: CONNECTIONS,
+          duration: DURATION,
+          rounds,
+          summary,
+          ws,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+}
+
+main()
+  .catch((error) => {
+    process.stderr.write(`bench/proxy failed: ${error.stack ?? error}\n`);
+    process.exitCode = 1;
+  })
+  .finally(stopAll);
