@@ -111,7 +111,10 @@ describe('generic OIDC sign-in', () => {
 
   it('signs in through the provider: session cookie, rd, and the auth check passes with the groups claim', async () => {
     const jar = new CookieJar();
+    const userinfo = provider.hits.get('/me') ?? 0;
     const { done, callback } = await signIn(jar, 'alice', 'https://app.example.com/admin/panel');
+    // The ID token is thin here: email and groups had to come from the userinfo endpoint.
+    expect(provider.hits.get('/me') ?? 0).toBe(userinfo + 1);
     expect(new URL(callback).pathname).toBe('/auth/oidc');
     expect(new URL(callback).searchParams.get('code')).toBeTruthy();
     expect(done.status).toBe(303);
