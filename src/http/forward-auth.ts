@@ -13,7 +13,7 @@ import {
 } from '../core/target.js';
 import type { Lookup } from '../services/sessions.js';
 import type { AppContext } from './context.js';
-import { sendBody, sendEmpty } from './respond.js';
+import { sendBody, sendEmpty, sendPreparedEmpty } from './respond.js';
 
 /**
  * The proxy dialects: each reads the original request from its own headers (normalise at the
@@ -29,16 +29,58 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * Parsed targets by their exact inputs. A proxy asks about the same URLs over and over (assets,
+ * API polls), and parsing plus normalising one costs more than the rest of a cached check. The
+ * maps are bounded (oldest out first) and only hold successful parses of short inputs; entries
+ * are frozen because every request for that URL shares them. An absolute URL is its own key (the
+ * method is checked on the entry, so the common case builds no key string); the parts of a split
+ * target are joined with a newline, which no accepted target contains.
+ */
+const TARGET_CACHE_MAX = 1024;
+const TARGET_KEY_MAX = 1024;
+const absoluteTargets = new Map<string, TargetResult>();
+const splitTargets = new Map<string, TargetResult>();
+
+function rememberTarget(
+  cache: Map<string, TargetResult>,
+  key: string,
+  result: TargetResult,
+): TargetResult {
+  if (!result.ok || key.length > TARGET_KEY_MAX) return result;
+  if (cache.size >= TARGET_CACHE_MAX && !cache.has(key)) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  Object.freeze(result.target);
+  cache.set(key, Object.freeze(result));
+  return result;
+}
+
+function parseAbsolute(url: string, method: string): TargetResult {
+  const known = absoluteTargets.get(url);
+  if (known?.ok && known.target.method === method) return known;
+  return rememberTarget(absoluteTargets, url, parseAbsoluteTarget(url, method));
+}
+
+function build(scheme: string, host: string, uri: string, method: string): TargetResult {
+  const key = `${scheme}\n${host}\n${uri}\n${method}`;
+  return (
+    splitTargets.get(key) ??
+    rememberTarget(splitTargets, key, buildTarget(scheme, host, uri, method))
+  );
+}
+
 function fromNginxHeaders(headers: IncomingHttpHeaders): TargetResult | null {
   const method = first(headers['x-original-method'])?.toUpperCase() ?? 'GET';
   const original = first(headers['x-original-url']);
-  if (original !== undefined) return parseAbsoluteTarget(original, method);
+  if (original !== undefined) return parseAbsolute(original, method);
   // ingress-nginx style: X-Original-URI with the host in X-Forwarded-Host or Host.
   const uri = first(headers['x-original-uri']);
   const host = first(headers['x-forwarded-host']) ?? headers.host;
   if (uri === undefined || host === undefined) return null;
   const scheme = first(headers['x-forwarded-proto']) ?? first(headers['x-scheme']) ?? 'http';
-  return buildTarget(scheme, host, uri, method);
+  return build(scheme, host, uri, method);
 }
 
 function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null {
@@ -47,7 +89,7 @@ function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null
   if (host === undefined || uri === undefined) return null;
   const scheme = first(headers['x-forwarded-proto']) ?? 'http';
   const method = first(headers['x-forwarded-method'])?.toUpperCase() ?? 'GET';
-  return buildTarget(scheme, host, uri, method);
+  return build(scheme, host, uri, method);
 }
 
 function fromOauth2Headers(headers: IncomingHttpHeaders): TargetResult | null {
@@ -59,7 +101,7 @@ function fromOauth2Headers(headers: IncomingHttpHeaders): TargetResult | null {
   const method =
     (first(headers['x-forwarded-method']) ?? first(headers['x-original-method']))?.toUpperCase() ??
     'GET';
-  return buildTarget(scheme, host, uri, method);
+  return build(scheme, host, uri, method);
 }
 
 /** Reads the target a trusted proxy asked about; null when the headers are missing. */
@@ -165,6 +207,20 @@ export function headersFor(ctx: AppContext, identity: Identity, lookup: Lookup |
   return identityHeaders(ctx.headerNames, identity);
 }
 
+/**
+ * The whole header list of a 200 for this live session, Content-Length included, built once and
+ * handed to `writeHead` as is: the common answer allocates no header array.
+ */
+function allowHeaders(ctx: AppContext, lookup: Lookup & { kind: 'valid' }): readonly string[] {
+  let prepared = lookup.live.memo.get('allow-headers') as string[] | undefined;
+  if (!prepared) {
+    prepared = identityHeaders(ctx.headerNames, lookup.live.identity);
+    prepared.push('Content-Length', '0');
+    lookup.live.memo.set('allow-headers', prepared);
+  }
+  return prepared;
+}
+
 function answer(
   ctx: AppContext,
   dialect: Dialect,
@@ -192,6 +248,14 @@ function answer(
     }
   }
   if (decision.kind === 'allow') {
+    if (
+      dialect !== 'oauth2' &&
+      lookup?.kind === 'valid' &&
+      decision.identity === lookup.live.identity
+    ) {
+      sendPreparedEmpty(res, 200, allowHeaders(ctx, lookup));
+      return;
+    }
     const headers = decision.identity ? headersFor(ctx, decision.identity, lookup) : [];
     if (dialect === 'oauth2' && decision.identity) {
       headers.push(

@@ -11,6 +11,19 @@ export function sendEmpty(res: ServerResponse, status: number, headers: string[]
   res.end();
 }
 
+/**
+ * `sendEmpty` for a list prepared once that already ends with `Content-Length: 0`; the list is
+ * only read, so callers may keep and reuse it.
+ */
+export function sendPreparedEmpty(
+  res: ServerResponse,
+  status: number,
+  headers: readonly string[],
+): void {
+  res.writeHead(status, headers as string[]);
+  res.end();
+}
+
 export function sendBody(
   req: IncomingMessage,
   res: ServerResponse,
