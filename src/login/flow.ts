@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializeCookie } from '../core/cookies.js';
 import { safeRedirect } from '../core/redirect.js';
 import type { AppContext } from '../http/context.js';
-import { clientIp } from '../http/request.js';
+import { clientIp, requestId } from '../http/request.js';
 import { redirect } from '../http/respond.js';
 import type { User } from '../ports/store.js';
 import type { LoginMethodId } from './method.js';
@@ -21,12 +21,25 @@ export async function finishLogin(
   rd: string,
 ): Promise<void> {
   const signedIn = await ctx.users.recordLogin(user);
+  if (!signedIn) {
+    redirect(res, 303, `${ctx.config.prefix}/login?error=not_allowed`);
+    return;
+  }
   const { cookie } = await ctx.sessions.create(signedIn, {
     ip: clientIp(ctx, req),
     userAgent: String(req.headers['user-agent'] ?? ''),
     method,
   });
-  ctx.logger.info({ event: 'login', user: signedIn.id, method }, 'signed in');
+  ctx.logger.info(
+    {
+      request_id: requestId(req),
+      event: 'login',
+      user: signedIn.id,
+      method,
+      ip: clientIp(ctx, req),
+    },
+    'signed in',
+  );
   const setCookie = serializeCookie(ctx.config.raw.session.cookie_name, cookie, {
     secure: ctx.config.secureCookies,
     domain: ctx.config.raw.session.cookie_domain,

@@ -34,8 +34,15 @@ export class UserService {
     });
   }
 
-  async recordLogin(user: User): Promise<User> {
-    const updated = { ...user, verified: true, lastLoginAt: this.clock.now() };
+  /**
+   * Marks the user verified and records the login time. Re-reads the record first, so a
+   * deactivation that landed while the person was signing in is never written back as active;
+   * null when the user is gone or inactive (the caller refuses the login).
+   */
+  async recordLogin(user: User): Promise<User | null> {
+    const fresh = await this.store.getUser(user.id);
+    if (!fresh?.active) return null;
+    const updated = { ...fresh, verified: true, lastLoginAt: this.clock.now() };
     await this.store.updateUser(updated);
     return updated;
   }

@@ -1,13 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { serializeCookie } from '../../core/cookies.js';
 import { normalizeEmail } from '../../core/email.js';
-import { safeRedirect } from '../../core/redirect.js';
+import { finishLogin } from '../../login/flow.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkCsrf, csrfToken } from '../csrf.js';
 import { html } from '../html.js';
 import { renderPage } from '../pages.js';
-import { clientIp, requestId } from '../request.js';
 import { redirect } from '../respond.js';
 
 /**
@@ -59,34 +57,10 @@ export async function handleMagicRedeem(
     redirect(res, 303, linkUsed);
     return;
   }
-  let user = await ctx.users.findOrCreate(email);
+  const user = await ctx.users.findOrCreate(email);
   if (!user.active) {
     redirect(res, 303, `${ctx.config.prefix}/login?error=not_allowed`);
     return;
   }
-  user = await ctx.users.recordLogin(user);
-  const { cookie } = await ctx.sessions.create(user, {
-    ip: clientIp(ctx, req),
-    userAgent: String(req.headers['user-agent'] ?? ''),
-    method: 'magic_link',
-  });
-  ctx.logger.info(
-    {
-      request_id: requestId(req),
-      event: 'login',
-      user: user.id,
-      method: 'magic_link',
-      ip: clientIp(ctx, req),
-    },
-    'signed in',
-  );
-  const setCookie = serializeCookie(ctx.config.raw.session.cookie_name, cookie, {
-    secure: ctx.config.secureCookies,
-    domain: ctx.config.raw.session.cookie_domain,
-    maxAgeSeconds: Math.floor(ctx.config.raw.session.lifetime / 1000),
-  });
-  redirect(res, 303, safeRedirect(redeemed.rd, ctx.config.redirectPolicy), [
-    'Set-Cookie',
-    setCookie,
-  ]);
+  await finishLogin(ctx, req, res, user, 'magic_link', redeemed.rd);
 }
