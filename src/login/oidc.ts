@@ -6,9 +6,11 @@ import { readCookie, serializeCookie } from '../core/cookies.js';
 import { safeRedirect } from '../core/redirect.js';
 import type { AppContext } from '../http/context.js';
 import { html } from '../http/html.js';
+import { clientIp } from '../http/request.js';
 import { redirect } from '../http/respond.js';
 import { renderLoginPage } from '../http/routes/login.js';
 import type { Store } from '../ports/store.js';
+import { RateLimiter, type RateLimitRule } from '../services/rate-limit.js';
 import { finishLogin } from './flow.js';
 import type { LoginControlInput, LoginMethod, LoginMethodId } from './method.js';
 import { type AccountRefusal, readGroupsClaim, resolveAccount } from './oidc-account.js';
@@ -49,6 +51,9 @@ export interface OidcMethodOptions {
   /** A method's own refusal after the common checks (Google's hosted domains), or null. */
   checkClaims?: (claims: VerifiedClaims) => string | null;
 }
+
+/** Sign-in starts per client address and minute, per method. */
+export const START_LIMIT: RateLimitRule = { name: 'oidc:start', limit: 30, windowMs: 60_000 };
 
 /** `<public_url>/auth/<strategy>`: where the provider sends the browser back. */
 export function redirectUriFor(config: Config, path: string): string {
@@ -151,6 +156,7 @@ export function createOidcLoginMethod(
     );
   }
   const flow = new OidcFlow(options.id, client, deps.store, deps.clock);
+  const limiter = new RateLimiter(deps.store, deps.clock);
   const name = options.displayName;
   const wanted =
     options.groupsClaim && !options.groupsClaim.includes('.') ? [options.groupsClaim] : [];
@@ -185,6 +191,21 @@ export function createOidcLoginMethod(
     query: URLSearchParams,
   ) => {
     const rd = safeRedirect(query.get('rd'), ctx.config.redirectPolicy);
+    // Each start stores an attempt for ten minutes: a flood from one address must not fill the store.
+    const limited = await limiter.hit(START_LIMIT, clientIp(ctx, req));
+    if (!limited.allowed) {
+      const seconds = Math.ceil(limited.retryAfterMs / 1000);
+      await renderLoginPage(ctx, req, res, {
+        status: 429,
+        rd,
+        headers: ['Retry-After', String(seconds)],
+        message: {
+          kind: 'error',
+          text: `Too many sign-in attempts from your network. Try again in ${seconds} second${seconds === 1 ? '' : 's'}.`,
+        },
+      });
+      return;
+    }
     try {
       const { url, binding } = await flow.start(
         rd,

@@ -156,9 +156,21 @@ export async function startOidcProvider(options: ProviderOptions): Promise<TestP
   return state;
 }
 
-/** Cookies per origin, enough for one browser-like walk through the provider and the app. */
+let clients = 0;
+
+/**
+ * Cookies per origin, enough for one browser-like walk through the provider and the app. Each
+ * jar is its own client: it sends its own address in X-Forwarded-For (loopback is a trusted
+ * proxy), so per-address limits apply per jar as they would per browser.
+ */
 export class CookieJar {
   private readonly jars = new Map<string, Map<string, string>>();
+  readonly ip: string;
+
+  constructor() {
+    clients += 1;
+    this.ip = `10.77.${Math.floor(clients / 250) % 250}.${(clients % 250) + 1}`;
+  }
 
   header(url: string): string {
     const jar = this.jars.get(new URL(url).origin);
@@ -203,6 +215,7 @@ export class CookieJar {
     const headers = new Headers(init.headers);
     const cookie = this.header(url);
     if (cookie) headers.set('cookie', cookie);
+    if (!headers.has('x-forwarded-for')) headers.set('x-forwarded-for', this.ip);
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.store(url, response);
     return response;

@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { START_LIMIT } from '../../src/login/oidc.js';
 import { stateKey } from '../../src/login/oidc-flow.js';
 import type { OidcStateData } from '../../src/ports/store.js';
 import {
@@ -448,6 +449,33 @@ describe('hostile callback and start parameters', () => {
       const done = await jar.fetch(callback);
       expect(done.status).toBe(303);
       expect(done.headers.get('location')).toBe('/');
+    }
+  });
+
+  it('limits how many sign-ins one address may start per minute, and only that address', async () => {
+    // Start of a fresh minute window on the app's clock, so the count cannot straddle two.
+    clock.offsetMs = Math.ceil(Date.now() / 60_000) * 60_000 + 1000 - Date.now();
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: START_LIMIT.limit + 5 }, () =>
+          fetch(`${app.url}/auth/oidc`, {
+            redirect: 'manual',
+            headers: { 'x-forwarded-for': '10.200.0.1' },
+          }).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        ),
+      );
+      expect(statuses.filter((s) => s === 302)).toHaveLength(START_LIMIT.limit);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(5);
+      const other = await fetch(`${app.url}/auth/oidc`, {
+        redirect: 'manual',
+        headers: { 'x-forwarded-for': '10.200.0.2' },
+      });
+      expect(other.status).toBe(302);
+    } finally {
+      clock.offsetMs = 0;
     }
   });
 
