@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { normalizeEmail } from '../core/email.js';
+import type { StaticUser } from '../login/password-check.js';
+import { setUserPassword } from '../login/password-set.js';
 import type { Session, Store, User } from '../ports/store.js';
 import type { LoginLinks } from './login-links.js';
 import type { SessionService } from './sessions.js';
@@ -266,6 +268,31 @@ export class AdminService {
       ],
       links: [],
     };
+  }
+
+  /** Sets (or, with an empty password, removes) a user's stored password. Never logs the password. */
+  async setPassword(
+    actor: User,
+    userId: string,
+    password: string,
+    staticUsers: readonly StaticUser[],
+  ): Promise<AdminOutcome> {
+    const user = await this.deps.store.getUser(userId);
+    if (!user)
+      return { notices: [{ kind: 'error', text: 'That user no longer exists.' }], links: [] };
+    const remove = password === '';
+    const result = await setUserPassword(
+      this.deps.store,
+      staticUsers,
+      user,
+      remove ? null : password,
+    );
+    if (!result.ok) return { notices: [{ kind: 'error', text: result.message }], links: [] };
+    this.log(actor, remove ? 'remove_password' : 'set_password', user);
+    const text = remove
+      ? `Removed the password of ${user.email}.`
+      : `Set a new password for ${user.email}. Their open sessions go on; use "Log out everywhere" to end them.`;
+    return { notices: [{ kind: 'info', text }], links: [] };
   }
 
   async endSession(actor: User, userId: string, sessionId: string): Promise<AdminOutcome> {

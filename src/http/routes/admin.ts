@@ -65,6 +65,7 @@ async function renderAdmin(
     ttl: describeDuration(ctx.config.raw.auth.magic_link.ttl),
     list,
     detail,
+    passwords: ctx.config.raw.auth.enabled_auth.includes('basic'),
   });
   sendHtml(
     req,
@@ -124,6 +125,13 @@ export async function handleAdminAction(
   let outcome: AdminOutcome;
   if (action === 'add_user') {
     outcome = await ctx.admin.addUser(actor, form.get('email') ?? '', form.get('name') ?? '');
+  } else if (action === 'set_password') {
+    outcome = await ctx.admin.setPassword(
+      actor,
+      form.get('user') ?? '',
+      form.get('password') ?? '',
+      ctx.config.raw.auth.basic.users,
+    );
   } else if (action === 'end_session') {
     outcome = await ctx.admin.endSession(actor, form.get('user') ?? '', form.get('session') ?? '');
   } else if (isBulkAction(action)) {

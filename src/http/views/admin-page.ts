@@ -18,6 +18,8 @@ export interface AdminPageView {
   /** The list, or one user's detail. */
   list: UserList | null;
   detail: { row: UserRow; sessions: Session[] } | null;
+  /** Password sign-in (`basic`) is enabled: offer "Set password" on a user's page. */
+  passwords?: boolean;
 }
 
 function when(ms: number | null): string {
@@ -148,6 +150,20 @@ function detailSection(
 <input type="hidden" name="view" value="${user.id}">
 ${actionSelect('user-action')}
 </form>
+${
+  view.passwords
+    ? html`<form method="post" action="${prefix}/admin" class="bar">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="action" value="set_password">
+<input type="hidden" name="user" value="${user.id}">
+<input type="hidden" name="view" value="${user.id}">
+<label for="new-password">Password${user.passwordHash ? ' (one is set)' : ''}</label>
+<input id="new-password" name="password" type="password" autocomplete="new-password" maxlength="1024" aria-describedby="new-password-help">
+<button type="submit" class="small">Set password</button>
+<p id="new-password-help" class="muted">At least 8 characters. Leave empty to remove the password.</p>
+</form>`
+    : ''
+}
 <h2>Active sessions (${sessions.length})</h2>
 ${
   sessions.length === 0
