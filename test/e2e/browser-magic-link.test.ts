@@ -14,7 +14,15 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
  */
 
 const EXAMPLE = new URL('../../examples/nginx/portcullis.conf', import.meta.url);
-const SHOTS = new URL('../../docs/screenshots/', import.meta.url);
+// Screenshots for people to look at: test-results/ on every run (CI keeps them as files);
+// the committed copies in docs/screenshots/ are refreshed with UPDATE_SCREENSHOTS=1.
+const SHOTS = new URL(
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? '../../docs/screenshots/'
+    : '../../test-results/screenshots/',
+  import.meta.url,
+);
+mkdirSync(SHOTS, { recursive: true });
 const ADMIN = 'admin@example.com';
 const MOBILE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 860 };
