@@ -19,6 +19,8 @@ interface CacheEntry {
   result: Lookup;
   sessionId: string | null;
   freshUntil: number;
+  /** A re-read of this entry's session is under way (see `refreshAhead`). */
+  refreshing: boolean;
 }
 
 export interface SessionSettings {
@@ -91,13 +93,48 @@ export class SessionService {
     return result;
   }
 
-  /** The cached answer for this cookie, if one is fresh; never touches the store. */
+  /**
+   * The cached answer for this cookie, if one is fresh; never waits for the store. In the last
+   * quarter of an entry's freshness it starts one background re-read (`refreshAhead`).
+   */
   peek(cookie: string): Lookup | undefined {
     const entry = this.cache.get(cookie);
     if (!entry) return undefined;
     const now = this.clock.now();
     if (entry.freshUntil <= now) return undefined;
+    if (
+      !entry.refreshing &&
+      entry.sessionId !== null &&
+      now >= entry.freshUntil - this.settings.cacheTtlMs / 4
+    ) {
+      this.refreshAhead(cookie, entry, entry.sessionId, now);
+    }
     return this.stillValid(entry.result, now);
+  }
+
+  /**
+   * Re-reads a busy cookie's session shortly before its entry goes stale while the entry keeps
+   * answering, so under steady traffic no check waits for the store (with Redis, every check of
+   * that cookie would otherwise stall on one round trip each `cacheTtlMs`). The new entry counts
+   * as fresh from when the read began, so no answer rests on a store read older than
+   * `cacheTtlMs`: the revocation bound is unchanged. A failed read drops the entry, and the next
+   * check asks the store itself (503 while it is away).
+   */
+  private refreshAhead(cookie: string, entry: CacheEntry, sessionId: string, now: number): void {
+    entry.refreshing = true;
+    const generation = this.generation;
+    this.load(sessionId, now).then(
+      (result) => {
+        if (this.cache.get(cookie) !== entry) return;
+        if (generation === this.generation) this.remember(cookie, sessionId, result, now);
+        else entry.refreshing = false;
+      },
+      () => {
+        if (this.cache.get(cookie) !== entry) return;
+        this.cache.delete(cookie);
+        if (this.cookieBySession.get(sessionId) === cookie) this.cookieBySession.delete(sessionId);
+      },
+    );
   }
 
   /** Full lookup; rejects when the store is unreachable (callers answer 503). */
@@ -143,7 +180,12 @@ export class SessionService {
       }
     }
     this.cache.delete(cookie);
-    this.cache.set(cookie, { result, sessionId, freshUntil: now + this.settings.cacheTtlMs });
+    this.cache.set(cookie, {
+      result,
+      sessionId,
+      freshUntil: now + this.settings.cacheTtlMs,
+      refreshing: false,
+    });
     this.cookieBySession.set(sessionId, cookie);
   }
 
