@@ -16,6 +16,7 @@ function listen(server) {
   server.keepAliveTimeout = 75_000;
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
   process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGINT', () => process.exit(0));
 }
 
 async function main() {

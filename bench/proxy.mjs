@@ -13,7 +13,7 @@
 // BENCH_ONLY=direct,portcullis to run a subset, BENCH_WS_ROUNDTRIPS (2000), BENCH_JSON=FILE.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -36,6 +36,7 @@ const CANDIDATES = ['direct', 'http-proxy', 'undici-stream', 'engine', 'portcull
 );
 
 const children = [];
+let upstreamPid = 0;
 const tempDirs = [];
 const log = (message) => process.stderr.write(`bench/proxy: ${message}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -187,19 +188,34 @@ function parseWrk(output) {
     return m ? toMs(m[1], m[2]) : Number.NaN;
   };
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
+  const total = /(\d+) requests in/.exec(output);
   if (!rps) throw new Error(`cannot read wrk output:\n${output}`);
   return {
     rps: Number(rps[1]),
     p50: latency(50),
     p99: latency(99),
+    requests: total ? Number(total[1]) : 0,
     non2xx: non2xx ? Number(non2xx[1]) : 0,
   };
+}
+
+/** User + system CPU seconds a process has used so far (Linux), or NaN. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function wrk(server, seconds) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
   for (const [name, value] of Object.entries(server.headers)) args.push('-H', `${name}: ${value}`);
   args.push(`${server.url}/`);
+  const proxyBefore = cpuSeconds(server.pid);
+  const upstreamBefore = cpuSeconds(upstreamPid);
   return new Promise((resolve, reject) => {
     const child = start(1, 'wrk', args);
     child.on('error', reject);
@@ -207,7 +223,12 @@ function wrk(server, seconds) {
       if (code !== 0) reject(new Error(`wrk exited ${code}:\n${child.output}`));
       else {
         try {
-          resolve(parseWrk(child.output));
+          const result = parseWrk(child.output);
+          // CPU per answer: steadier than req/s on this shared, CPU-stealing VM.
+          const n = Math.max(1, result.requests);
+          result.serverUs = ((cpuSeconds(server.pid) - proxyBefore) * 1e6) / n;
+          result.upstreamUs = ((cpuSeconds(upstreamPid) - upstreamBefore) * 1e6) / n;
+          resolve(result);
         } catch (error) {
           reject(error);
         }
@@ -267,6 +288,7 @@ function table(rows) {
 async function main() {
   log(`pinning: ${canPin ? 'servers on CPU 0, wrk and the WebSocket client on CPU 1' : 'off'}`);
   const upstream = await startServer('upstream');
+  upstreamPid = upstream.pid;
   const upstreamPort = Number(new URL(upstream.url).port);
   const servers = { direct: upstream };
   for (const name of CANDIDATES) {
@@ -297,6 +319,9 @@ async function main() {
       rps: median(rounds.map((r) => r[name].rps)),
       p99: median(rounds.map((r) => r[name].p99)),
       ratio: median(rounds.map((r) => r[name].rps / r.direct.rps)),
+      // µs of CPU per answer: the proxy process, and the upstream behind it.
+      proxyUs: name === 'direct' ? 0 : median(rounds.map((r) => r[name].serverUs)),
+      upstreamUs: median(rounds.map((r) => r[name].upstreamUs)),
       non2xx: rounds.reduce((n, r) => n + r[name].non2xx, 0),
     };
   }
@@ -307,10 +332,27 @@ async function main() {
     ws[name] = { p50: at(times, 0.5), p99: at(times, 0.99) };
     log(`websocket ${name}: median ${ws[name].p50.toFixed(3)} ms`);
   }
-  const rows = [['target', 'req/s', 'of direct', 'p99 ms', 'non-2xx']];
+  // With the servers sharing one CPU, throughput is bounded by the CPU each answer costs:
+  // direct's upstream µs over (proxy µs + upstream µs) is the ratio without the VM's noise.
+  const directUs = summary.direct.upstreamUs;
   for (const name of CANDIDATES) {
     const s = summary[name];
-    rows.push([name, fmt(s.rps), pct(s.ratio), fmt(s.p99, 1), String(s.non2xx)]);
+    s.cpuRatio = directUs / (s.proxyUs + s.upstreamUs);
+  }
+  const rows = [
+    ['target', 'req/s', 'of direct', 'p99 ms', 'proxy CPU µs/req', 'CPU ratio', 'non-2xx'],
+  ];
+  for (const name of CANDIDATES) {
+    const s = summary[name];
+    rows.push([
+      name,
+      fmt(s.rps),
+      pct(s.ratio),
+      fmt(s.p99, 1),
+      name === 'direct' ? `(upstream ${fmt(s.upstreamUs, 1)})` : fmt(s.proxyUs, 1),
+      pct(s.cpuRatio),
+      String(s.non2xx),
+    ]);
   }
   const wsRows = [['WebSocket echo', 'median ms', 'p99 ms', 'added (median)']];
   for (const [name, w] of Object.entries(ws)) {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
-import { clientResponseHeaders } from './response-headers.js';
+import { clientResponseHeaders, contentLength } from './response-headers.js';
 import { type UpstreamFailure, upstreamFailure } from './upstream-failure.js';
 
 /**
@@ -72,7 +72,6 @@ export class ProxyEngine {
     onFail: FailureListener,
   ): void {
     const handler = new ForwardHandler(res, onFail);
-    res.on('close', handler.onClientClose);
     if (hasBody) handler.watchUpload(this.options.headersTimeoutMs, this.options.bodyTimeoutMs);
     this.pool.dispatch(
       {
@@ -120,30 +119,70 @@ function timeoutError(code: string, message: string): Error {
 
 const UPLOAD_STALLED = 'PORTCULLIS_UPLOAD_STALLED';
 
-/** One proxied exchange (undici's handler interface, legacy shape: raw header buffers). */
+/** The exchange a response belongs to, so one shared listener serves every response. */
+const kExchange = Symbol('portcullis.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: ForwardHandler };
+
+function onResponseClose(this: TaggedResponse): void {
+  this[kExchange]?.clientClosed();
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  this[kExchange]?.drained();
+}
+
+function onUploadStalled(handler: ForwardHandler): void {
+  handler.timedOut(timeoutError(UPLOAD_STALLED, 'the client stopped sending its request body'));
+}
+
+function onHeadersLate(handler: ForwardHandler): void {
+  handler.timedOut(timeoutError('UND_ERR_HEADERS_TIMEOUT', 'no response headers in time'));
+}
+
+function uncork(res: ServerResponse): void {
+  res.uncork();
+}
+
+/**
+ * One proxied exchange (undici's handler interface, legacy shape: raw header buffers). Per
+ * request it allocates this object and the header list; listeners and timer callbacks are
+ * shared functions.
+ */
 class ForwardHandler {
   private abort: ((error?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private clientGone = false;
   private done = false;
+  private ended = false;
+  private drainHooked = false;
+  /** Body bytes the upstream announced (Content-Length), or -1. */
+  private expected = -1;
   private timer: NodeJS.Timeout | null = null;
   private headersMs = 0;
   private idleMs: number | null = null;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: TaggedResponse,
     private readonly onFail: FailureListener,
-  ) {}
+  ) {
+    res[kExchange] = this;
+    res.on('close', onResponseClose);
+  }
 
-  readonly onClientClose = (): void => {
+  clientClosed(): void {
     if (this.done) return;
     this.clientGone = true;
     this.abort?.();
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  drained(): void {
     this.resume?.();
-  };
+  }
+
+  timedOut(error: Error): void {
+    this.timer = null;
+    this.abort?.(error);
+  }
 
   onConnect(abort: (error?: Error) => void): void {
     if (this.clientGone) abort();
@@ -154,18 +193,8 @@ class ForwardHandler {
   watchUpload(headersMs: number, idleMs: number | null): void {
     this.headersMs = headersMs;
     this.idleMs = idleMs;
-    if (idleMs !== null && idleMs > 0) this.timer = setTimeout(this.onUploadStalled, idleMs);
+    if (idleMs !== null && idleMs > 0) this.timer = setTimeout(onUploadStalled, idleMs, this);
   }
-
-  private readonly onUploadStalled = (): void => {
-    this.timer = null;
-    this.abort?.(timeoutError(UPLOAD_STALLED, 'the client stopped sending its request body'));
-  };
-
-  private readonly onHeadersLate = (): void => {
-    this.timer = null;
-    this.abort?.(timeoutError('UND_ERR_HEADERS_TIMEOUT', 'no response headers in time'));
-  };
 
   private clearTimer(): void {
     if (this.timer !== null) {
@@ -181,7 +210,7 @@ class ForwardHandler {
   onRequestSent(): void {
     if (this.idleMs === null && this.headersMs === 0) return;
     this.clearTimer();
-    if (this.headersMs > 0) this.timer = setTimeout(this.onHeadersLate, this.headersMs);
+    if (this.headersMs > 0) this.timer = setTimeout(onHeadersLate, this.headersMs, this);
   }
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
@@ -191,8 +220,9 @@ class ForwardHandler {
     const res = this.res;
     if (this.clientGone || res.destroyed) return true;
     this.resume = resume;
+    const headers = clientResponseHeaders(raw);
     try {
-      res.writeHead(statusCode, clientResponseHeaders(raw));
+      res.writeHead(statusCode, headers);
     } catch {
       // Node refused a header the upstream sent: treat the answer as unusable.
       this.done = true;
@@ -200,30 +230,48 @@ class ForwardHandler {
       this.onFail({ status: 502, reason: 'invalid response header from upstream' });
       return false;
     }
-    // Headers and a small body arrive in the same parser pass: cork so they leave in one write.
-    res.cork();
-    process.nextTick(uncork, res);
-    res.on('drain', this.onDrain);
+    this.expected = contentLength(headers);
+    if (this.expected === -1) {
+      // A streamed answer: its first chunk usually arrives in the same parser pass, so cork
+      // and let the headers and that chunk leave in one write.
+      res.cork();
+      process.nextTick(uncork, res);
+    }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.clientGone) return true;
-    return this.res.write(chunk);
+    const res = this.res;
+    if (this.expected === chunk.length && !res.headersSent) {
+      // The whole announced body in one piece: `end` sends headers and body in one write.
+      this.ended = true;
+      res.end(chunk);
+      return true;
+    }
+    if (res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.on('drain', onResponseDrain);
+    }
+    return false;
   }
 
   onComplete(): void {
     this.done = true;
     this.clearTimer();
-    this.res.off('close', this.onClientClose);
-    if (!this.clientGone) this.res.end();
+    const res = this.res;
+    res.off('close', onResponseClose);
+    res[kExchange] = undefined;
+    if (!this.clientGone && !this.ended) res.end();
   }
 
   onError(error: Error): void {
     this.done = true;
     this.clearTimer();
     const res = this.res;
-    res.off('close', this.onClientClose);
+    res.off('close', onResponseClose);
+    res[kExchange] = undefined;
     if (this.clientGone) return;
     if (res.headersSent || (error as NodeJS.ErrnoException).code === UPLOAD_STALLED) {
       res.destroy();
@@ -231,10 +279,6 @@ class ForwardHandler {
     }
     this.onFail(upstreamFailure(error));
   }
-}
-
-function uncork(res: ServerResponse): void {
-  res.uncork();
 }
 
 /** A WebSocket handshake and, once the upstream agrees, the tunnel it becomes. */

@@ -237,14 +237,25 @@ function firstToken(value: string): string {
 
 /** The Cookie header without `name=…` pairs; an empty string when nothing is left. */
 export function withoutCookie(header: string, name: string): string {
-  if (!header.includes(name)) return header;
-  const kept: string[] = [];
-  for (const part of header.split(';')) {
-    const trimmed = part.trim();
-    if (trimmed === '') continue;
-    const eq = trimmed.indexOf('=');
-    const key = eq === -1 ? trimmed : trimmed.slice(0, eq);
-    if (key.trim() !== name) kept.push(trimmed);
+  let at = header.indexOf(name);
+  if (at === -1) return header;
+  let out = header;
+  while (at !== -1) {
+    // A pair starts at the beginning or after `;` and optional spaces, and is `name=…`.
+    let start = at;
+    while (start > 0 && out.charCodeAt(start - 1) === 32) start--;
+    const boundary = start === 0 || out.charCodeAt(start - 1) === 59; /* ; */
+    let after = at + name.length;
+    while (out.charCodeAt(after) === 32) after++;
+    if (!boundary || out.charCodeAt(after) !== 61 /* = */) {
+      at = out.indexOf(name, at + 1);
+      continue;
+    }
+    const semi = out.indexOf(';', after);
+    const before = start === 0 ? '' : out.slice(0, start - 1);
+    const rest = semi === -1 ? '' : out.slice(semi + 1).trimStart();
+    out = before === '' ? rest : rest === '' ? before.trimEnd() : `${before}; ${rest}`;
+    at = out.indexOf(name, before.length);
   }
-  return kept.join('; ');
+  return out;
 }

@@ -12,6 +12,7 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'proxy-authenticate',
 ]);
+const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((name) => name.length));
 
 /**
  * The upstream's response headers (as undici hands them over: raw name/value buffers) as a
@@ -25,7 +26,8 @@ export function clientResponseHeaders(raw: readonly Buffer[], keepUpgrade = fals
   let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1');
-    const lower = name.toLowerCase();
+    // Only names as long as a hop-by-hop one need a lower-case copy.
+    const lower = HOP_BY_HOP_LENGTHS.has(name.length) ? name.toLowerCase() : '';
     if (HOP_BY_HOP.has(lower)) {
       if (lower === 'transfer-encoding') chunked = true;
       else if (lower === 'connection') {
@@ -53,4 +55,16 @@ export function clientResponseHeaders(raw: readonly Buffer[], keepUpgrade = fals
     kept.push(out[i] as string, out[i + 1] as string);
   }
   return kept;
+}
+
+/** The Content-Length in a header list, or -1 when absent or not a plain number. */
+export function contentLength(headers: readonly string[]): number {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const value = headers[i + 1] as string;
+      return /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    }
+  }
+  return -1;
 }
