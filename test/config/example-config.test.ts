@@ -11,7 +11,8 @@ function keyPaths(shape: Record<string, unknown>, prefix = ''): string[] {
   for (const [key, value] of Object.entries(shape)) {
     const path = prefix ? `${prefix}.${key}` : key;
     out.push(path);
-    if (value && typeof value === 'object' && !Array.isArray(value)) out.push(...keyPaths(value as Record<string, unknown>, path));
+    if (value && typeof value === 'object' && !Array.isArray(value))
+      out.push(...keyPaths(value as Record<string, unknown>, path));
   }
   return out;
 }
@@ -31,9 +32,13 @@ describe('config/portcullis.example.yaml', () => {
   });
 
   it('documents every key the schema knows', () => {
-    const documented = new Set(keyPaths(parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>));
+    const documented = new Set(
+      keyPaths(parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>),
+    );
     const defaults = configSchema.parse({}) as unknown as Record<string, unknown>;
-    const missing = keyPaths(defaults).filter((path) => !documented.has(path) && !path.startsWith('auth.basic.users.'));
+    const missing = keyPaths(defaults).filter(
+      (path) => !documented.has(path) && !path.startsWith('auth.basic.users.'),
+    );
     expect(missing).toEqual([]);
   });
 

@@ -46,7 +46,10 @@ export async function startTestApp(
     const response = await fetch(`${app.url}${loaded.prefix}/magic`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `portcullis_csrf=${csrf}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `portcullis_csrf=${csrf}`,
+      },
       body: new URLSearchParams({ token, csrf }).toString(),
     });
     const setCookie = response.headers.get('set-cookie') ?? '';

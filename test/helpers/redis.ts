@@ -15,7 +15,10 @@ export interface RedisServer {
 }
 
 function ping(port: number): boolean {
-  const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', timeout: 2000 });
+  const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], {
+    encoding: 'utf8',
+    timeout: 2000,
+  });
   return result.stdout.trim() === 'PONG';
 }
 
@@ -25,11 +28,28 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
   let child: ChildProcess | null = null;
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     child.on('error', (error) => {
-      throw new Error(`cannot start redis-server (install it: apt-get install redis-server): ${error.message}`);
+      throw new Error(
+        `cannot start redis-server (install it: apt-get install redis-server): ${error.message}`,
+      );
     });
     await waitFor(() => ping(port), 10_000, 'redis-server');
   };
