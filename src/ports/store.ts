@@ -11,6 +11,8 @@ export interface User {
   lastLoginAt: number | null;
   passwordHash?: string;
   externalId?: string;
+  /** SCIM `userName` when the provisioning client's differs from the email (e.g. Entra ID's UPN). */
+  userName?: string;
   admin?: boolean;
 }
 
@@ -93,6 +95,47 @@ export interface UserDirectory {
    */
   updateUser(user: User): Promise<void>;
   listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage>;
+  /** Removes the record and its email index entry (sessions and groups are the caller's). */
+  deleteUser(id: string): Promise<void>;
+}
+
+/**
+ * A group provisioned over SCIM. `members` are user ids; membership is mirrored into each
+ * member's `User.groups` (by `displayName`), which is what identity headers and rules read.
+ */
+export interface Group {
+  id: string;
+  /** Unique case-insensitively. */
+  displayName: string;
+  externalId?: string;
+  members: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** `updateGroup` refuses to rename a group onto a name another group already has. */
+export class GroupNameTakenError extends Error {
+  constructor(readonly displayName: string) {
+    super(`group name ${displayName} belongs to another group`);
+    this.name = 'GroupNameTakenError';
+  }
+}
+
+export interface GroupPage {
+  groups: Group[];
+  total: number;
+}
+
+export interface GroupDirectory {
+  getGroup(id: string): Promise<Group | null>;
+  getGroupByName(displayName: string): Promise<Group | null>;
+  /** Creates the group; returns the existing one instead when the name is taken. */
+  createGroup(group: Group): Promise<Group>;
+  /** Replaces the stored record; throws `GroupNameTakenError` when the new name is another group's. */
+  updateGroup(group: Group): Promise<void>;
+  deleteGroup(id: string): Promise<void>;
+  /** Ordered by lower-cased name. */
+  listGroups(query: { offset: number; limit: number }): Promise<GroupPage>;
 }
 
 /**
@@ -138,6 +181,7 @@ export interface StoreHealth {
 export type Store = SessionStore &
   TokenStore &
   UserDirectory &
+  GroupDirectory &
   IdentityDirectory &
   Counters &
   StoreHealth;

@@ -1,6 +1,9 @@
 import type { Clock } from '../../core/clock.js';
 import {
   EmailTakenError,
+  type Group,
+  GroupNameTakenError,
+  type GroupPage,
   type IdentityLink,
   type Session,
   type Store,
@@ -18,6 +21,9 @@ export class MemoryStore implements Store {
   private readonly used = new Map<string, number>();
   private readonly users = new Map<string, User>();
   private readonly emails = new Map<string, string>();
+  private readonly groups = new Map<string, Group>();
+  /** Lower-cased display name to group id. */
+  private readonly groupNames = new Map<string, string>();
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
   /** Keyed by `JSON.stringify([issuer, subject])`: no separator can make two pairs collide. */
   private readonly identities = new Map<string, IdentityLink>();
@@ -162,6 +168,62 @@ export class MemoryStore implements Store {
       .sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
     return {
       users: all.slice(query.offset, query.offset + query.limit).map((u) => structuredClone(u)),
+      total: all.length,
+    };
+  }
+
+  async deleteUser(id: string): Promise<void> {
+    const user = this.users.get(id);
+    if (!user) return;
+    this.users.delete(id);
+    if (this.emails.get(user.email) === id) this.emails.delete(user.email);
+  }
+
+  async getGroup(id: string): Promise<Group | null> {
+    const group = this.groups.get(id);
+    return group ? structuredClone(group) : null;
+  }
+
+  async getGroupByName(displayName: string): Promise<Group | null> {
+    const id = this.groupNames.get(displayName.toLowerCase());
+    return id ? this.getGroup(id) : null;
+  }
+
+  async createGroup(group: Group): Promise<Group> {
+    const name = group.displayName.toLowerCase();
+    const existing = this.groupNames.get(name);
+    if (existing) return (await this.getGroup(existing)) as Group;
+    this.groups.set(group.id, structuredClone(group));
+    this.groupNames.set(name, group.id);
+    return structuredClone(group);
+  }
+
+  async updateGroup(group: Group): Promise<void> {
+    const previous = this.groups.get(group.id);
+    const name = group.displayName.toLowerCase();
+    const owner = this.groupNames.get(name);
+    if (owner !== undefined && owner !== group.id) throw new GroupNameTakenError(group.displayName);
+    const previousName = previous?.displayName.toLowerCase();
+    if (previousName !== undefined && previousName !== name) this.groupNames.delete(previousName);
+    this.groups.set(group.id, structuredClone(group));
+    this.groupNames.set(name, group.id);
+  }
+
+  async deleteGroup(id: string): Promise<void> {
+    const group = this.groups.get(id);
+    if (!group) return;
+    this.groups.delete(id);
+    const name = group.displayName.toLowerCase();
+    if (this.groupNames.get(name) === id) this.groupNames.delete(name);
+  }
+
+  async listGroups(query: { offset: number; limit: number }): Promise<GroupPage> {
+    const key = (g: Group) => `${g.displayName.toLowerCase()}\u0000${g.id}`;
+    const all = [...this.groups.values()].sort((a, b) =>
+      key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0,
+    );
+    return {
+      groups: all.slice(query.offset, query.offset + query.limit).map((g) => structuredClone(g)),
       total: all.length,
     };
   }

@@ -2,6 +2,9 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import {
   EmailTakenError,
+  type Group,
+  GroupNameTakenError,
+  type GroupPage,
   type IdentityLink,
   type Session,
   type Store,
@@ -78,6 +81,12 @@ if reset <= tonumber(ARGV[1]) then
   return 1
 end
 return redis.call('HINCRBY', KEYS[1], 'c', 1)`,
+  },
+  // KEYS[1] an index entry; ARGV expected value. Deletes it only while it still names that value.
+  psDelIfEquals: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
   },
 } as const;
 
@@ -390,6 +399,78 @@ export class RedisStore implements Store {
     const page = ids.slice(query.offset, query.offset + query.limit);
     const loaded = await Promise.all(page.map((id) => this.getUser(id)));
     return { users: loaded.filter((u): u is User => u !== null), total: ids.length };
+  }
+
+  async deleteUser(id: string): Promise<void> {
+    const user = await this.getUser(id);
+    if (!user) return;
+    await this.client.del(this.key('u', id));
+    await this.scripts.psDelIfEquals(this.key('ue', user.email), id);
+    await this.client.zrem(this.key('index', 'users'), `${user.email}\u0000${id}`);
+  }
+
+  async getGroup(id: string): Promise<Group | null> {
+    const data = await this.client.get(this.key('g', id));
+    return data ? (JSON.parse(data) as Group) : null;
+  }
+
+  async getGroupByName(displayName: string): Promise<Group | null> {
+    const id = await this.client.get(this.key('gn', displayName.toLowerCase()));
+    return id ? this.getGroup(id) : null;
+  }
+
+  async createGroup(group: Group): Promise<Group> {
+    const name = group.displayName.toLowerCase();
+    // As for users: the record first, then the name claim (SET NX decides between racing creators).
+    await this.client.set(this.key('g', group.id), JSON.stringify(group));
+    const claimed = await this.client.set(this.key('gn', name), group.id, 'NX');
+    if (claimed !== 'OK') {
+      const owner = await this.client.get(this.key('gn', name));
+      if (owner !== group.id) {
+        await this.client.del(this.key('g', group.id));
+        const existing = owner ? await this.getGroup(owner) : null;
+        if (existing) return existing;
+        throw new Error('group name index points at a missing group');
+      }
+    }
+    await this.client.zadd(this.key('index', 'groups'), 0, `${name}\u0000${group.id}`);
+    return group;
+  }
+
+  async updateGroup(group: Group): Promise<void> {
+    const name = group.displayName.toLowerCase();
+    const previous = await this.getGroup(group.id);
+    const previousName = previous?.displayName.toLowerCase();
+    if (previousName !== name) {
+      const claimed = await this.client.set(this.key('gn', name), group.id, 'NX');
+      if (claimed !== 'OK' && (await this.client.get(this.key('gn', name))) !== group.id)
+        throw new GroupNameTakenError(group.displayName);
+    }
+    await this.client.set(this.key('g', group.id), JSON.stringify(group));
+    if (previousName !== undefined && previousName !== name) {
+      await this.scripts.psDelIfEquals(this.key('gn', previousName), group.id);
+      await this.client.zrem(this.key('index', 'groups'), `${previousName}\u0000${group.id}`);
+    }
+    await this.client.zadd(this.key('index', 'groups'), 0, `${name}\u0000${group.id}`);
+  }
+
+  async deleteGroup(id: string): Promise<void> {
+    const group = await this.getGroup(id);
+    if (!group) return;
+    const name = group.displayName.toLowerCase();
+    await this.client.del(this.key('g', id));
+    await this.scripts.psDelIfEquals(this.key('gn', name), id);
+    await this.client.zrem(this.key('index', 'groups'), `${name}\u0000${id}`);
+  }
+
+  async listGroups(query: { offset: number; limit: number }): Promise<GroupPage> {
+    const index = this.key('index', 'groups');
+    const total = await this.client.zcard(index);
+    if (query.limit <= 0 || query.offset >= total) return { groups: [], total };
+    const page = await this.client.zrange(index, query.offset, query.offset + query.limit - 1);
+    const ids = page.map((m) => m.slice(m.indexOf('\u0000') + 1));
+    const loaded = await Promise.all(ids.map((id) => this.getGroup(id)));
+    return { groups: loaded.filter((g): g is Group => g !== null), total };
   }
 
   /** `ident:<issuer>:<sub>`, both URI-encoded so a `:` in either cannot make two pairs collide. */

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { type Group, GroupNameTakenError, type Store, type User } from '../../src/ports/store.js';
+import { type RedisServer, startRedis } from '../helpers/redis.js';
+
+/**
+ * Groups and user deletion (SCIM) for every store: the same file runs against the memory store
+ * and a real redis-server. "peer" is a second handle on the same state (another instance).
+ */
+interface Fixture {
+  store: Store;
+  peer: Store;
+}
+
+let redis: RedisServer | null = null;
+const opened: Store[] = [];
+
+async function openRedis(server: RedisServer, prefix: string): Promise<Store> {
+  const store = new RedisStore({
+    url: server.url,
+    sentinel: null,
+    cluster: null,
+    keyPrefix: prefix,
+    clock: new ManualClock(),
+    commandTimeoutMs: 5000,
+  });
+  opened.push(store);
+  await store.waitUntilReady(10_000);
+  return store;
+}
+
+const kinds = [
+  {
+    name: 'memory',
+    async setup() {},
+    async open(): Promise<Fixture> {
+      const store = new MemoryStore(new ManualClock());
+      opened.push(store);
+      return { store, peer: store };
+    },
+    async teardown() {},
+  },
+  {
+    name: 'redis',
+    async setup() {
+      redis = await startRedis();
+    },
+    async open(): Promise<Fixture> {
+      if (!redis) throw new Error('redis-server was not started');
+      const prefix = `groups:${randomBytes(6).toString('hex')}:`;
+      return { store: await openRedis(redis, prefix), peer: await openRedis(redis, prefix) };
+    },
+    async teardown() {
+      await redis?.stop();
+      redis = null;
+    },
+  },
+];
+
+let counter = 0;
+function group(displayName: string, members: string[] = []): Group {
+  counter += 1;
+  return {
+    id: `group-${counter}-${randomBytes(4).toString('hex')}`,
+    displayName,
+    members,
+    createdAt: 1000,
+    updatedAt: 1000,
+  };
+}
+
+function user(email: string): User {
+  counter += 1;
+  return {
+    id: `user-${counter}-${randomBytes(4).toString('hex')}`,
+    email,
+    name: email,
+    groups: [],
+    active: true,
+    verified: false,
+    createdAt: 1000,
+    lastLoginAt: null,
+  };
+}
+
+describe.each(kinds)('$name store: groups and user deletion', (kind) => {
+  beforeAll(() => kind.setup());
+  afterAll(() => kind.teardown());
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  it('stores a group and finds it by id and by name, case-insensitively', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('Ops Team', ['u1', 'u2']);
+    expect(await store.createGroup(ops)).toEqual(ops);
+    expect(await peer.getGroup(ops.id)).toEqual(ops);
+    expect(await peer.getGroupByName('ops team')).toEqual(ops);
+    expect(await peer.getGroupByName('OPS TEAM')).toEqual(ops);
+    expect(await store.getGroup('nope')).toBeNull();
+    expect(await store.getGroupByName('nope')).toBeNull();
+  });
+
+  it('returns the existing group instead of creating a second one with the same name', async () => {
+    const { store, peer } = await kind.open();
+    const first = group('admins');
+    await store.createGroup(first);
+    const second = group('ADMINS');
+    expect((await peer.createGroup(second)).id).toBe(first.id);
+    expect(await store.getGroup(second.id)).toBeNull();
+    expect((await store.listGroups({ offset: 0, limit: 10 })).total).toBe(1);
+  });
+
+  it('of two racing creators of one name, exactly one group is stored', async () => {
+    const { store, peer } = await kind.open();
+    const a = group('racers');
+    const b = group('racers');
+    const [ra, rb] = await Promise.all([store.createGroup(a), peer.createGroup(b)]);
+    expect(ra.id).toBe(rb.id);
+    expect((await store.listGroups({ offset: 0, limit: 10 })).groups.map((g) => g.id)).toEqual([
+      ra.id,
+    ]);
+  });
+
+  it('renames a group, freeing the old name; refuses a name another group has', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('ops');
+    const dev = group('dev');
+    await store.createGroup(ops);
+    await store.createGroup(dev);
+    await store.updateGroup({ ...ops, displayName: 'operations', members: ['u9'] });
+    expect(await peer.getGroupByName('ops')).toBeNull();
+    expect(await peer.getGroupByName('Operations')).toMatchObject({ id: ops.id, members: ['u9'] });
+    await expect(peer.updateGroup({ ...dev, displayName: 'OPERATIONS' })).rejects.toBeInstanceOf(
+      GroupNameTakenError,
+    );
+    expect((await store.getGroup(dev.id))?.displayName).toBe('dev');
+    // Case-only renames keep the group's own name.
+    await store.updateGroup({ ...dev, displayName: 'Dev' });
+    expect((await peer.getGroupByName('dev'))?.displayName).toBe('Dev');
+    const names = (await store.listGroups({ offset: 0, limit: 10 })).groups.map(
+      (g) => g.displayName,
+    );
+    expect(names).toEqual(['Dev', 'operations']);
+  });
+
+  it('deletes a group and its name; deleting twice is harmless', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('ops');
+    await store.createGroup(ops);
+    await peer.deleteGroup(ops.id);
+    await peer.deleteGroup(ops.id);
+    expect(await store.getGroup(ops.id)).toBeNull();
+    expect(await store.getGroupByName('ops')).toBeNull();
+    expect(await store.listGroups({ offset: 0, limit: 10 })).toEqual({ groups: [], total: 0 });
+    const again = group('ops');
+    expect((await store.createGroup(again)).id).toBe(again.id);
+  });
+
+  it('pages groups in name order with a total', async () => {
+    const { store } = await kind.open();
+    for (const name of ['delta', 'Alpha', 'charlie', 'bravo', 'echo'])
+      await store.createGroup(group(name));
+    const first = await store.listGroups({ offset: 0, limit: 2 });
+    expect(first.total).toBe(5);
+    expect(first.groups.map((g) => g.displayName)).toEqual(['Alpha', 'bravo']);
+    const last = await store.listGroups({ offset: 4, limit: 2 });
+    expect(last.groups.map((g) => g.displayName)).toEqual(['echo']);
+    expect((await store.listGroups({ offset: 9, limit: 2 })).groups).toEqual([]);
+    expect((await store.listGroups({ offset: 0, limit: 0 })).groups).toEqual([]);
+  });
+
+  it('deletes a user: the record, the email and the listing entry; the email is free again', async () => {
+    const { store, peer } = await kind.open();
+    const zoe = await store.createUser(user('zoe@example.com'));
+    await store.createUser(user('amy@example.com'));
+    await peer.deleteUser(zoe.id);
+    await peer.deleteUser(zoe.id);
+    expect(await store.getUser(zoe.id)).toBeNull();
+    expect(await store.getUserByEmail('zoe@example.com')).toBeNull();
+    const page = await store.listUsers({ offset: 0, limit: 10 });
+    expect(page.users.map((u) => u.email)).toEqual(['amy@example.com']);
+    expect(page.total).toBe(1);
+    const again = user('zoe@example.com');
+    expect((await store.createUser(again)).id).toBe(again.id);
+  });
+
+  it('keeps the SCIM userName of a user', async () => {
+    const { store, peer } = await kind.open();
+    const u = await store.createUser({ ...user('kim@example.com'), userName: 'Kim_UPN' });
+    expect((await peer.getUser(u.id))?.userName).toBe('Kim_UPN');
+  });
+});
