@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
@@ -325,7 +325,7 @@ class UpgradeHandler {
     if (this.clientGone || client.destroyed) return true;
     this.relaying = true;
     const headers = clientResponseHeaders(raw);
-    let head = `HTTP/1.1 ${statusCode} ${statusText(statusCode)}\r\n`;
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Status'}\r\n`;
     for (let i = 0; i < headers.length; i += 2) {
       const lower = (headers[i] as string).toLowerCase();
       if (lower === 'content-length') continue;
@@ -356,21 +356,6 @@ class UpgradeHandler {
     this.listener.fail(upstreamFailure(error));
   }
 }
-
-function statusText(status: number): string {
-  return STATUS_TEXT[status] ?? 'Status';
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  426: 'Upgrade Required',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
 
 /** Pipes two sockets into each other; either side ending or failing ends both. */
 function joinSockets(client: Socket, upstream: Socket): Tunnel {

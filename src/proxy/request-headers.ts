@@ -122,8 +122,6 @@ export interface ScannedRequest {
   forwardedFor: string | undefined;
   forwardedProto: string | undefined;
   forwardedHost: string | undefined;
-  /** True when `Connection` names WebSocket's `upgrade` token. */
-  connectionUpgrade: boolean;
   /** A body follows (chunked, or a non-zero Content-Length; Node has rejected both at once). */
   hasBody: boolean;
   /** The request's framing cannot be passed on safely: why, or null. */
@@ -149,7 +147,6 @@ export function scanRequestHeaders(
     forwardedFor: undefined,
     forwardedProto: undefined,
     forwardedHost: undefined,
-    connectionUpgrade: false,
     hasBody: false,
     malformed: null,
   };
@@ -175,8 +172,12 @@ export function scanRequestHeaders(
       case CONNECTION:
         for (const token of value.split(',')) {
           const option = token.trim().toLowerCase();
-          if (option === 'upgrade') out.connectionUpgrade = true;
-          else if (option !== '' && option !== 'keep-alive' && option !== 'close') {
+          if (
+            option !== '' &&
+            option !== 'keep-alive' &&
+            option !== 'close' &&
+            option !== 'upgrade'
+          ) {
             if (listed === null) listed = [];
             listed.push(canonicalName(option));
           }

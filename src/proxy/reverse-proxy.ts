@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { readCookie } from '../core/cookies.js';
 import { type Decision, decide } from '../core/decide.js';
@@ -73,7 +73,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     const trusted = isTrusted(ctx, peer);
     const scan = scanRequestHeaders(req.rawHeaders, policy, trusted);
     if (scan.malformed !== null) {
-      ctx.logger.info({ reason: scan.malformed }, 'proxy: refused a malformed request');
+      ctx.logger.debug({ reason: scan.malformed }, 'proxy: refused a malformed request');
       refuse(400, 'The request is malformed.');
       return null;
     }
@@ -323,16 +323,6 @@ function plainAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  426: 'Upgrade Required',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** Answers a handshake that will not be forwarded, as JSON, and closes the connection. */
 function refuseUpgrade(
   socket: Socket,
@@ -342,7 +332,7 @@ function refuseUpgrade(
 ): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(answer);
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   head += `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n`;
   socket.end(head + body);
