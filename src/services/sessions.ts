@@ -16,11 +16,23 @@ export interface LiveSession {
 export type Lookup = { kind: 'valid'; live: LiveSession } | { kind: 'invalid'; reason: string };
 
 interface CacheEntry {
+  /** The whole cookie: the map key is only its end (`cacheKey`). */
+  cookie: string;
   result: Lookup;
   sessionId: string | null;
   freshUntil: number;
   /** A re-read of this entry's session is under way (see `refreshAhead`). */
   refreshing: boolean;
+}
+
+/**
+ * Where a cookie's entry lives in the cache: its last 24 characters, the end of the JWT's HMAC
+ * signature (144 bits). Hashing the whole ~230-character cookie for every check cost more than
+ * the rest of the lookup; an entry only answers for the exact cookie it was made for, and only
+ * verified cookies get an entry.
+ */
+function cacheKey(cookie: string): string {
+  return cookie.length > 64 ? cookie.slice(-24) : cookie;
 }
 
 export interface SessionSettings {
@@ -73,7 +85,7 @@ export class SessionService {
     this.generation += 1;
     const cookie = this.cookieBySession.get(sessionId);
     if (cookie !== undefined) {
-      this.cache.delete(cookie);
+      this.cache.delete(cacheKey(cookie));
       this.cookieBySession.delete(sessionId);
     }
   }
@@ -98,7 +110,7 @@ export class SessionService {
    * quarter of an entry's freshness it starts one background re-read (`refreshAhead`).
    */
   peek(cookie: string): Lookup | undefined {
-    const entry = this.cache.get(cookie);
+    const entry = this.entryFor(cookie);
     if (!entry) return undefined;
     const now = this.clock.now();
     if (entry.freshUntil <= now) return undefined;
@@ -125,16 +137,21 @@ export class SessionService {
     const generation = this.generation;
     this.load(sessionId, now).then(
       (result) => {
-        if (this.cache.get(cookie) !== entry) return;
+        if (this.entryFor(cookie) !== entry) return;
         if (generation === this.generation) this.remember(cookie, sessionId, result, now);
         else entry.refreshing = false;
       },
       () => {
-        if (this.cache.get(cookie) !== entry) return;
-        this.cache.delete(cookie);
+        if (this.entryFor(cookie) !== entry) return;
+        this.cache.delete(cacheKey(cookie));
         if (this.cookieBySession.get(sessionId) === cookie) this.cookieBySession.delete(sessionId);
       },
     );
+  }
+
+  private entryFor(cookie: string): CacheEntry | undefined {
+    const entry = this.cache.get(cacheKey(cookie));
+    return entry !== undefined && entry.cookie === cookie ? entry : undefined;
   }
 
   /** Full lookup; rejects when the store is unreachable (callers answer 503). */
@@ -143,7 +160,7 @@ export class SessionService {
     if (cached) return cached;
     const now = this.clock.now();
     const generation = this.generation;
-    const known = this.cache.get(cookie);
+    const known = this.entryFor(cookie);
     const sessionId = known ? known.sessionId : await this.tokens.verify(cookie, now);
     if (!sessionId) return { kind: 'invalid', reason: 'bad token' };
     const result = await this.load(sessionId, now);
@@ -179,8 +196,10 @@ export class SessionService {
         if (entry?.sessionId) this.cookieBySession.delete(entry.sessionId);
       }
     }
-    this.cache.delete(cookie);
-    this.cache.set(cookie, {
+    const key = cacheKey(cookie);
+    this.cache.delete(key);
+    this.cache.set(key, {
+      cookie,
       result,
       sessionId,
       freshUntil: now + this.settings.cacheTtlMs,

@@ -119,3 +119,18 @@ describe('SessionService refresh-ahead', () => {
     await expect(sessions.resolve(cookie)).rejects.toThrow('Connection is closed');
   });
 });
+
+describe('SessionService cache key', () => {
+  it('answers an entry only for the exact cookie, even when the ends match', async () => {
+    const { sessions, cookie } = await setup();
+    await sessions.resolve(cookie);
+    // Same signature end, another header/payload: must never borrow the cached session.
+    const forged = `x${cookie.slice(1)}`;
+    const tampered = `${cookie.slice(0, 40)}A${cookie.slice(41)}`;
+    for (const bad of [forged, tampered]) {
+      expect(sessions.peek(bad)).toBeUndefined();
+      expect((await sessions.resolve(bad)).kind).toBe('invalid');
+    }
+    expect(sessions.peek(cookie)?.kind).toBe('valid');
+  });
+});
