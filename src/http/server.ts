@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { isPortcullisError, PortcullisError } from '../core/errors.js';
 import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
+import { createScimHandler, isScimPath } from '../scim/handlers.js';
 import type { AppContext } from './context.js';
 import { type Dialect, handleCheck } from './forward-auth.js';
 import { STYLESHEET } from './html.js';
@@ -142,6 +143,7 @@ function isStoreError(error: unknown): boolean {
 /** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */
 export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = null): Server {
   const routes = buildRoutes(ctx);
+  const scim = createScimHandler(ctx);
   const prefix = ctx.config.prefix;
   const server = createServer(
     {
@@ -161,6 +163,11 @@ export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = n
         ? (route.ANY ?? (method === 'HEAD' ? route.GET : route[method as 'GET' | 'POST']))
         : undefined;
       if (!handler) {
+        // SCIM has ids in its paths; it is served here in both modes (never proxied).
+        if (!route && isScimPath(path)) {
+          scim(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+          return;
+        }
         if (proxy && !route && !isPortcullisPath(prefix, path)) {
           proxy.handleRequest(req, res);
           return;

@@ -13,6 +13,9 @@ export interface User {
   externalId?: string;
   /** SCIM `userName` when the provisioning client's differs from the email (e.g. Entra ID's UPN). */
   userName?: string;
+  /** SCIM `name.givenName` / `name.familyName`, kept so provisioning clients read back what they wrote. */
+  givenName?: string;
+  familyName?: string;
   admin?: boolean;
 }
 
