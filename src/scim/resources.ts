@@ -156,7 +156,8 @@ export function userFromScim(resource: unknown): UserFields {
     throw badRequest('invalidValue', 'userName is required');
   // A userName that is an address is the account's email (and its unique key); otherwise the
   // email comes from `emails` and the userName is kept beside it (Entra ID's default UPN).
-  const email = normalizeEmail(userName) ?? pickEmail(resource);
+  const listed = pickEmail(resource);
+  const email = normalizeEmail(userName) ?? listed;
   if (!email)
     throw badRequest(
       'invalidValue',
