@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { type RedisServer, startRedis } from '../helpers/redis.js';
+
+const ENV = { SCIM_USER: 'okta', SCIM_PASSWORD: 'okta-secret-pw' };
+const BASIC = `Basic ${Buffer.from('okta:okta-secret-pw').toString('base64')}`;
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+type Json = Record<string, unknown>;
+
+/** Two portcullis instances on one real redis-server, as behind a load balancer. */
+describe('SCIM with Redis, two instances', () => {
+  let redis: RedisServer;
+  let one: TestApp;
+  let two: TestApp;
+
+  const scim = async (app: TestApp, method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${app.url}/scim/v2${path}`, {
+      method,
+      headers: {
+        authorization: BASIC,
+        ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, json: (text ? JSON.parse(text) : null) as Json };
+  };
+
+  const check = (app: TestApp, cookie: string, host = 'app.test') =>
+    fetch(`${app.url}/auth/nginx`, {
+      headers: { cookie: `portcullis_session=${cookie}`, 'x-original-url': `http://${host}/` },
+    });
+
+  /** Polls the check until it answers `status`; returns how long that took. */
+  const until = async (app: TestApp, cookie: string, status: number, host?: string) => {
+    const start = Date.now();
+    for (;;) {
+      if ((await check(app, cookie, host)).status === status) return Date.now() - start;
+      if (Date.now() - start > 3000) throw new Error(`check never answered ${status}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const config = {
+      store: { url: redis.url },
+      scim: { enabled: true },
+      access: { rules: [{ host: 'vip.test', groups: ['vip'] }] },
+    };
+    one = await startTestApp(config, { env: ENV });
+    two = await startTestApp(config, { env: ENV });
+  });
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    await redis?.stop();
+  });
+
+  it('Okta deactivation on one instance ends the session on the other within 1 s', async () => {
+    const created = await scim(one, 'POST', '/Users', {
+      schemas: [USER],
+      userName: 'remote@example.com',
+      emails: [{ value: 'remote@example.com', primary: true, type: 'work' }],
+      active: true,
+    });
+    expect(created.status).toBe(201);
+    const id = created.json.id as string;
+    // The other instance sees the user at once (shared store).
+    const found = await scim(
+      two,
+      'GET',
+      `/Users?filter=${encodeURIComponent('userName eq "remote@example.com"')}`,
+    );
+    expect(found.json.totalResults).toBe(1);
+    const cookie = await two.login('remote@example.com');
+    // Warm the other instance's cache, so the revocation has to travel over pub/sub.
+    expect((await check(two, cookie)).status).toBe(200);
+    expect((await check(two, cookie)).status).toBe(200);
+    const patch = await scim(one, 'PATCH', `/Users/${id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
+    expect(patch.json.active).toBe(false);
+    expect(await until(two, cookie, 401)).toBeLessThan(1000);
+    expect((await check(one, cookie)).status).toBe(401);
+  });
+
+  it('Entra ID delete on one instance ends the session on the other within 1 s', async () => {
+    const created = await scim(one, 'POST', '/Users', {
+      schemas: [USER],
+      userName: 'del@example.com',
+    });
+    const cookie = await two.login('del@example.com');
+    expect((await check(two, cookie)).status).toBe(200);
+    expect((await scim(one, 'DELETE', `/Users/${created.json.id}`)).status).toBe(204);
+    expect(await until(two, cookie, 401)).toBeLessThan(1000);
+    expect((await scim(two, 'GET', `/Users/${created.json.id}`)).status).toBe(404);
+  });
+
+  it('group membership set through one instance opens a rule on the other', async () => {
+    const created = await scim(one, 'POST', '/Users', {
+      schemas: [USER],
+      userName: 'vip@example.com',
+    });
+    const cookie = await two.login('vip@example.com');
+    expect((await check(two, cookie, 'vip.test')).status).toBe(403);
+    const group = await scim(one, 'POST', '/Groups', {
+      schemas: [GROUP],
+      displayName: 'vip',
+      members: [{ value: created.json.id }],
+    });
+    expect(group.status).toBe(201);
+    // Group changes are not revocations: the other instance re-reads within its cache TTL (1 s).
+    expect(await until(two, cookie, 200, 'vip.test')).toBeLessThan(1500);
+    expect((await check(two, cookie, 'vip.test')).headers.get('remote-groups')).toBe('vip');
+    const listed = await scim(
+      two,
+      'GET',
+      `/Groups?filter=${encodeURIComponent('displayName eq "VIP"')}`,
+    );
+    expect(listed.json.totalResults).toBe(1);
+  });
+});
