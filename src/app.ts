@@ -11,6 +11,7 @@ import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createLoginMethods } from './login/create-login-methods.js';
 import { createMailer } from './mail/create-mailer.js';
+import { Metrics, startMetricsServer } from './metrics.js';
 import type { Store } from './ports/store.js';
 import { createReverseProxy, type ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
@@ -82,6 +83,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const users = new UserService(store, clock, config.raw.admin);
   const loginLinks = new LoginLinks(store, clock, secrets, config.raw.auth.magic_link.ttl, baseUrl);
   const productName = 'Portcullis';
+  const metrics = config.raw.metrics.listen ? new Metrics() : null;
   const mailer = createMailer(config, logger);
   const ctx: AppContext = {
     config,
@@ -100,6 +102,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     headerNames: config.raw.headers,
     baseUrl,
     productName,
+    metrics,
     mailer,
     admin: new AdminService({ store, sessions, users, loginLinks, logger }),
     loginMethods: createLoginMethods({
@@ -124,6 +127,18 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       resolve();
     });
   });
+  let metricsServer: Server | null = null;
+  if (metrics && config.raw.metrics.listen) {
+    const at = /^\[?(.*?)\]?:(\d+)$/.exec(config.raw.metrics.listen) as RegExpExecArray;
+    metrics.gauge('portcullis_store_up', 'Whether the session store answers (1) or not (0)', () =>
+      store.ping().then(
+        () => 1,
+        () => 0,
+      ),
+    );
+    metricsServer = await startMetricsServer(metrics, at[1] as string, Number(at[2]));
+    logger.info({ listen: config.raw.metrics.listen }, 'metrics listening');
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -141,6 +156,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await new Promise<void>((resolve) =>
+        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+      );
       await store.close();
       await mailer.close();
       if (runtimeKey) removeRuntimeKey(config.path);

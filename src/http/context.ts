@@ -6,6 +6,7 @@ import type { Identity } from '../core/identity.js';
 import type { HeaderNames } from '../core/identity-headers.js';
 import type { LoginMethod } from '../login/method.js';
 import type { Mailer } from '../mail/mailer.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../ports/store.js';
 import type { AdminService } from '../services/admin.js';
 import type { LoginLinks } from '../services/login-links.js';
@@ -27,6 +28,8 @@ export interface AppContext {
   /** Public base of portcullis' own pages: origin + path_prefix, no trailing slash. */
   baseUrl: string;
   productName: string;
+  /** Prometheus counters; null when `metrics.listen` is unset. */
+  metrics: Metrics | null;
   /** Sends magic-link mails (`auth.magic_link.mailer`). */
   mailer: Mailer;
   /** The admin panel's operations (`/auth/admin`). */

@@ -129,26 +129,28 @@ export function isNavigation(headers: IncomingHttpHeaders): boolean {
   return accept !== undefined && accept.includes('text/html');
 }
 
-const trustCache = new Map<string, boolean>();
+// Per trusted_proxies list, so two apps in one process (tests) never share answers.
+const trustCaches = new WeakMap<object, Map<string, boolean>>();
 
 /** Whether a peer address is in `server.trusted_proxies` (its forwarded headers are believed). */
 export function isTrusted(ctx: AppContext, address: string | undefined): boolean {
   if (!address) return false;
-  let trusted = trustCache.get(address);
+  const list = ctx.config.trustedProxies;
+  let cache = trustCaches.get(list);
+  if (!cache) {
+    cache = new Map();
+    trustCaches.set(list, cache);
+  }
+  let trusted = cache.get(address);
   if (trusted === undefined) {
     const v4mapped = address.startsWith('::ffff:') ? address.slice(7) : null;
     trusted = v4mapped
-      ? ctx.config.trustedProxies.check(v4mapped, 'ipv4')
-      : ctx.config.trustedProxies.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-    if (trustCache.size > 10_000) trustCache.clear();
-    trustCache.set(address, trusted);
+      ? list.check(v4mapped, 'ipv4')
+      : list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+    if (cache.size > 10_000) cache.clear();
+    cache.set(address, trusted);
   }
   return trusted;
-}
-
-/** Drops the per-process trust cache (tests change trusted_proxies between apps). */
-export function resetTrustCache(): void {
-  trustCache.clear();
 }
 
 export function loginUrl(ctx: AppContext, rd: string | null): string {
@@ -247,6 +249,7 @@ function answer(
       };
     }
   }
+  ctx.metrics?.check(dialect, decision.kind);
   if (decision.kind === 'allow') {
     if (
       dialect !== 'oauth2' &&
@@ -348,6 +351,7 @@ export function handleCheck(
       { reason: parsed ? parsed.reason : 'no trusted forwarded headers' },
       'unknown target',
     );
+    ctx.metrics?.check(dialect, 'bad_request');
     sendBody(
       req,
       res,
@@ -375,6 +379,7 @@ export function handleCheck(
         { err: (error as Error).message },
         'session store unreachable during auth check',
       );
+      ctx.metrics?.check(dialect, 'unavailable');
       if (!res.headersSent) unavailable(req, res);
     },
   );

@@ -25,6 +25,7 @@ export async function finishLogin(
     redirect(res, 303, `${ctx.config.prefix}/login?error=not_allowed`);
     return;
   }
+  ctx.metrics?.login(method);
   const { cookie } = await ctx.sessions.create(signedIn, {
     ip: clientIp(ctx, req),
     userAgent: String(req.headers['user-agent'] ?? ''),

@@ -6,7 +6,6 @@ import { stringify } from 'yaml';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
-import { resetTrustCache } from '../../src/http/forward-auth.js';
 
 export const TEST_SECRET = 'a'.repeat(64);
 
@@ -32,7 +31,6 @@ export async function startTestApp(
   const auth = (config.auth as Record<string, unknown> | undefined) ?? {};
   const full = { ...config, auth: { secret_key: TEST_SECRET, ...auth }, log: { level: 'silent' } };
   const configPath = writeConfig(full);
-  resetTrustCache();
   const loaded = loadConfig({ path: configPath, env: options.env ?? {} });
   const app = await startApp(loaded, {
     clock: options.clock,

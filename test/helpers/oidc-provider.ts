@@ -5,7 +5,6 @@ import { pino } from 'pino';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
-import { resetTrustCache } from '../../src/http/forward-auth.js';
 import { TEST_SECRET, writeConfig } from './app.js';
 import { freePort } from './ports.js';
 
@@ -315,7 +314,6 @@ export async function startSsoApp(
     auth: { secret_key: TEST_SECRET, ...auth },
     log: { level: 'info' },
   };
-  resetTrustCache();
   const loaded = loadConfig({ path: writeConfig(full), env: options.env ?? {} });
   const logs: Record<string, unknown>[] = [];
   const logger = pino(
