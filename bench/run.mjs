@@ -1,0 +1,519 @@
+// `npm run bench`: the auth check against its limit (issue 2, "Performance").
+//
+// One run starts a bare node:http server and three portcullis processes (memory store twice,
+// Redis store on a real redis-server), signs in to each through a one-time link, and loads
+// `/auth/nginx` with the session cookie using wrk (the bare server gets the very same request
+// bytes). Rounds interleave the targets so that drift on this shared, CPU-stealing VM hits them
+// alike; ratios are taken per round, then the median. Servers are pinned to CPU 0, wrk and
+// redis-server to CPU 1, when `taskset` works (BASELINE.md). Besides req/s and latency, each
+// server's CPU time per answer is read from /proc: neighbours' load moves it far less than req/s.
+// A benchmark, not a test: it exits 0 whatever the figures.
+//
+// Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds (8), BENCH_CONNECTIONS (50), BENCH_PIN=0 to
+// leave placement to the kernel, BENCH_ONLY=memory,redis to run a subset (bare always runs),
+// BENCH_PROFILE=1 to run the servers under `--cpu-prof` (profiles land in bench/profiles/; read
+// one with `node bench/top-profile.mjs FILE`).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const WARMUP = 1;
+const SECRET = 'b'.repeat(64);
+const EMAIL = 'bench@example.com';
+const TARGET_URL = 'https://app.example.test/dashboard/index.html?tab=1';
+const TARGETS = { memory: 0.85, redis: 0.7, p99: 1.5 };
+// The bare server's answer carries three identity headers; portcullis is configured to send
+// the same three, so both put the same answer on the wire and the difference is the check
+// itself. `memory-default` keeps the default header names (seven headers), to show their cost.
+const SAME_HEADERS_AS_BARE = {
+  user: ['Remote-User'],
+  email: ['Remote-Email'],
+  name: [],
+  groups: ['Remote-Groups'],
+};
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
+const PROFILE = process.env.BENCH_PROFILE === '1';
+
+const children = [];
+const tempDirs = [];
+
+function log(message) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const canPin =
+  process.env.BENCH_PIN !== '0' &&
+  availableParallelism() >= 2 &&
+  spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+
+/** Spawns `cmd` on one CPU (when pinning works); the child is stopped on exit. */
+function start(cpu, cmd, args, options = {}) {
+  const [file, argv] = canPin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  child.output = '';
+  child.stdout.on('data', (d) => {
+    child.output += d;
+  });
+  child.stderr.on('data', (d) => {
+    child.output += d;
+  });
+  children.push(child);
+  return child;
+}
+
+function stopAll() {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+process.on('exit', stopAll);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+/** One HTTP exchange on loopback; resolves with status, headers and body. */
+function http(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.end(body);
+  });
+}
+
+async function waitUntil(what, check, child, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null) {
+      throw new Error(`${what} exited (${child.exitCode}):\n${child.output}`);
+    }
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n${child?.output ?? ''}`);
+    await sleep(50);
+  }
+}
+
+async function startBare() {
+  const port = await freePort();
+  const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : [];
+  const child = start(0, process.execPath, [
+    ...profile,
+    join(ROOT, 'bench/bare-server.mjs'),
+    String(port),
+  ]);
+  const url = `http://127.0.0.1:${port}/auth/nginx`;
+  await waitUntil('bare server', async () => (await http(url)).status === 200, child);
+  return { url, cookie: null, pid: child.pid, bare: true };
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-redis-'));
+  tempDirs.push(dir);
+  const child = start(1, 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ]);
+  await waitUntil(
+    'redis-server',
+    () =>
+      spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() ===
+      'PONG',
+    child,
+  );
+  return `redis://127.0.0.1:${port}/0`;
+}
+
+/** Starts `bin/portcullis.js serve` with its own config and signs in once; returns the cookie. */
+async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `portcullis-bench-${name}-`));
+  tempDirs.push(dir);
+  const origin = `http://127.0.0.1:${port}`;
+  const config = {
+    server: { listen: `127.0.0.1:${port}`, public_url: origin },
+    auth: { secret_key: SECRET, enabled_auth: ['magic_link'], magic_link: { mailer: 'log' } },
+    store: { url: storeUrl },
+    log: { level: 'warn' },
+    ...(headers ? { headers } : {}),
+  };
+  const configPath = join(dir, 'portcullis.yaml');
+  // JSON is YAML.
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const bin = join(ROOT, 'bin/portcullis.js');
+  const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : [];
+  const child = start(0, process.execPath, [...profile, bin, 'serve', '--config', configPath]);
+  await waitUntil(
+    `portcullis (${name})`,
+    async () => (await http(`${origin}/auth/healthz`)).status === 200,
+    child,
+  );
+
+  const issued = spawnSync(
+    process.execPath,
+    [bin, 'login-url', EMAIL, '--rd', '/', '--config', configPath],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  if (issued.status !== 0) throw new Error(`login-url failed: ${issued.stderr}`);
+  const link = new URL(issued.stdout.trim().split('\n').pop());
+  const token = link.searchParams.get('token');
+  const csrf = 'c'.repeat(43);
+  const form = new URLSearchParams({ token, csrf }).toString();
+  const redeemed = await http(`${origin}/auth/magic`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': Buffer.byteLength(form),
+      cookie: `portcullis_csrf=${csrf}`,
+    },
+    body: form,
+  });
+  const setCookie = [redeemed.headers['set-cookie'] ?? []].flat().join('\n');
+  const match = /portcullis_session=([^;]+)/.exec(setCookie);
+  if (!match) throw new Error(`sign-in failed for ${name}: ${redeemed.status} ${redeemed.body}`);
+  return { url: `${origin}/auth/nginx`, cookie: `portcullis_session=${match[1]}`, pid: child.pid };
+}
+
+function requestHeaders(server) {
+  const headers = { 'X-Original-URL': TARGET_URL, 'X-Original-Method': 'GET' };
+  if (server.cookie) headers.Cookie = server.cookie;
+  return headers;
+}
+
+/** The exact request wrk will send must be allowed, with identity headers and a length. */
+async function checkAnswer(name, server) {
+  const res = await http(server.url, { headers: requestHeaders(server) });
+  const ok =
+    res.status === 200 &&
+    res.headers['content-length'] === '0' &&
+    res.headers['remote-email'] === EMAIL &&
+    res.headers['transfer-encoding'] === undefined;
+  if (!ok) {
+    throw new Error(
+      `${name}: unexpected answer ${res.status} ${JSON.stringify(res.headers)} ${res.body}`,
+    );
+  }
+  if (!server.bare) {
+    const anonymous = await http(server.url, { headers: { 'X-Original-URL': TARGET_URL } });
+    if (anonymous.status !== 401)
+      throw new Error(`${name}: no cookie answered ${anonymous.status}`);
+  }
+}
+
+function toMs(value, unit) {
+  const n = Number(value);
+  if (unit === 'us') return n / 1000;
+  if (unit === 's') return n * 1000;
+  if (unit === 'm') return n * 60_000;
+  return n;
+}
+
+function parseWrk(output) {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  const latency = (pct) => {
+    const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(output);
+    return m ? toMs(m[1], m[2]) : Number.NaN;
+  };
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
+  const socketErrors = /Socket errors: (.*)/.exec(output);
+  const total = /(\d+) requests in/.exec(output);
+  if (!rps) throw new Error(`cannot read wrk output:\n${output}`);
+  return {
+    rps: Number(rps[1]),
+    p50: latency(50),
+    p99: latency(99),
+    requests: total ? Number(total[1]) : 0,
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    socketErrors: socketErrors ? socketErrors[1] : null,
+  };
+}
+
+/** User + system CPU seconds a process has used so far (Linux), or NaN. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Aggregate CPU counters from /proc/stat (Linux): total and steal jiffies, or null. */
+function cpuTotals() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const values = line.trim().split(/\s+/).slice(1).map(Number);
+    return { total: values.reduce((a, b) => a + b, 0), steal: values[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+function loadAverage() {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function wrk(server, seconds) {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
+  for (const [name, value] of Object.entries(requestHeaders(server))) {
+    args.push('-H', `${name}: ${value}`);
+  }
+  args.push(server.url);
+  const cpuBefore = cpuSeconds(server.pid);
+  return new Promise((resolve, reject) => {
+    const child = start(1, 'wrk', args);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`wrk exited ${code}:\n${child.output}`));
+      else {
+        try {
+          const result = parseWrk(child.output);
+          // Server CPU per answer: steadier than req/s when neighbours steal CPU time.
+          result.cpuUsPerRequest =
+            ((cpuSeconds(server.pid) - cpuBefore) * 1e6) / Math.max(1, result.requests);
+          resolve(result);
+        } catch (error) {
+          reject(error);
+        }
+      }
+    });
+  });
+}
+
+function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const fmt = (n, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '—';
+const pct = (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)} %` : '—');
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r, ri) =>
+      r
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+        .join('  ')
+        .concat(ri === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : ''),
+    )
+    .join('\n');
+}
+
+async function main() {
+  const startedAt = new Date();
+  const loadBefore = loadAverage();
+  const cpuBefore = cpuTotals();
+  log(`pinning: ${canPin ? 'servers on CPU 0, wrk and redis-server on CPU 1' : 'off'}`);
+  const wanted = (name) => name === 'bare' || !ONLY || ONLY.includes(name);
+  const servers = { bare: await startBare() };
+  if (wanted('memory')) servers.memory = await startPortcullis('memory', 'memory://');
+  if (wanted('memory-default')) {
+    servers['memory-default'] = await startPortcullis('memory-default', 'memory://', null);
+  }
+  if (wanted('redis')) servers.redis = await startPortcullis('redis', await startRedis());
+  const names = Object.keys(servers);
+  // The bare server gets the very same request bytes, cookie included.
+  servers.bare.cookie = (servers.memory ?? servers.redis ?? servers['memory-default'])?.cookie;
+  for (const name of names) await checkAnswer(name, servers[name]);
+
+  for (const name of names) {
+    log(`warm-up ${name} (${WARMUP} s)`);
+    await wrk(servers[name], WARMUP);
+  }
+
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const result = {};
+    // Rotate the order so no target always runs first (or right after the same neighbour).
+    const order = names.map((_, i) => names[(i + round) % names.length]);
+    for (const name of order) {
+      result[name] = await wrk(servers[name], DURATION);
+      const r = result[name];
+      log(
+        `round ${round + 1}/${ROUNDS} ${name.padEnd(14)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerRequest, 1)} µs/req`,
+      );
+      if (r.non2xx > 0 || r.socketErrors) {
+        log(`  WARNING ${name}: ${r.non2xx} non-2xx answers, socket errors: ${r.socketErrors}`);
+      }
+    }
+    rounds.push(result);
+  }
+
+  const summary = {};
+  for (const name of names) {
+    const of = (key) => median(rounds.map((r) => r[name][key]));
+    summary[name] = {
+      rps: of('rps'),
+      p50: of('p50'),
+      p99: of('p99'),
+      // Ratios are per round (same conditions), then the median.
+      rpsRatio: median(rounds.map((r) => r[name].rps / r.bare.rps)),
+      p99Ratio: median(rounds.map((r) => r[name].p99 / r.bare.p99)),
+      cpuUsPerRequest: of('cpuUsPerRequest'),
+      // What req/s would be, relative to bare, if both were purely CPU-bound: less sensitive to
+      // neighbours than req/s, since CPU time another process steals is not counted.
+      cpuRatio: median(rounds.map((r) => r.bare.cpuUsPerRequest / r[name].cpuUsPerRequest)),
+      non2xx: rounds.reduce((sum, r) => sum + r[name].non2xx, 0),
+    };
+  }
+
+  const checks = [];
+  for (const [name, minimum] of [
+    ['memory', TARGETS.memory],
+    ['memory-default', TARGETS.memory],
+    ['redis', TARGETS.redis],
+  ]) {
+    const s = summary[name];
+    if (!s) continue;
+    checks.push(
+      {
+        target: `${name} req/s >= ${minimum * 100} % of bare`,
+        value: s.rpsRatio,
+        pass: s.rpsRatio >= minimum,
+        shown: pct(s.rpsRatio),
+      },
+      {
+        target: `${name} p99 <= ${TARGETS.p99} x bare p99`,
+        value: s.p99Ratio,
+        pass: s.p99Ratio <= TARGETS.p99,
+        shown: `${s.p99Ratio.toFixed(2)} x`,
+      },
+    );
+  }
+
+  const label = {
+    bare: 'bare node:http (200 + 3 headers)',
+    memory: 'memory: portcullis, memory store, same 3 headers',
+    'memory-default': 'memory-default: same, default 7 headers',
+    redis: 'redis: portcullis, Redis store, same 3 headers',
+  };
+  const rows = [
+    [
+      '',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'req/s vs bare',
+      'p99 vs bare',
+      'CPU µs/req',
+      'bare CPU ÷ CPU',
+    ],
+  ];
+  for (const name of names) {
+    const s = summary[name];
+    rows.push([
+      label[name],
+      fmt(s.rps),
+      fmt(s.p50, 2),
+      fmt(s.p99, 2),
+      name === 'bare' ? '100 %' : pct(s.rpsRatio),
+      name === 'bare' ? '1.00 x' : `${s.p99Ratio.toFixed(2)} x`,
+      fmt(s.cpuUsPerRequest, 1),
+      name === 'bare' ? '100 %' : pct(s.cpuRatio),
+    ]);
+  }
+  const cpuAfter = cpuTotals();
+  const stealPercent =
+    cpuBefore && cpuAfter && cpuAfter.total > cpuBefore.total
+      ? (100 * (cpuAfter.steal - cpuBefore.steal)) / (cpuAfter.total - cpuBefore.total)
+      : Number.NaN;
+  const loadAfter = loadAverage();
+  // The bench itself keeps about two processes busy; more than that is someone else's work.
+  const busy = Math.max(loadBefore, loadAfter) > 3;
+  const out = [
+    '',
+    `portcullis bench — wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, ${ROUNDS} interleaved rounds, medians; ratios per round then median`,
+    `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${canPin ? 'servers pinned to CPU 0, wrk to CPU 1' : 'unpinned'}`,
+    `load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after; CPU steal ${fmt(stealPercent, 1)} %${busy ? ' — the machine was busy with other work: expect noise, compare ratios, rerun' : ''}`,
+    '',
+    table(rows),
+    '',
+    ...checks.map((c) => `${c.pass ? 'PASS' : 'MISS'}  ${c.target}: ${c.shown}`),
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+  const bad = names.filter((n) => summary[n].non2xx > 0);
+  if (bad.length)
+    process.stdout.write(`WARNING: non-2xx answers under load for ${bad.join(', ')}\n`);
+
+  const result = {
+    date: startedAt.toISOString(),
+    node: process.version,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? null,
+    pinned: canPin,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    stealPercent,
+    wrk: { threads: 1, connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP },
+    request: { path: '/auth/nginx', headers: ['X-Original-URL', 'X-Original-Method', 'Cookie'] },
+    targets: TARGETS,
+    summary,
+    checks: checks.map(({ target, value, pass }) => ({ target, value, pass })),
+    rounds,
+  };
+  const resultsDir = join(ROOT, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write('results written to bench/results/latest.json\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench: failed: ${error instanceof Error ? error.stack : error}\n`);
+    process.exit(1);
+  },
+);
