@@ -489,8 +489,10 @@ async function main() {
   if (bad.length)
     process.stdout.write(`WARNING: non-2xx answers under load for ${bad.join(', ')}\n`);
 
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
   const result = {
     date: startedAt.toISOString(),
+    commit: head.status === 0 ? head.stdout.trim() : null,
     node: process.version,
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? null,
