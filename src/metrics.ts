@@ -7,13 +7,13 @@ const DIALECTS = ['nginx', 'traefik', 'oauth2', 'verify', 'proxy'] as const;
 export type MetricDialect = (typeof DIALECTS)[number];
 
 /**
- * Prometheus metrics. The auth check counts through pre-bound children (one array index, one
+ * Prometheus metrics. The auth check counts through pre-bound children (two property reads, one
  * add) so counting costs nothing measurable on the hot path.
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly checks: Counter<'dialect' | 'result'>;
-  private readonly bound = new Map<string, { inc(): void }>();
+  private readonly bound: Record<string, Record<string, { inc(): void }>> = {};
   private readonly logins: Counter<'method'>;
 
   constructor() {
@@ -25,8 +25,9 @@ export class Metrics {
       registers: [this.registry],
     });
     for (const dialect of DIALECTS) {
-      for (const result of RESULTS)
-        this.bound.set(`${dialect}:${result}`, this.checks.labels(dialect, result));
+      const row: Record<string, { inc(): void }> = {};
+      for (const result of RESULTS) row[result] = this.checks.labels(dialect, result);
+      this.bound[dialect] = row;
     }
     this.logins = new Counter({
       name: 'portcullis_logins_total',
@@ -37,7 +38,7 @@ export class Metrics {
   }
 
   check(dialect: MetricDialect, result: CheckResult): void {
-    this.bound.get(`${dialect}:${result}`)?.inc();
+    this.bound[dialect]?.[result]?.inc();
   }
 
   login(method: string): void {
