@@ -38,6 +38,37 @@ export interface Config {
   redirectPolicy: RedirectPolicy;
   env: EnvSettings;
   warnings: string[];
+  /** `ui.logo_file`, read at load so a missing file is a config error, not a broken page. */
+  logo: { bytes: Buffer; contentType: string } | null;
+}
+
+const LOGO_TYPES: Record<string, string> = {
+  png: 'image/png',
+  svg: 'image/svg+xml',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+};
+
+function readLogo(file: string | null, configPath: string, issues: ConfigIssue[]) {
+  if (!file) return null;
+  const path = isAbsolute(file) ? file : resolve(dirname(configPath), file);
+  try {
+    const bytes = readFileSync(path);
+    if (bytes.length > 512 * 1024) {
+      issues.push({ path: 'ui.logo_file', message: `${path} is larger than 512 KiB` });
+      return null;
+    }
+    const extension = (path.split('.').pop() ?? '').toLowerCase();
+    return { bytes, contentType: LOGO_TYPES[extension] ?? 'application/octet-stream' };
+  } catch (error) {
+    issues.push({
+      path: 'ui.logo_file',
+      message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    });
+    return null;
+  }
 }
 
 type Env = Record<string, string | undefined>;
@@ -334,6 +365,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const envSettings = envSettingsFrom(env);
   const warnings: string[] = [];
   semanticIssues(raw, envSettings, issues, warnings);
+  const logo = readLogo(raw.ui.logo_file, path, issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const listenMatch = /^(.*):(\d+)$/.exec(raw.server.listen) as RegExpExecArray;
@@ -382,5 +414,6 @@ export function loadConfig(options: LoadOptions = {}): Config {
     redirectPolicy: { exactHosts, domains, hostPatterns },
     env: envSettings,
     warnings,
+    logo,
   };
 }

@@ -235,6 +235,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   metrics: z.strictObject({ listen: hostPort.nullable().default(null) }).prefault({}),
+  ui: z
+    .strictObject({
+      product_name: z.string().min(1).max(60).default('Portcullis'),
+      logo_file: z
+        .string()
+        .regex(/\.(png|svg|jpe?g|gif|webp)$/i, 'must be a .png, .svg, .jpg, .gif or .webp file')
+        .nullable()
+        .default(null),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

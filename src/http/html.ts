@@ -45,6 +45,8 @@ export interface PageOptions {
   productName: string;
   stylesheet: string;
   body: SafeHtml;
+  /** URL of the configured logo (`ui.logo_file`), or null. */
+  logoUrl?: string | null;
   /** A wider card, for tables (the admin panel). */
   wide?: boolean;
 }
@@ -61,7 +63,7 @@ export function page(options: PageOptions): string {
 </head>
 <body>
 <main class="card${options.wide ? ' wide' : ''}">
-<p class="product">${options.productName}</p>
+${options.logoUrl ? html`<img class="logo" src="${options.logoUrl}" alt="">` : ''}<p class="product">${options.productName}</p>
 ${options.body}
 </main>
 </body>
@@ -73,7 +75,7 @@ export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--card:#161b22;--accent:#4c9aff;--muted:#9da7b3;--err:#ff7b72;--ok:#56d364}}
 *{box-sizing:border-box}body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:1rem}
 .card{background:var(--card);width:100%;max-width:26rem;padding:2rem;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.15)}
-.product{margin:0 0 .5rem;color:var(--muted);font-weight:600;letter-spacing:.02em}
+.logo{display:block;max-height:3rem;max-width:100%;margin:0 0 .75rem}.product{margin:0 0 .5rem;color:var(--muted);font-weight:600;letter-spacing:.02em}
 h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=email],input[type=text],input[type=password],input[type=search]{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid var(--muted);border-radius:6px;background:var(--card);color:var(--fg)}
 button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.65rem 1rem;font:inherit;font-weight:600;color:#fff;background:var(--accent);border:0;border-radius:6px;cursor:pointer;text-align:center;text-decoration:none}

@@ -3,6 +3,10 @@ import type { AppContext } from './context.js';
 import { html, page, type SafeHtml } from './html.js';
 import { sendHtml } from './respond.js';
 
+export function logoUrl(ctx: AppContext): string | null {
+  return ctx.config.logo ? `${ctx.config.prefix}/static/logo` : null;
+}
+
 export function stylesheetUrl(ctx: AppContext): string {
   return `${ctx.config.prefix}/static/style.css`;
 }
@@ -20,7 +24,13 @@ export function renderPage(
     req,
     res,
     status,
-    page({ title, productName: ctx.productName, stylesheet: stylesheetUrl(ctx), body }),
+    page({
+      title,
+      productName: ctx.productName,
+      stylesheet: stylesheetUrl(ctx),
+      logoUrl: logoUrl(ctx),
+      body,
+    }),
     headers,
   );
 }

@@ -75,6 +75,32 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
       },
     ],
     [
+      `${p}/static/logo`,
+      {
+        GET: (c, req, res) => {
+          const logo = c.config.logo;
+          if (!logo) {
+            sendError(c, req, res, new PortcullisError('not_found', 'no logo configured'));
+            return;
+          }
+          res.writeHead(200, [
+            'Content-Type',
+            logo.contentType,
+            'Content-Length',
+            String(logo.bytes.length),
+            'Cache-Control',
+            'public, max-age=3600',
+            'X-Content-Type-Options',
+            'nosniff',
+            // An SVG opened on its own must not run script.
+            'Content-Security-Policy',
+            "default-src 'none'; style-src 'unsafe-inline'",
+          ]);
+          res.end(req.method === 'HEAD' ? undefined : logo.bytes);
+        },
+      },
+    ],
+    [
       `${p}/static/style.css`,
       {
         GET: (_c, req, res) =>

@@ -7,7 +7,7 @@ import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkCsrf, csrfToken } from '../csrf.js';
 import { page } from '../html.js';
-import { stylesheetUrl } from '../pages.js';
+import { logoUrl, stylesheetUrl } from '../pages.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import { adminPageBody } from '../views/admin-page.js';
 import { currentSession } from './session-routes.js';
@@ -75,6 +75,7 @@ async function renderAdmin(
       title: 'Admin panel',
       productName: ctx.productName,
       stylesheet: stylesheetUrl(ctx),
+      logoUrl: logoUrl(ctx),
       body,
       wide: true,
     }),
