@@ -148,25 +148,14 @@ function pinnedEmail(filter: Filter): string | null {
   return null;
 }
 
-function pinnedId(filter: Filter): string | null {
-  if (filter.kind === 'and') return pinnedId(filter.left) ?? pinnedId(filter.right);
+/** The value an `attr eq "…"` clause (possibly inside `and`s) pins a lookup to, or null. */
+function pinnedValue(filter: Filter, attr: string): string | null {
+  if (filter.kind === 'and')
+    return pinnedValue(filter.left, attr) ?? pinnedValue(filter.right, attr);
   if (
     filter.kind === 'compare' &&
     filter.op === 'eq' &&
-    filter.ref.attr === 'id' &&
-    !filter.ref.sub &&
-    typeof filter.value === 'string'
-  )
-    return filter.value;
-  return null;
-}
-
-function pinnedGroupName(filter: Filter): string | null {
-  if (filter.kind === 'and') return pinnedGroupName(filter.left) ?? pinnedGroupName(filter.right);
-  if (
-    filter.kind === 'compare' &&
-    filter.op === 'eq' &&
-    filter.ref.attr === 'displayname' &&
+    filter.ref.attr === attr &&
     !filter.ref.sub &&
     typeof filter.value === 'string'
   )
@@ -280,7 +269,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     const test = (user: User) => matches(filter, userToScim(user, base, []), isCaseExact);
     let found: User[] = [];
     const email = pinnedEmail(filter);
-    const id = pinnedId(filter);
+    const id = pinnedValue(filter, 'id');
     if (email !== null || id !== null) {
       const user =
         id !== null ? await ctx.store.getUser(id) : await ctx.store.getUserByEmail(email as string);
@@ -308,8 +297,8 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     const filter = parseFilter(filterText);
     const test = (group: Group) => matches(filter, groupToScim(group, base), isCaseExact);
     let found: Group[] = [];
-    const id = pinnedId(filter);
-    const name = pinnedGroupName(filter);
+    const id = pinnedValue(filter, 'id');
+    const name = pinnedValue(filter, 'displayname');
     if (id !== null || name !== null) {
       const group =
         id !== null ? await ctx.store.getGroup(id) : await ctx.store.getGroupByName(name as string);
