@@ -9,7 +9,7 @@ import { type Dialect, handleCheck } from './forward-auth.js';
 import { STYLESHEET } from './html.js';
 import { errorPage } from './pages.js';
 import { requestId } from './request.js';
-import { sendBody, sendJson, wantsJson } from './respond.js';
+import { redirect, sendBody, sendJson, wantsJson } from './respond.js';
 import { handleAdminAction, handleAdminPage } from './routes/admin.js';
 import { handleLoginPage } from './routes/login.js';
 import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
@@ -120,6 +120,11 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
     routes.set('/api/authz/forward-auth', { ANY: check('traefik') });
     routes.set('/api/authz/auth-request', { ANY: check('nginx') });
     routes.set('/api/verify', { ANY: check('verify') });
+  }
+  if (!ctx.config.raw.proxy.upstream && !routes.has('/')) {
+    // Standing alone (the quick start), a link whose rd is `/` lands here: show the sign-in page,
+    // which names the signed-in user, instead of a 404.
+    routes.set('/', { GET: (c, _req, res) => redirect(res, 302, `${c.config.prefix}/login`) });
   }
   return routes;
 }

@@ -60,3 +60,21 @@ describe('serve --anonymous-mode equivalent', () => {
     }
   });
 });
+
+describe('standing alone (no proxy.upstream)', () => {
+  it('sends / to the sign-in page, which names whoever is signed in', async () => {
+    const app = await startTestApp();
+    try {
+      const root = await fetch(`${app.url}/`, { redirect: 'manual' });
+      expect(root.status).toBe(302);
+      expect(root.headers.get('location')).toBe('/auth/login');
+      const cookie = await app.login('quinn@example.com');
+      const page = await fetch(`${app.url}/auth/login`, {
+        headers: { cookie: `portcullis_session=${cookie}` },
+      });
+      expect(await page.text()).toContain('quinn@example.com');
+    } finally {
+      await app.close();
+    }
+  });
+});
