@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from './ports.js';
+import { startDaemon } from './daemon.js';
 
 export interface NginxServer {
   dir: string;
@@ -12,17 +10,7 @@ export interface NginxServer {
   stop(): Promise<void>;
 }
 
-/** Resolves true when something accepts TCP connections on 127.0.0.1:port. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+export { accepts } from './daemon.js';
 
 /**
  * Starts a real nginx (the Debian package) in the foreground with its own prefix, pid, logs and
@@ -55,48 +43,14 @@ ${httpBlock}
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(confPath, main);
   const errorLog = () => (existsSync(errorLogPath) ? readFileSync(errorLogPath, 'utf8') : '');
-  let output = '';
-  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', confPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const daemon = await startDaemon({
+    command: 'nginx',
+    args: ['-p', dir, '-c', confPath],
+    aptPackage: 'nginx',
+    dir,
+    ports,
+    stopSignal: 'SIGQUIT',
+    describe: errorLog,
   });
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  let failure: Error | null = null;
-  child.once('error', (error) => {
-    failure = new Error(`cannot start nginx (install it: apt-get install nginx): ${error.message}`);
-  });
-  child.once('exit', (code) => {
-    failure ??= new Error(`nginx exited with ${code}:\n${output}\n${errorLog()}`);
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGQUIT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(
-      async () => {
-        // An early exit ends the wait at once; it is reported below.
-        if (failure) return true;
-        for (const port of ports) if (!(await accepts(port))) return false;
-        return true;
-      },
-      15_000,
-      'nginx to listen',
-    );
-    if (failure) throw failure;
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { dir, errorLog, stop };
+  return { dir, errorLog, stop: daemon.stop };
 }
