@@ -11,9 +11,9 @@ import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createLoginMethods } from './login/create-login-methods.js';
 import { createMailer } from './mail/create-mailer.js';
-import { Metrics, startMetricsServer } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import type { Store } from './ports/store.js';
-import { createReverseProxy, type ReverseProxy } from './proxy/reverse-proxy.js';
+import type { ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
 import { AdminService } from './services/admin.js';
 import { LoginLinks } from './services/login-links.js';
@@ -83,8 +83,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const users = new UserService(store, clock, config.raw.admin);
   const loginLinks = new LoginLinks(store, clock, secrets, config.raw.auth.magic_link.ttl, baseUrl);
   const productName = config.raw.ui.product_name;
-  const metrics = config.raw.metrics.listen ? new Metrics() : null;
-  const mailer = createMailer(config, logger);
+  // Optional features are loaded only when configured (see createMailer for why).
+  const metricsModule = config.raw.metrics.listen ? await import('./metrics.js') : null;
+  const metrics: Metrics | null = metricsModule ? new metricsModule.Metrics() : null;
+  const mailer = await createMailer(config, logger);
   const ctx: AppContext = {
     config,
     store,
@@ -105,7 +107,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     metrics,
     mailer,
     admin: new AdminService({ store, sessions, users, loginLinks, logger }),
-    loginMethods: createLoginMethods({
+    loginMethods: await createLoginMethods({
       config,
       store,
       users,
@@ -117,7 +119,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     }),
   };
   const upstream = config.raw.proxy.upstream;
-  const proxy = upstream ? createReverseProxy(ctx, upstream) : null;
+  const proxy = upstream
+    ? (await import('./proxy/reverse-proxy.js')).createReverseProxy(ctx, upstream)
+    : null;
   const server = createHttpServer(ctx, proxy);
   const listen = options.listen ?? config.listen;
   await new Promise<void>((resolve, reject) => {
@@ -128,7 +132,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     });
   });
   let metricsServer: Server | null = null;
-  if (metrics && config.raw.metrics.listen) {
+  if (metrics && metricsModule && config.raw.metrics.listen) {
     const at = /^\[?(.*?)\]?:(\d+)$/.exec(config.raw.metrics.listen) as RegExpExecArray;
     metrics.gauge('portcullis_store_up', 'Whether the session store answers (1) or not (0)', () =>
       store.ping().then(
@@ -136,7 +140,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         () => 0,
       ),
     );
-    metricsServer = await startMetricsServer(metrics, at[1] as string, Number(at[2]));
+    metricsServer = await metricsModule.startMetricsServer(metrics, at[1] as string, Number(at[2]));
     logger.info({ listen: config.raw.metrics.listen }, 'metrics listening');
   }
   const address = server.address() as AddressInfo;

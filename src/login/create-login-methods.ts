@@ -6,12 +6,9 @@ import type { Store } from '../ports/store.js';
 import type { LoginLinks } from '../services/login-links.js';
 import { RateLimiter } from '../services/rate-limit.js';
 import type { UserService } from '../services/users.js';
-import { createGoogleMethod } from './google.js';
 import { createMagicLinkMethod } from './magic-link/magic-link-method.js';
 import { MagicLinkRequests } from './magic-link/request-link.js';
 import { type LoginMethod, orderLoginMethods } from './method.js';
-import { createOidcMethod } from './oidc.js';
-import { createPasswordMethod } from './password.js';
 import { ResponsePacer } from './response-pacer.js';
 
 export interface LoginMethodDeps {
@@ -25,8 +22,11 @@ export interface LoginMethodDeps {
   productName: string;
 }
 
-/** Builds every implemented login method and returns the enabled ones in page order. */
-export function createLoginMethods(deps: LoginMethodDeps): LoginMethod[] {
+/**
+ * Builds the enabled login methods in page order. Provider-backed methods are loaded only when
+ * enabled (their libraries would otherwise sit in every process; see createMailer).
+ */
+export async function createLoginMethods(deps: LoginMethodDeps): Promise<LoginMethod[]> {
   const { config } = deps;
   const settings = config.raw.auth.magic_link;
   const magicLink = createMagicLinkMethod(
@@ -56,8 +56,17 @@ export function createLoginMethods(deps: LoginMethodDeps): LoginMethod[] {
   const enabled = new Set(config.raw.auth.enabled_auth);
   const sso = { config, store: deps.store, clock: deps.clock, logger: deps.logger };
   const methods = [magicLink];
-  if (enabled.has('google_oauth')) methods.push(createGoogleMethod(sso));
-  if (enabled.has('oidc')) methods.push(createOidcMethod(sso));
-  if (enabled.has('basic')) methods.push(createPasswordMethod(sso));
+  if (enabled.has('google_oauth')) {
+    const { createGoogleMethod } = await import('./google.js');
+    methods.push(createGoogleMethod(sso));
+  }
+  if (enabled.has('oidc')) {
+    const { createOidcMethod } = await import('./oidc.js');
+    methods.push(createOidcMethod(sso));
+  }
+  if (enabled.has('basic')) {
+    const { createPasswordMethod } = await import('./password.js');
+    methods.push(createPasswordMethod(sso));
+  }
   return orderLoginMethods(config.raw.auth.enabled_auth, methods);
 }

@@ -3,20 +3,24 @@ import type { Config } from '../config/load.js';
 import { LogMailer } from './log-mailer.js';
 import type { Mailer } from './mailer.js';
 import { ManualMailer } from './manual-mailer.js';
-import { ResendMailer } from './resend-mailer.js';
-import { SmtpMailer } from './smtp-mailer.js';
 
-/** The mailer `auth.magic_link.mailer` names. The config loader has already checked its settings. */
-export function createMailer(config: Config, logger: Logger): Mailer {
+/**
+ * The mailer `auth.magic_link.mailer` names. The config loader has already checked its settings.
+ * Provider SDKs are loaded only when chosen: every module a process loads costs a little on
+ * every auth check (heap and GC), and most deployments use one mailer.
+ */
+export async function createMailer(config: Config, logger: Logger): Promise<Mailer> {
   const settings = config.raw.auth.magic_link;
   switch (settings.mailer) {
     case 'resend': {
       const apiKey = config.env.resendApiKey;
       if (!apiKey) throw new Error('resend needs RESEND_API_KEY');
+      const { ResendMailer } = await import('./resend-mailer.js');
       return new ResendMailer({ apiKey, baseUrl: config.env.resendBaseUrl });
     }
     case 'smtp': {
       if (!settings.smtp) throw new Error('smtp needs auth.magic_link.smtp.url');
+      const { SmtpMailer } = await import('./smtp-mailer.js');
       return new SmtpMailer(settings.smtp.url);
     }
     case 'log':
