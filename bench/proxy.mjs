@@ -12,16 +12,28 @@
 // Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds (5), BENCH_CONNECTIONS (50), BENCH_PIN=0,
 // BENCH_ONLY=direct,portcullis to run a subset, BENCH_WS_ROUNDTRIPS (2000), BENCH_JSON=FILE.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
+import {
+  CPUS,
+  canPin,
+  cpuSeconds,
+  fmt,
+  freePort,
+  http,
+  median,
+  parseWrk,
+  pct,
+  processGroup,
+  ROOT,
+  sleep,
+  table,
+} from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const group = processGroup();
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -35,53 +47,14 @@ const CANDIDATES = ['direct', 'http-proxy', 'undici-stream', 'engine', 'portcull
   (name) => !ONLY || name === 'direct' || ONLY.includes(name),
 );
 
-const children = [];
 let upstreamPid = 0;
-const tempDirs = [];
 const log = (message) => process.stderr.write(`bench/proxy: ${message}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const CPUS = availableParallelism();
-const canPin =
-  process.env.BENCH_PIN !== '0' &&
-  CPUS >= 2 &&
-  spawnSync('taskset', ['-c', '1', 'true']).status === 0;
 
 if (canPin) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)]);
 
-function start(cpu, cmd, args) {
-  const [file, argv] = canPin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.output = '';
-  child.stdout.on('data', (d) => {
-    child.output += d;
-  });
-  child.stderr.on('data', (d) => {
-    child.output += d;
-  });
-  children.push(child);
-  return child;
-}
-
-function stopAll() {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-}
-
 /** Starts a bench/proxy-servers.mjs process and waits for the port it prints. */
 async function startServer(kind, upstreamPort = 0) {
-  const child = start(0, process.execPath, [
+  const child = group.start(0, process.execPath, [
     join(ROOT, 'bench/proxy-servers.mjs'),
     kind,
     String(upstreamPort),
@@ -99,25 +72,11 @@ async function startServer(kind, upstreamPort = 0) {
   };
 }
 
-function http(url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c) => {
-        text += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** portcullis serve in reverse-proxy mode, signed in through a one-time link. */
 async function startPortcullis(upstreamPort) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-proxy-'));
-  tempDirs.push(dir);
+  group.tempDirs.push(dir);
   const origin = `http://127.0.0.1:${port}`;
   const config = {
     server: { listen: `127.0.0.1:${port}`, public_url: origin },
@@ -129,7 +88,7 @@ async function startPortcullis(upstreamPort) {
   const configPath = join(dir, 'portcullis.yaml');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const bin = join(ROOT, 'bin/portcullis.js');
-  const child = start(0, process.execPath, [bin, 'serve', '--config', configPath]);
+  const child = group.start(0, process.execPath, [bin, 'serve', '--config', configPath]);
   const deadline = Date.now() + 15_000;
   for (;;) {
     const ok = await http(`${origin}/auth/healthz`).then(
@@ -176,40 +135,6 @@ async function startPortcullis(upstreamPort) {
   return server;
 }
 
-function toMs(value, unit) {
-  const n = Number(value);
-  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n;
-}
-
-function parseWrk(output) {
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
-  const latency = (pct) => {
-    const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(output);
-    return m ? toMs(m[1], m[2]) : Number.NaN;
-  };
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
-  const total = /(\d+) requests in/.exec(output);
-  if (!rps) throw new Error(`cannot read wrk output:\n${output}`);
-  return {
-    rps: Number(rps[1]),
-    p50: latency(50),
-    p99: latency(99),
-    requests: total ? Number(total[1]) : 0,
-    non2xx: non2xx ? Number(non2xx[1]) : 0,
-  };
-}
-
-/** User + system CPU seconds a process has used so far (Linux), or NaN. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 function wrk(server, seconds) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
   for (const [name, value] of Object.entries(server.headers)) args.push('-H', `${name}: ${value}`);
@@ -217,7 +142,7 @@ function wrk(server, seconds) {
   const proxyBefore = cpuSeconds(server.pid);
   const upstreamBefore = cpuSeconds(upstreamPid);
   return new Promise((resolve, reject) => {
-    const child = start(1, 'wrk', args);
+    const child = group.start(1, 'wrk', args);
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) reject(new Error(`wrk exited ${code}:\n${child.output}`));
@@ -259,31 +184,7 @@ async function wsRoundTrips(server, count) {
   return times.sort((a, b) => a - b);
 }
 
-function median(values) {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 const at = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-const fmt = (n, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : '—';
-const pct = (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)} %` : '—');
-
-function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows
-    .map((r, ri) =>
-      r
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-        .join('  ')
-        .concat(ri === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : ''),
-    )
-    .join('\n');
-}
 
 async function main() {
   log(`pinning: ${canPin ? 'servers on CPU 0, wrk and the WebSocket client on CPU 1' : 'off'}`);
@@ -415,4 +316,4 @@ main()
     process.stderr.write(`bench/proxy failed: ${error.stack ?? error}\n`);
     process.exitCode = 1;
   })
-  .finally(stopAll);
+  .finally(group.stopAll);

@@ -14,15 +14,26 @@
 // BENCH_PROFILE=1 to run the servers under `--cpu-prof` (profiles land in bench/profiles/; read
 // one with `node bench/top-profile.mjs FILE`).
 
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import {
+  canPin,
+  cpuSeconds,
+  fmt,
+  freePort,
+  http,
+  median,
+  parseWrk,
+  pct,
+  processGroup,
+  ROOT,
+  sleep,
+  table,
+} from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const group = processGroup();
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -43,71 +54,13 @@ const SAME_HEADERS_AS_BARE = {
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
 const PROFILE = process.env.BENCH_PROFILE === '1';
 
-const children = [];
-const tempDirs = [];
-
 function log(message) {
   process.stderr.write(`bench: ${message}\n`);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const canPin =
-  process.env.BENCH_PIN !== '0' &&
-  availableParallelism() >= 2 &&
-  spawnSync('taskset', ['-c', '1', 'true']).status === 0;
-
-/** Spawns `cmd` on one CPU (when pinning works); the child is stopped on exit. */
-function start(cpu, cmd, args, options = {}) {
-  const [file, argv] = canPin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  child.output = '';
-  child.stdout.on('data', (d) => {
-    child.output += d;
-  });
-  child.stderr.on('data', (d) => {
-    child.output += d;
-  });
-  children.push(child);
-  return child;
-}
-
-function stopAll() {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-}
-
-process.on('exit', stopAll);
+process.on('exit', group.stopAll);
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
-
-/** One HTTP exchange on loopback; resolves with status, headers and body. */
-function http(url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => {
-        text += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`timeout: ${url}`)));
-    req.end(body);
-  });
-}
 
 async function waitUntil(what, check, child, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
@@ -129,7 +82,7 @@ async function waitUntil(what, check, child, timeoutMs = 15_000) {
 async function startBare() {
   const port = await freePort();
   const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : [];
-  const child = start(0, process.execPath, [
+  const child = group.start(0, process.execPath, [
     ...profile,
     join(ROOT, 'bench/bare-server.mjs'),
     String(port),
@@ -142,8 +95,8 @@ async function startBare() {
 async function startRedis() {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-redis-'));
-  tempDirs.push(dir);
-  const child = start(1, 'redis-server', [
+  group.tempDirs.push(dir);
+  const child = group.start(1, 'redis-server', [
     '--port',
     String(port),
     '--bind',
@@ -169,7 +122,7 @@ async function startRedis() {
 async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `portcullis-bench-${name}-`));
-  tempDirs.push(dir);
+  group.tempDirs.push(dir);
   const origin = `http://127.0.0.1:${port}`;
   const config = {
     server: { listen: `127.0.0.1:${port}`, public_url: origin },
@@ -183,7 +136,13 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const bin = join(ROOT, 'bin/portcullis.js');
   const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : [];
-  const child = start(0, process.execPath, [...profile, bin, 'serve', '--config', configPath]);
+  const child = group.start(0, process.execPath, [
+    ...profile,
+    bin,
+    'serve',
+    '--config',
+    configPath,
+  ]);
   await waitUntil(
     `portcullis (${name})`,
     async () => (await http(`${origin}/auth/healthz`)).status === 200,
@@ -241,46 +200,6 @@ async function checkAnswer(name, server) {
   }
 }
 
-function toMs(value, unit) {
-  const n = Number(value);
-  if (unit === 'us') return n / 1000;
-  if (unit === 's') return n * 1000;
-  if (unit === 'm') return n * 60_000;
-  return n;
-}
-
-function parseWrk(output) {
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
-  const latency = (pct) => {
-    const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(output);
-    return m ? toMs(m[1], m[2]) : Number.NaN;
-  };
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output);
-  const socketErrors = /Socket errors: (.*)/.exec(output);
-  const total = /(\d+) requests in/.exec(output);
-  if (!rps) throw new Error(`cannot read wrk output:\n${output}`);
-  return {
-    rps: Number(rps[1]),
-    p50: latency(50),
-    p99: latency(99),
-    requests: total ? Number(total[1]) : 0,
-    non2xx: non2xx ? Number(non2xx[1]) : 0,
-    socketErrors: socketErrors ? socketErrors[1] : null,
-  };
-}
-
-/** User + system CPU seconds a process has used so far (Linux), or NaN. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** Aggregate CPU counters from /proc/stat (Linux): total and steal jiffies, or null. */
 function cpuTotals() {
   try {
@@ -308,7 +227,7 @@ function wrk(server, seconds) {
   args.push(server.url);
   const cpuBefore = cpuSeconds(server.pid);
   return new Promise((resolve, reject) => {
-    const child = start(1, 'wrk', args);
+    const child = group.start(1, 'wrk', args);
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) reject(new Error(`wrk exited ${code}:\n${child.output}`));
@@ -325,31 +244,6 @@ function wrk(server, seconds) {
       }
     });
   });
-}
-
-function median(values) {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-const fmt = (n, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-    : '—';
-const pct = (r) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)} %` : '—');
-
-function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows
-    .map((r, ri) =>
-      r
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-        .join('  ')
-        .concat(ri === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : ''),
-    )
-    .join('\n');
 }
 
 async function main() {
