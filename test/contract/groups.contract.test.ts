@@ -1,64 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { ManualClock } from '../../src/core/clock.js';
-import { type Group, GroupNameTakenError, type Store, type User } from '../../src/ports/store.js';
-import { type RedisServer, startRedis } from '../helpers/redis.js';
+import { type Group, GroupNameTakenError, type User } from '../../src/ports/store.js';
+import { storeKinds } from '../helpers/store-kinds.js';
 
 /**
  * Groups and user deletion (SCIM) for every store: the same file runs against the memory store
  * and a real redis-server. "peer" is a second handle on the same state (another instance).
  */
-interface Fixture {
-  store: Store;
-  peer: Store;
-}
-
-let redis: RedisServer | null = null;
-const opened: Store[] = [];
-
-async function openRedis(server: RedisServer, prefix: string): Promise<Store> {
-  const store = new RedisStore({
-    url: server.url,
-    sentinel: null,
-    cluster: null,
-    keyPrefix: prefix,
-    clock: new ManualClock(),
-    commandTimeoutMs: 5000,
-  });
-  opened.push(store);
-  await store.waitUntilReady(10_000);
-  return store;
-}
-
-const kinds = [
-  {
-    name: 'memory',
-    async setup() {},
-    async open(): Promise<Fixture> {
-      const store = new MemoryStore(new ManualClock());
-      opened.push(store);
-      return { store, peer: store };
-    },
-    async teardown() {},
-  },
-  {
-    name: 'redis',
-    async setup() {
-      redis = await startRedis();
-    },
-    async open(): Promise<Fixture> {
-      if (!redis) throw new Error('redis-server was not started');
-      const prefix = `groups:${randomBytes(6).toString('hex')}:`;
-      return { store: await openRedis(redis, prefix), peer: await openRedis(redis, prefix) };
-    },
-    async teardown() {
-      await redis?.stop();
-      redis = null;
-    },
-  },
-];
+const kinds = storeKinds('groups');
 
 let counter = 0;
 function group(displayName: string, members: string[] = []): Group {
@@ -90,7 +39,7 @@ describe.each(kinds)('$name store: groups and user deletion', (kind) => {
   beforeAll(() => kind.setup());
   afterAll(() => kind.teardown());
   afterEach(async () => {
-    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await kind.closeOpened();
   });
 
   it('stores a group and finds it by id and by name, case-insensitively', async () => {

@@ -1,62 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { ManualClock } from '../../src/core/clock.js';
 import type { IdentityLink, Store } from '../../src/ports/store.js';
-import { type RedisServer, startRedis } from '../helpers/redis.js';
+import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
 
 /**
  * Identity links (issuer + sub → user), one suite for every store. "peer" is what another
  * instance holds: the same object for memory, a second RedisStore on the same server for Redis.
  */
-interface Fixture {
-  store: Store;
-  peer: Store;
-}
-
-let redis: RedisServer | null = null;
-const opened: Store[] = [];
-
-async function redisStore(server: RedisServer, prefix: string): Promise<RedisStore> {
-  const store = new RedisStore({
-    url: server.url,
-    sentinel: null,
-    cluster: null,
-    keyPrefix: prefix,
-    clock: new ManualClock(),
-    commandTimeoutMs: 5000,
-  });
-  opened.push(store);
-  await store.waitUntilReady(10_000);
-  return store;
-}
-
-const kinds: { name: string; open(): Promise<Fixture> }[] = [
-  {
-    name: 'memory',
-    async open() {
-      const store = new MemoryStore(new ManualClock());
-      return { store, peer: store };
-    },
-  },
-  {
-    name: 'redis',
-    async open() {
-      if (!redis) throw new Error('redis not started');
-      const prefix = `t${randomBytes(4).toString('hex')}:`;
-      return { store: await redisStore(redis, prefix), peer: await redisStore(redis, prefix) };
-    },
-  },
-];
+const kinds = storeKinds('identity');
+const [, redisKind] = kinds;
 
 beforeAll(async () => {
-  redis = await startRedis();
+  for (const kind of kinds) await kind.setup();
 });
 
 afterAll(async () => {
-  for (const store of opened) await store.close();
-  await redis?.stop();
+  for (const kind of kinds) await kind.teardown();
 });
 
 const ISSUER = 'https://idp.example.com/realms/main';
@@ -166,14 +124,17 @@ describe.each(kinds)('identity links ($name store)', (kind) => {
 
 describe('identity links in Redis', () => {
   it('are separated by key prefix', async () => {
-    if (!redis) throw new Error('redis not started');
-    const a = await redisStore(redis, 'tenant-a:');
-    const b = await redisStore(redis, 'tenant-b:');
+    const server = redisKind?.server();
+    if (!server) throw new Error('redis not started');
+    const stores = new OpenStores();
+    const a = await stores.redis(server, `tenant-a-${Date.now()}:`);
+    const b = await stores.redis(server, `tenant-b-${Date.now()}:`);
     await a.linkIdentity(link({ subject: 'shared-sub', userId: 'in-a' }));
     expect(await b.getIdentity(ISSUER, 'shared-sub')).toBeNull();
     expect((await b.linkIdentity(link({ subject: 'shared-sub', userId: 'in-b' }))).userId).toBe(
       'in-b',
     );
     expect((await a.getIdentity(ISSUER, 'shared-sub'))?.userId).toBe('in-a');
+    await stores.closeAll();
   });
 });

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { ManualClock } from '../../src/core/clock.js';
 import {
@@ -12,6 +11,7 @@ import {
 } from '../../src/ports/store.js';
 import { waitFor } from '../helpers/ports.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
+import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
 
 /**
  * One conformance suite for every store (STYLE §3). Time is a ManualClock, so expiry is tested
@@ -19,68 +19,7 @@ import { type RedisServer, startRedis } from '../helpers/redis.js';
  * the same object for memory, a second RedisStore (own connections) on the same server and key
  * prefix for Redis — what another portcullis instance would hold.
  */
-interface Fixture {
-  store: Store;
-  peer: Store;
-  clock: ManualClock;
-}
-
-interface Kind {
-  name: 'memory' | 'redis';
-  setup(): Promise<void>;
-  open(): Promise<Fixture>;
-  teardown(): Promise<void>;
-}
-
-let redis: RedisServer | null = null;
-const opened: Store[] = [];
-
-async function openRedisStore(server: RedisServer, prefix: string, clock: ManualClock) {
-  const store = new RedisStore({
-    url: server.url,
-    sentinel: null,
-    cluster: null,
-    keyPrefix: prefix,
-    clock,
-    commandTimeoutMs: 5000,
-  });
-  opened.push(store);
-  await store.waitUntilReady(10_000);
-  return store;
-}
-
-const kinds: Kind[] = [
-  {
-    name: 'memory',
-    async setup() {},
-    async open() {
-      const clock = new ManualClock();
-      const store = new MemoryStore(clock);
-      opened.push(store);
-      return { store, peer: store, clock };
-    },
-    async teardown() {},
-  },
-  {
-    name: 'redis',
-    async setup() {
-      redis = await startRedis();
-    },
-    async open() {
-      if (!redis) throw new Error('redis-server was not started');
-      // A fresh key prefix per test: tests never see each other's keys or revocations.
-      const prefix = `contract:${randomBytes(6).toString('hex')}:`;
-      const clock = new ManualClock();
-      const store = await openRedisStore(redis, prefix, clock);
-      const peer = await openRedisStore(redis, prefix, clock);
-      return { store, peer, clock };
-    },
-    async teardown() {
-      await redis?.stop();
-      redis = null;
-    },
-  },
-];
+const kinds = storeKinds('contract');
 
 let counter = 0;
 function sessionFor(userId: string, clock: ManualClock, extra: Partial<Session> = {}): Session {
@@ -131,9 +70,7 @@ function collectRevocations(store: Store): string[] {
 describe.each(kinds)('$name store contract', (kind) => {
   beforeAll(() => kind.setup());
   afterAll(() => kind.teardown());
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((s) => s.close()));
-  });
+  afterEach(() => kind.closeOpened());
 
   describe('sessions', () => {
     it('stores and returns a session; unknown ids are null', async () => {
@@ -395,19 +332,20 @@ describe.each(kinds)('$name store contract', (kind) => {
 /** Only Redis can go away; this part has a redis-server of its own so it can be killed. */
 describe('redis store availability', () => {
   let server: RedisServer;
+  const opened = new OpenStores();
   beforeAll(async () => {
     server = await startRedis();
   });
   afterAll(async () => {
-    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await opened.closeAll();
     await server.stop();
   });
 
   it('reports the server going away and coming back, and resubscribes to revocations', async () => {
     const clock = new ManualClock();
     const prefix = `avail:${randomBytes(6).toString('hex')}:`;
-    const store = await openRedisStore(server, prefix, clock);
-    const peer = await openRedisStore(server, prefix, clock);
+    const store = await opened.redis(server, prefix, clock);
+    const peer = await opened.redis(server, prefix, clock);
     const events: boolean[] = [];
     store.onAvailability((up) => events.push(up));
     const seen = collectRevocations(peer);
@@ -432,7 +370,7 @@ describe('redis store availability', () => {
 
   it('rejects commands at once while the server is down instead of queueing them', async () => {
     const clock = new ManualClock();
-    const store = await openRedisStore(server, `down:${randomBytes(6).toString('hex')}:`, clock);
+    const store = await opened.redis(server, `down:${randomBytes(6).toString('hex')}:`, clock);
     const events: boolean[] = [];
     store.onAvailability((up) => events.push(up));
     await server.kill();
@@ -455,7 +393,7 @@ describe('redis store availability', () => {
       keyPrefix: `late:${randomBytes(6).toString('hex')}:`,
       clock,
     });
-    opened.push(store);
+    opened.add(store);
     const events: boolean[] = [];
     store.onAvailability((up) => events.push(up));
     await expect(store.waitUntilReady(300)).rejects.toThrow();
