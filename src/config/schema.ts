@@ -47,6 +47,17 @@ const httpUrl = z
     message: 'must be an absolute http(s) URL',
   });
 
+// nodemailer reads host, port, credentials and TLS mode from this URL but only when it first
+// sends, so a typo here would otherwise start a server whose sign-in links never go out.
+const smtpUrl = z.string().refine(
+  (value) => {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+  },
+  { message: 'must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587' },
+);
+
 const secretKey = z.string().refine((value) => /^[0-9a-fA-F]{64,}$/.test(value), {
   message:
     'must be at least 32 random bytes written as hex (64+ hex digits); make one with: openssl rand -hex 32',
@@ -140,7 +151,7 @@ export const configSchema = z.strictObject({
           mailer: z.enum(['resend', 'smtp', 'log', 'manual']).default('log'),
           from: z.string().min(3).default('Portcullis <login@localhost>'),
           ttl: duration.default(15 * 60_000),
-          smtp: z.strictObject({ url: z.string().min(1) }).optional(),
+          smtp: z.strictObject({ url: smtpUrl }).optional(),
         })
         .prefault({}),
       google_oauth: z

@@ -147,6 +147,16 @@ describe('wrong types and values', () => {
       'auth.enabled_auth.1',
     ],
     ['an unknown mailer', 'auth:\n  magic_link:\n    mailer: sendmail\n', 'auth.magic_link.mailer'],
+    [
+      'an smtp url that is not a URL',
+      'auth:\n  magic_link:\n    mailer: smtp\n    smtp: { url: "mail.example.com:587" }\n',
+      'auth.magic_link.smtp.url',
+    ],
+    [
+      'an smtp url with another scheme',
+      'auth:\n  magic_link:\n    smtp: { url: "https://mail.example.com" }\n',
+      'auth.magic_link.smtp.url',
+    ],
     ['a store that is neither memory nor redis', 'store:\n  url: postgres://x\n', 'store.url'],
     [
       'a cookie_domain with a scheme',
@@ -193,6 +203,13 @@ describe('wrong types and values', () => {
   ];
   it.each(table)('%s → %s', (_name, yaml, path) => {
     expect(paths(yaml)).toContain(path);
+  });
+
+  it('accepts smtp:// and smtps:// mail server URLs, with credentials', () => {
+    for (const url of ['smtp://user:p%40ss@mail.example.com:587', 'smtps://mail.example.com:465']) {
+      const config = load({ auth: { magic_link: { mailer: 'smtp', smtp: { url } } } });
+      expect(config.raw.auth.magic_link.smtp?.url).toBe(url);
+    }
   });
 
   it('a rule host list is checked item by item', () => {
