@@ -58,6 +58,16 @@ const smtpUrl = z.string().refine(
   { message: 'must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587' },
 );
 
+/**
+ * `memory://` exactly (anything else is taken for Redis), or a Redis URL that parses: the Redis
+ * client only parses it when the server starts, and the path, if any, is the database number.
+ */
+function isStoreUrl(value: string): boolean {
+  if (value === 'memory://') return true;
+  if (!/^rediss?:\/\//.test(value) || !URL.canParse(value)) return false;
+  return /^(\/\d{0,2})?$/.test(new URL(value).pathname);
+}
+
 const secretKey = z.string().refine((value) => /^[0-9a-fA-F]{64,}$/.test(value), {
   message:
     'must be at least 32 random bytes written as hex (64+ hex digits); make one with: openssl rand -hex 32',
@@ -199,8 +209,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .refine((value) => /^(memory:\/\/|rediss?:\/\/)/.test(value), {
-          message: 'must be memory:// or redis://… / rediss://…',
+        .refine(isStoreUrl, {
+          message: 'must be memory:// or redis://host:port/db / rediss://…',
         })
         .default('memory://'),
       sentinel: z

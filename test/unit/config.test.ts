@@ -158,6 +158,9 @@ describe('wrong types and values', () => {
       'auth.magic_link.smtp.url',
     ],
     ['a store that is neither memory nor redis', 'store:\n  url: postgres://x\n', 'store.url'],
+    ['a redis url that does not parse', 'store:\n  url: "redis://host:port/0"\n', 'store.url'],
+    ['a redis url whose db is not a number', 'store:\n  url: redis://host/zero\n', 'store.url'],
+    ['a memory url with anything after it', 'store:\n  url: memory://local\n', 'store.url'],
     [
       'a cookie_domain with a scheme',
       'session:\n  cookie_domain: https://example.com\n',
