@@ -6,7 +6,7 @@ import { MAX_PASSWORD_LENGTH } from '../core/password.js';
 import { safeRedirect } from '../core/redirect.js';
 import { readForm } from '../http/body.js';
 import type { AppContext } from '../http/context.js';
-import { checkCsrf } from '../http/csrf.js';
+import { checkFormOrigin } from '../http/csrf.js';
 import { html } from '../http/html.js';
 import { clientIp } from '../http/request.js';
 import { renderLoginPage } from '../http/routes/login.js';
@@ -35,7 +35,7 @@ export function createPasswordMethod(
 ): LoginMethod {
   const handle = async (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => {
     const form = await readForm(req);
-    checkCsrf(ctx, req, form);
+    checkFormOrigin(ctx, req, form);
     const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
     const email = typed(form.get('email'));
     const ip = clientIp(ctx, req);

@@ -16,7 +16,14 @@ export interface LoggedApp extends App {
   /** POST /auth/magic_link as a browser form would, with a valid CSRF pair. */
   askForLink(
     email: string,
-    options?: { rd?: string; ip?: string; host?: string; csrf?: string | null },
+    options?: {
+      rd?: string;
+      ip?: string;
+      host?: string;
+      csrf?: string | null;
+      /** Extra headers, e.g. `Origin` / `Sec-Fetch-Site` to look like a browser. */
+      headers?: Record<string, string>;
+    },
   ): Promise<Response>;
   /** POST /auth/magic with the token from a link; 303 either way. */
   redeem(link: string, options?: { userAgent?: string }): Promise<Response>;
@@ -52,6 +59,7 @@ export async function startLoggedApp(
       const csrf = opts.csrf === undefined ? CSRF : opts.csrf;
       const headers: Record<string, string> = {
         'content-type': 'application/x-www-form-urlencoded',
+        ...opts.headers,
       };
       if (csrf !== null) headers.cookie = `portcullis_csrf=${CSRF}`;
       if (opts.ip) headers['x-forwarded-for'] = opts.ip;

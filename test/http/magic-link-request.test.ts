@@ -200,12 +200,16 @@ describe('POST /auth/magic_link: admission and bad input', () => {
     expect(await response.text()).toContain('too large');
   });
 
-  it('refuses a missing or wrong CSRF token with 403 and does nothing', async () => {
+  it('refuses a cross-site browser form with a missing or wrong CSRF token with 403 and does nothing', async () => {
     const before = resend.requests.length;
-    const missing = await open.askForLink('csrf@example.com', { csrf: null });
+    const crossSite = { 'sec-fetch-site': 'cross-site' };
+    const missing = await open.askForLink('csrf@example.com', { csrf: null, headers: crossSite });
     expect(missing.status).toBe(403);
     expect(await missing.text()).toContain('reload the page');
-    const wrong = await open.askForLink('csrf@example.com', { csrf: 'z'.repeat(43) });
+    const wrong = await open.askForLink('csrf@example.com', {
+      csrf: 'z'.repeat(43),
+      headers: crossSite,
+    });
     expect(wrong.status).toBe(403);
     const foreign = await fetch(`${open.url}/auth/magic_link`, {
       method: 'POST',

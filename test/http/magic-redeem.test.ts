@@ -16,11 +16,16 @@ describe('one-time login links', () => {
   });
 
   const tokenOf = (url: string) => new URL(url).searchParams.get('token') as string;
-  const redeem = (token: string, csrf = CSRF, cookie = `portcullis_csrf=${CSRF}`) =>
+  const redeem = (
+    token: string,
+    csrf = CSRF,
+    cookie = `portcullis_csrf=${CSRF}`,
+    browser: Record<string, string> = {},
+  ) =>
     fetch(`${app.url}/auth/magic`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...browser },
       body: new URLSearchParams({ token, csrf }).toString(),
     });
 
@@ -63,10 +68,14 @@ describe('one-time login links', () => {
     expect(winners).toHaveLength(1);
   });
 
-  it('refuses a POST without the CSRF cookie or with a mismatched field, and leaves the token usable', async () => {
+  it('refuses a browser POST from elsewhere without the CSRF cookie or with a mismatched field, and leaves the token usable', async () => {
     const token = tokenOf(await app.ctx.loginLinks.issue('frank@example.com', '/'));
-    expect((await redeem(token, CSRF, '')).status).toBe(403);
-    expect((await redeem(token, 'x'.repeat(43))).status).toBe(403);
+    const crossSite = { 'sec-fetch-site': 'cross-site' };
+    expect((await redeem(token, CSRF, '', crossSite)).status).toBe(403);
+    expect((await redeem(token, 'x'.repeat(43), undefined, crossSite)).status).toBe(403);
+    // An older browser that sends Origin but no Sec-Fetch-Site needs the token even from our origin.
+    const oldBrowser = { origin: 'https://auth.example.com' };
+    expect((await redeem(token, CSRF, '', oldBrowser)).status).toBe(403);
     const ok = await redeem(token);
     expect(ok.headers.get('set-cookie')).toContain('portcullis_session=');
   });

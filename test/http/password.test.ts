@@ -202,11 +202,15 @@ describe('password sign-in', () => {
     expect(raw.status).toBe(401);
   });
 
-  it('refuses a form without the CSRF token', async () => {
+  it('refuses a cross-site browser form without the CSRF token', async () => {
     const response = await fetch(`${app.url}/auth/basic`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'https://evil.example',
+        'sec-fetch-site': 'cross-site',
+      },
       body: new URLSearchParams({
         email: 'stored@example.com',
         password: 'battery staple',

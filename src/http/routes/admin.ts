@@ -5,7 +5,7 @@ import type { User } from '../../ports/store.js';
 import { type AdminOutcome, isBulkAction } from '../../services/admin.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
-import { checkCsrf, csrfToken } from '../csrf.js';
+import { csrfToken, requireCsrfToken } from '../csrf.js';
 import { page } from '../html.js';
 import { logoUrl, stylesheetUrl } from '../pages.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
@@ -113,7 +113,7 @@ export async function handleAdminAction(
   res: ServerResponse,
 ): Promise<void> {
   const form = await readForm(req);
-  checkCsrf(ctx, req, form);
+  requireCsrfToken(ctx, req, form);
   const actor = await requireAdmin(ctx, req, res);
   if (!actor) return;
   const action = form.get('action') ?? '';

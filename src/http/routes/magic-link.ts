@@ -5,7 +5,7 @@ import type { RouteHandler } from '../../login/method.js';
 import { describeDuration, minutesUntil } from '../../mail/describe-duration.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
-import { checkCsrf } from '../csrf.js';
+import { checkFormOrigin } from '../csrf.js';
 import { renderPage } from '../pages.js';
 import { clientIp } from '../request.js';
 import { linkSentBody } from '../views/link-sent.js';
@@ -16,11 +16,11 @@ function typed(value: string | null): string {
   return (value ?? '').trim().slice(0, 254);
 }
 
-/** POST /auth/magic_link — body `email`, `rd`, `csrf`. */
+/** POST /auth/magic_link — body `email`, `rd` (and `csrf` from our own form). */
 export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandler {
   return async (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => {
     const form = await readForm(req);
-    checkCsrf(ctx, req, form);
+    checkFormOrigin(ctx, req, form);
     const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
     const outcome = await requests.request({
       email: form.get('email') ?? '',

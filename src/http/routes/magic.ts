@@ -3,7 +3,7 @@ import { normalizeEmail } from '../../core/email.js';
 import { finishLogin } from '../../login/flow.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
-import { checkCsrf, csrfToken } from '../csrf.js';
+import { checkFormOrigin, csrfToken } from '../csrf.js';
 import { html } from '../html.js';
 import { renderPage } from '../pages.js';
 import { redirect } from '../respond.js';
@@ -49,7 +49,7 @@ export async function handleMagicRedeem(
   res: ServerResponse,
 ): Promise<void> {
   const form = await readForm(req);
-  checkCsrf(ctx, req, form);
+  checkFormOrigin(ctx, req, form);
   const linkUsed = `${ctx.config.prefix}/login?error=link_used`;
   const redeemed = await ctx.loginLinks.redeem(form.get('token') ?? '');
   const email = redeemed ? normalizeEmail(redeemed.email) : null;

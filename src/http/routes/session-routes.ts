@@ -3,7 +3,7 @@ import { readCookie, serializeCookie } from '../../core/cookies.js';
 import type { Lookup } from '../../services/sessions.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
-import { checkCsrf, csrfToken } from '../csrf.js';
+import { checkFormOrigin, csrfToken } from '../csrf.js';
 import { html } from '../html.js';
 import { renderPage } from '../pages.js';
 import { redirect, sendJson } from '../respond.js';
@@ -85,7 +85,7 @@ export async function handleLogout(
   query: URLSearchParams,
 ): Promise<void> {
   const form = await readForm(req);
-  checkCsrf(ctx, req, form);
+  checkFormOrigin(ctx, req, form);
   const lookup = await currentSession(ctx, req);
   if (lookup?.kind === 'valid') {
     const { session, user } = lookup.live;
