@@ -3,7 +3,7 @@ import { readCookie } from '../core/cookies.js';
 import { type Decision, decide } from '../core/decide.js';
 import { compileEmailGlob } from '../core/glob.js';
 import type { Identity } from '../core/identity.js';
-import { identityHeaders } from '../core/identity-headers.js';
+import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
 import {
   buildTarget,
   parseAbsoluteTarget,
@@ -13,7 +13,8 @@ import {
 } from '../core/target.js';
 import type { Lookup } from '../services/sessions.js';
 import type { AppContext } from './context.js';
-import { sendBody, sendEmpty, sendPreparedEmpty } from './respond.js';
+import { errorPage } from './pages.js';
+import { sendBody, sendEmpty, sendJson, sendPreparedEmpty, wantsJson } from './respond.js';
 
 /**
  * The proxy dialects: each reads the original request from its own headers (normalise at the
@@ -114,10 +115,13 @@ export function readTarget(dialect: Dialect, headers: IncomingHttpHeaders): Targ
     case 'oauth2':
       return fromOauth2Headers(headers);
     case 'verify':
-      return headers['x-original-url'] !== undefined
-        ? fromNginxHeaders(headers)
-        : fromForwardedHeaders(headers);
+      return readsLikeNginx(headers) ? fromNginxHeaders(headers) : fromForwardedHeaders(headers);
   }
+}
+
+/** Authelia's legacy /api/verify: nginx's headers (either form) mean nginx asked. */
+function readsLikeNginx(headers: IncomingHttpHeaders): boolean {
+  return headers['x-original-url'] !== undefined || headers['x-original-uri'] !== undefined;
 }
 
 /** A browser navigation gets a redirect; fetch/XHR/API clients get 401 JSON (SPEC §3). */
@@ -198,34 +202,117 @@ function passesOauth2(constraints: OAuth2Constraints, identity: Identity): boole
 
 /** The identity headers for `identity`, computed once per live session; the caller may append to the copy. */
 export function headersFor(ctx: AppContext, identity: Identity, lookup: Lookup | null): string[] {
-  if (lookup?.kind === 'valid') {
-    let cached = lookup.live.memo.get('headers') as string[] | undefined;
+  return namedHeaders(ctx.headerNames, 'headers', identity, lookup);
+}
+
+function namedHeaders(
+  names: HeaderNames,
+  memoKey: string,
+  identity: Identity,
+  lookup: Lookup | null,
+): string[] {
+  if (lookup?.kind === 'valid' && identity === lookup.live.identity) {
+    let cached = lookup.live.memo.get(memoKey) as string[] | undefined;
     if (!cached) {
-      cached = identityHeaders(ctx.headerNames, identity);
-      lookup.live.memo.set('headers', cached);
+      cached = identityHeaders(names, identity);
+      lookup.live.memo.set(memoKey, cached);
     }
     return cached.slice();
   }
-  return identityHeaders(ctx.headerNames, identity);
+  return identityHeaders(names, identity);
+}
+
+/**
+ * Which identity header names a check path answers with. portcullis' own paths send exactly the
+ * configured `headers:`; the compatibility paths always add the names the tool they stand in for
+ * sends (SPEC §3), so a migrated proxy config keeps working whatever `headers:` says.
+ */
+export interface CheckNames {
+  names: HeaderNames;
+  /** Per-session memo keys for the header lists built from `names`. */
+  memoKey: string;
+  allowMemoKey: string;
+}
+
+const OAUTH2_PROXY_NAMES: HeaderNames = {
+  user: ['X-Auth-Request-User'],
+  email: ['X-Auth-Request-Email'],
+  name: [],
+  groups: ['X-Auth-Request-Groups'],
+};
+const AUTHELIA_NAMES: HeaderNames = {
+  user: ['Remote-User'],
+  email: ['Remote-Email'],
+  name: ['Remote-Name'],
+  groups: ['Remote-Groups'],
+};
+
+function union(configured: readonly string[], required: readonly string[]): string[] {
+  const out = [...configured];
+  for (const name of required) {
+    if (!out.some((known) => known.toLowerCase() === name.toLowerCase())) out.push(name);
+  }
+  return out;
+}
+
+export function checkNames(
+  configured: HeaderNames,
+  family: 'portcullis' | 'oauth2-proxy' | 'authelia',
+): CheckNames {
+  if (family === 'portcullis')
+    return { names: configured, memoKey: 'headers', allowMemoKey: 'allow-headers' };
+  const required = family === 'oauth2-proxy' ? OAUTH2_PROXY_NAMES : AUTHELIA_NAMES;
+  return {
+    names: {
+      user: union(configured.user, required.user),
+      email: union(configured.email, required.email),
+      name: union(configured.name, required.name),
+      groups: union(configured.groups, required.groups),
+    },
+    memoKey: `headers:${family}`,
+    allowMemoKey: `allow-headers:${family}`,
+  };
 }
 
 /**
  * The whole header list of a 200 for this live session, Content-Length included, built once and
  * handed to `writeHead` as is: the common answer allocates no header array.
  */
-function allowHeaders(ctx: AppContext, lookup: Lookup & { kind: 'valid' }): readonly string[] {
-  let prepared = lookup.live.memo.get('allow-headers') as string[] | undefined;
+function allowHeaders(names: CheckNames, lookup: Lookup & { kind: 'valid' }): readonly string[] {
+  let prepared = lookup.live.memo.get(names.allowMemoKey) as string[] | undefined;
   if (!prepared) {
-    prepared = identityHeaders(ctx.headerNames, lookup.live.identity);
+    prepared = identityHeaders(names.names, lookup.live.identity);
     prepared.push('Content-Length', '0');
-    lookup.live.memo.set('allow-headers', prepared);
+    lookup.live.memo.set(names.allowMemoKey, prepared);
   }
   return prepared;
+}
+
+/**
+ * A refusal a person or an API client may see (Traefik and Caddy pass the body on): JSON for
+ * `Accept: application/json`, otherwise the short HTML error page (SPEC §5); no body when the
+ * request, or the request asked about, is a HEAD.
+ */
+function sendCheckError(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target | null,
+  status: 400 | 403 | 503,
+  code: string,
+  message: string,
+  headers: string[] = [],
+): void {
+  headers.push('Cache-Control', 'no-store');
+  if (req.method === 'HEAD' || target?.method === 'HEAD') sendEmpty(res, status, headers);
+  else if (wantsJson(req)) sendJson(req, res, status, { error: code, message }, headers);
+  else errorPage(ctx, req, res, status, message, headers);
 }
 
 function answer(
   ctx: AppContext,
   dialect: Dialect,
+  names: CheckNames,
   req: IncomingMessage,
   res: ServerResponse,
   target: Target,
@@ -256,10 +343,12 @@ function answer(
       lookup?.kind === 'valid' &&
       decision.identity === lookup.live.identity
     ) {
-      sendPreparedEmpty(res, 200, allowHeaders(ctx, lookup));
+      sendPreparedEmpty(res, 200, allowHeaders(names, lookup));
       return;
     }
-    const headers = decision.identity ? headersFor(ctx, decision.identity, lookup) : [];
+    const headers = decision.identity
+      ? namedHeaders(names.names, names.memoKey, decision.identity, lookup)
+      : [];
     if (dialect === 'oauth2' && decision.identity) {
       headers.push(
         'X-Auth-Request-Preferred-Username',
@@ -274,18 +363,19 @@ function answer(
       { reason: decision.reason, rule: decision.rule, user: decision.identity.id },
       'denied',
     );
-    sendBody(
+    sendCheckError(
+      ctx,
       req,
       res,
+      target,
       403,
-      'text/plain; charset=utf-8',
-      'Forbidden: you are signed in but not allowed here.\n',
+      'forbidden',
+      'You are signed in, but your account is not allowed here. Ask an administrator for access, or sign in with another account.',
     );
     return;
   }
   const login = loginUrl(ctx, targetUrl(target));
-  const nginxWording =
-    dialect === 'nginx' || (dialect === 'verify' && req.headers['x-original-url'] !== undefined);
+  const nginxWording = dialect === 'nginx' || (dialect === 'verify' && readsLikeNginx(req.headers));
   if (nginxWording || dialect === 'oauth2') {
     sendEmpty(res, 401, ['Location', login, 'Cache-Control', 'no-store']);
     return;
@@ -323,13 +413,20 @@ export function sendLoginAnswer(
   );
 }
 
-function unavailable(req: IncomingMessage, res: ServerResponse): void {
-  sendBody(
+function unavailable(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+): void {
+  sendCheckError(
+    ctx,
     req,
     res,
+    target,
     503,
-    'text/plain; charset=utf-8',
-    'Session store unavailable, try again shortly.\n',
+    'unavailable',
+    'The session store cannot be reached just now. Try again in a moment.',
     ['Retry-After', '1'],
   );
 }
@@ -342,6 +439,7 @@ function unavailable(req: IncomingMessage, res: ServerResponse): void {
 export function handleCheck(
   ctx: AppContext,
   dialect: Dialect,
+  names: CheckNames,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
@@ -352,35 +450,37 @@ export function handleCheck(
       'unknown target',
     );
     ctx.metrics?.check(dialect, 'bad_request');
-    sendBody(
+    sendCheckError(
+      ctx,
       req,
       res,
+      null,
       400,
-      'text/plain; charset=utf-8',
-      'Bad request: the original URL is missing or malformed.\n',
+      'bad_request',
+      'The proxy in front did not say which URL was asked for, or the URL is malformed (or the proxy is not in server.trusted_proxies).',
     );
     return;
   }
   const target = parsed.target;
   const cookie = readCookie(req.headers.cookie, ctx.config.raw.session.cookie_name);
   if (cookie === undefined || cookie === '') {
-    answer(ctx, dialect, req, res, target, null);
+    answer(ctx, dialect, names, req, res, target, null);
     return;
   }
   const cached = ctx.sessions.peek(cookie);
   if (cached) {
-    answer(ctx, dialect, req, res, target, cached);
+    answer(ctx, dialect, names, req, res, target, cached);
     return;
   }
   ctx.sessions.resolve(cookie).then(
-    (lookup) => answer(ctx, dialect, req, res, target, lookup),
+    (lookup) => answer(ctx, dialect, names, req, res, target, lookup),
     (error: unknown) => {
       ctx.logger.warn(
         { err: (error as Error).message },
         'session store unreachable during auth check',
       );
       ctx.metrics?.check(dialect, 'unavailable');
-      if (!res.headersSent) unavailable(req, res);
+      if (!res.headersSent) unavailable(ctx, req, res, target);
     },
   );
 }

@@ -42,6 +42,7 @@ export function errorPage(
   res: ServerResponse,
   status: number,
   message: string,
+  headers: string[] = [],
 ): void {
   renderPage(
     ctx,
@@ -52,5 +53,6 @@ export function errorPage(
     html`<h1>${status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : 'Something went wrong'}</h1>
 <p class="message error" role="alert">${message}</p>
 <a class="button" href="${ctx.config.prefix}/login">Go to the sign-in page</a>`,
+    headers,
   );
 }

@@ -5,7 +5,7 @@ import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
 import { createScimHandler, isScimPath } from '../scim/handlers.js';
 import type { AppContext } from './context.js';
-import { type Dialect, handleCheck } from './forward-auth.js';
+import { type CheckNames, checkNames, type Dialect, handleCheck } from './forward-auth.js';
 import { STYLESHEET } from './html.js';
 import { errorPage } from './pages.js';
 import { requestId } from './request.js';
@@ -30,16 +30,17 @@ interface Route {
 }
 
 const check =
-  (dialect: Dialect): Handler =>
+  (dialect: Dialect, names: CheckNames): Handler =>
   (ctx, req, res) =>
-    handleCheck(ctx, dialect, req, res);
+    handleCheck(ctx, dialect, names, req, res);
 
 /** Builds the exact-path routing table once; a lookup is one Map get. */
 export function buildRoutes(ctx: AppContext): Map<string, Route> {
   const p = ctx.config.prefix;
+  const own = checkNames(ctx.headerNames, 'portcullis');
   const routes = new Map<string, Route>([
-    [`${p}/nginx`, { ANY: check('nginx') }],
-    [`${p}/traefik`, { ANY: check('traefik') }],
+    [`${p}/nginx`, { ANY: check('nginx', own) }],
+    [`${p}/traefik`, { ANY: check('traefik', own) }],
     [`${p}/login`, { GET: handleLoginPage }],
     [`${p}/magic`, { GET: handleMagicConfirm, POST: handleMagicRedeem }],
     [`${p}/logout`, { GET: handleLogoutPage, POST: handleLogout }],
@@ -116,10 +117,13 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
     for (const route of method.routes) routes.set(`${p}${route.path}`, route);
   }
   if (ctx.config.raw.server.compat_endpoints && !ctx.config.raw.proxy.upstream) {
-    routes.set('/oauth2/auth', { ANY: check('oauth2') });
-    routes.set('/api/authz/forward-auth', { ANY: check('traefik') });
-    routes.set('/api/authz/auth-request', { ANY: check('nginx') });
-    routes.set('/api/verify', { ANY: check('verify') });
+    const authelia = checkNames(ctx.headerNames, 'authelia');
+    routes.set('/oauth2/auth', {
+      ANY: check('oauth2', checkNames(ctx.headerNames, 'oauth2-proxy')),
+    });
+    routes.set('/api/authz/forward-auth', { ANY: check('traefik', authelia) });
+    routes.set('/api/authz/auth-request', { ANY: check('nginx', authelia) });
+    routes.set('/api/verify', { ANY: check('verify', authelia) });
   }
   if (!ctx.config.raw.proxy.upstream && !routes.has('/')) {
     // Standing alone (the quick start), a link whose rd is `/` lands here: show the sign-in page,

@@ -75,6 +75,22 @@ describe('Redis SIGKILLed under a running portcullis', () => {
     );
     expect(burst.map((r) => r.status)).toEqual(Array(25).fill(503));
     expect(burst[0]?.headers.get('retry-after')).toBe('1');
+    // SPEC §5: said as JSON to an API client (the Traefik check above asks as fetch() does) and
+    // as a short page to a person.
+    expect(await burst[0]?.json()).toMatchObject({ error: 'unavailable' });
+    const page = await fetch(`${app.url}/auth/traefik`, {
+      headers: {
+        cookie: `portcullis_session=${cookie}`,
+        'x-forwarded-method': 'GET',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'app.example.test',
+        'x-forwarded-uri': '/private',
+        accept: 'text/html',
+      },
+    });
+    expect(page.status).toBe(503);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('session store cannot be reached');
     // The availability event dropped the cache.
     expect(app.ctx.sessions.peek(cookie)).toBeUndefined();
 

@@ -207,6 +207,14 @@ const SCENARIOS: Scenario[] = [
     expect: 'deny',
   },
   {
+    name: 'deny rule, signed in, API client',
+    who: 'alice',
+    method: 'POST',
+    uri: '/blocked/x',
+    client: 'json',
+    expect: 'deny',
+  },
+  {
     name: 'deny rule, no session',
     who: 'nobody',
     method: 'GET',
@@ -366,6 +374,14 @@ describe('forward-auth dialects: one scenario table', () => {
     expect(named).toEqual([]);
     if (scenario.expect === 'deny') {
       expect(reply.status).toBe(403);
+      // SPEC §5: JSON for an API client, a short page for a person (Traefik shows it).
+      if (scenario.client === 'json') {
+        expect(reply.headers['content-type']).toMatch(/^application\/json/);
+        expect(JSON.parse(reply.body)).toMatchObject({ error: 'forbidden' });
+      } else {
+        expect(reply.headers['content-type']).toMatch(/^text\/html/);
+        expect(reply.body).toContain('not allowed here');
+      }
       return;
     }
     const login = loginUrlFor(scenario.uri);
@@ -433,6 +449,53 @@ describe('forward-auth dialects: one scenario table', () => {
     }
   });
 
+  describe('HEAD asked about, GET asking', () => {
+    // Traefik asks with GET and names the original method in X-Forwarded-Method.
+    for (const dialect of DIALECTS) {
+      it(`${dialect.path} (${dialect.encoding}), denied HEAD: 403 without a body`, async () => {
+        const reply = await send(`${app.url}${dialect.path}`, 'GET', [
+          ...describeTarget(dialect.encoding, 'HEAD', '/blocked/x'),
+          ...CLIENT_HEADERS.navigation,
+          ['Cookie', `portcullis_session=${cookies.get('alice')}`],
+        ]);
+        expect(reply.status).toBe(403);
+        expect(reply.headers['content-length']).toBe('0');
+        expect(reply.body).toBe('');
+      });
+    }
+  });
+
+  describe('/api/verify reads X-Original-URI + Host as ingress-nginx sends them', () => {
+    const ask = (uri: string, who: Who) =>
+      send(`${app.url}/api/verify`, 'GET', [
+        ['X-Original-URI', uri],
+        ['X-Original-Method', 'GET'],
+        ['X-Forwarded-Proto', 'https'],
+        ['Host', 'app.example.com'],
+        ['Cookie', `portcullis_session=${cookies.get(who)}`],
+      ]);
+
+    it('allows by the path it names', async () => {
+      const reply = await ask('/notes?id=1', 'alice');
+      expect(reply.status).toBe(200);
+      expect(reply.headers['remote-email']).toBe('alice@example.com');
+    });
+
+    it('denies by the path it names', async () => {
+      expect((await ask('/blocked/x', 'alice')).status).toBe(403);
+    });
+
+    it('asks for a login with the URL it names (nginx wording)', async () => {
+      const reply = await send(`${app.url}/api/verify`, 'GET', [
+        ['X-Original-URI', '/notes'],
+        ['Host', 'app.example.com'],
+        ['X-Forwarded-Proto', 'https'],
+      ]);
+      expect(reply.status).toBe(401);
+      expect(reply.headers.location).toBe(loginUrlFor('/notes'));
+    });
+  });
+
   describe('/oauth2/auth allowed_* parameters', () => {
     const cases: { query: string; who: Who; status: number }[] = [
       { query: 'allowed_groups=admins', who: 'carol', status: 202 },
@@ -465,6 +528,61 @@ describe('forward-auth dialects: one scenario table', () => {
   });
 });
 
+describe("compatibility paths keep their tools' header names when `headers:` is changed", () => {
+  let app: TestApp;
+  let cookie: string;
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      server: { public_url: PUBLIC_URL },
+      headers: { user: ['X-User'], email: ['X-Email'], name: [], groups: ['remote-groups'] },
+    });
+    cookie = await app.login('alice@example.com');
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const ask = (path: string) =>
+    send(`${app.url}${path}`, 'GET', [
+      ...describeTarget('original', 'GET', '/notes'),
+      ['Cookie', `portcullis_session=${cookie}`],
+    ]);
+
+  it('/auth/nginx sends exactly the configured names', async () => {
+    const reply = await ask('/auth/nginx');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-user']).toBeDefined();
+    expect(reply.headers['x-email']).toBe('alice@example.com');
+    expect(reply.headers['remote-groups']).toBe('');
+    expect(IDENTITY_HEADERS.filter((name) => reply.headers[name] !== undefined)).toEqual([
+      'remote-groups',
+    ]);
+  });
+
+  it("/oauth2/auth adds oauth2-proxy's X-Auth-Request-* names", async () => {
+    const reply = await ask('/oauth2/auth');
+    expect(reply.status).toBe(202);
+    expect(reply.headers['x-user']).toBe(reply.headers['x-auth-request-user']);
+    expect(reply.headers['x-auth-request-email']).toBe('alice@example.com');
+    expect(reply.headers['x-auth-request-groups']).toBe('');
+    expect(reply.headers['x-auth-request-preferred-username']).toBe('alice');
+  });
+
+  for (const path of ['/api/authz/auth-request', '/api/verify']) {
+    it(`${path} adds Authelia's Remote-* names (once each)`, async () => {
+      const reply = await ask(path);
+      expect(reply.status).toBe(200);
+      expect(reply.headers['x-email']).toBe('alice@example.com');
+      expect(reply.headers['remote-email']).toBe('alice@example.com');
+      expect(reply.headers['remote-user']).toBe(reply.headers['x-user']);
+      expect(reply.headers['remote-name']).toBe('alice');
+      expect(reply.headers['remote-groups']).toBe('');
+    });
+  }
+});
+
 describe('forward-auth dialects from an untrusted address', () => {
   let app: TestApp;
   let cookie: string;
@@ -488,6 +606,17 @@ describe('forward-auth dialects from an untrusted address', () => {
       ]);
       expect(reply.status).toBe(400);
       expect(IDENTITY_HEADERS.filter((name) => reply.headers[name] !== undefined)).toEqual([]);
+      expect(reply.headers['content-type']).toMatch(/^text\/html/);
+      expect(reply.body).toContain('trusted_proxies');
     });
   }
+
+  it('says the same 400 as JSON to an API client', async () => {
+    const reply = await send(`${app.url}/auth/traefik`, 'GET', [
+      ...describeTarget('forwarded', 'GET', '/notes'),
+      ['Accept', 'application/json'],
+    ]);
+    expect(reply.status).toBe(400);
+    expect(JSON.parse(reply.body)).toMatchObject({ error: 'bad_request' });
+  });
 });
