@@ -225,6 +225,25 @@ function applyEnvOverrides(data: Record<string, unknown>, env: Env): Record<stri
   return merged;
 }
 
+/** Hosts that mean "every interface": fine to listen on, useless in a link. */
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '[::]']);
+
+/**
+ * `server.public_url` when neither the file nor PORTCULLIS_PUBLIC_URL sets it: where `listen`
+ * is reached, `http://<host>:<port>` (IPv6 bracketed). A wildcard host is no address a browser
+ * can use, so it becomes 127.0.0.1 and the caller warns.
+ */
+export function publicUrlFromListen(listen: string): { url: string; wildcard: boolean } {
+  const match = /^(.*):(\d+)$/.exec(listen);
+  const rawHost = match?.[1] ?? '';
+  const port = match?.[2] ?? '';
+  const host = isIP(rawHost) === 6 ? `[${rawHost}]` : rawHost;
+  // The URL parser normalises spellings (`0`, `[0:0::0]`) so one set catches every wildcard.
+  const hostname = host === '' ? '' : new URL(`http://${host}:${port}`).hostname;
+  const wildcard = WILDCARD_HOSTS.has(hostname);
+  return { url: `http://${wildcard ? '127.0.0.1' : hostname}:${port}`, wildcard };
+}
+
 /** Checks that span keys. Takes the sections that parsed: on a schema error it runs on the rest. */
 function semanticIssues(
   raw: Partial<RawConfig>,
@@ -361,10 +380,19 @@ export function loadConfig(options: LoadOptions = {}): Config {
     semanticIssues(parseSections(withEnv), envSettingsFrom(env), issues, []);
     throw new ConfigError(issues);
   }
-  const raw = parsed.data;
+  const derived = publicUrlFromListen(parsed.data.server.listen);
+  const raw: RawConfig = {
+    ...parsed.data,
+    server: { ...parsed.data.server, public_url: parsed.data.server.public_url ?? derived.url },
+  };
   const envSettings = envSettingsFrom(env);
   const warnings: string[] = [];
   semanticIssues(raw, envSettings, issues, warnings);
+  if (parsed.data.server.public_url === null && derived.wildcard) {
+    warnings.push(
+      `server.public_url is not set and server.listen (${raw.server.listen}) is every interface: links and redirects use ${derived.url}, which works only on this machine; set server.public_url (or PORTCULLIS_PUBLIC_URL) to the address people use`,
+    );
+  }
   const logo = readLogo(raw.ui.logo_file, path, issues);
   if (issues.length > 0) throw new ConfigError(issues);
 

@@ -127,7 +127,9 @@ export const configSchema = z.strictObject({
   server: z
     .strictObject({
       listen: hostPort.default('127.0.0.1:4180'),
-      public_url: httpUrl.default('http://127.0.0.1:4180'),
+      // null: `http://<listen host>:<listen port>`, filled in by load.ts once env overrides
+      // are applied, so PORTCULLIS_LISTEN moves it too (RawConfig below never holds the null).
+      public_url: httpUrl.nullable().default(null),
       path_prefix: z
         .string()
         .regex(
@@ -273,5 +275,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
 });
 
-/** The config file as written, after defaults and transforms. */
-export type RawConfig = z.output<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+
+/**
+ * The config file as written, after defaults and transforms — including `server.public_url`,
+ * which `loadConfig` derives from `server.listen` when the file and environment leave it unset.
+ */
+export type RawConfig = Omit<ParsedConfig, 'server'> & {
+  server: Omit<ParsedConfig['server'], 'public_url'> & { public_url: string };
+};

@@ -47,5 +47,12 @@ describe('config/portcullis.example.yaml', () => {
     expect(config.raw.store.url).toBe('memory://');
     expect(config.raw.auth.magic_link.mailer).toBe('log');
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 4180 });
+    expect(config.publicOrigin).toBe('http://127.0.0.1:4180');
+    // `PORTCULLIS_LISTEN=127.0.0.1:5555 npm start` sends people to 5555, not 4180.
+    const moved = loadConfig({
+      path: 'config/portcullis.yaml',
+      env: { PORTCULLIS_LISTEN: '127.0.0.1:5555' },
+    });
+    expect(moved.publicOrigin).toBe('http://127.0.0.1:5555');
   });
 });

@@ -55,6 +55,7 @@ describe('an empty config', () => {
     const config = load('');
     expect(config.raw.server.listen).toBe('127.0.0.1:4180');
     expect(config.listen).toEqual({ host: '127.0.0.1', port: 4180 });
+    expect(config.raw.server.public_url).toBe('http://127.0.0.1:4180');
     expect(config.raw.store.url).toBe('memory://');
     expect(config.secretKeys).toBeNull();
     expect(config.raw.access.default_policy).toBe('authenticated');
