@@ -2,7 +2,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Socket } from 'node:net';
 import { readCookie } from '../core/cookies.js';
 import { type Decision, decide } from '../core/decide.js';
-import { buildTarget, type Target, targetUrl } from '../core/target.js';
+import { type Target, targetUrl } from '../core/target.js';
 import type { AppContext } from '../http/context.js';
 import { headersFor, isTrusted, loginUrl, sendLoginAnswer } from '../http/forward-auth.js';
 import { errorPage } from '../http/pages.js';
@@ -10,6 +10,7 @@ import { sendJson, wantsJson } from '../http/respond.js';
 import type { Lookup } from '../services/sessions.js';
 import { ProxyEngine } from './engine.js';
 import { RequestHeaderPolicy, type ScannedRequest, scanRequestHeaders } from './request-headers.js';
+import { TargetCache } from './target-cache.js';
 import { TunnelRegistry } from './tunnels.js';
 import { failureMessage, type UpstreamFailure } from './upstream-failure.js';
 import { checkHandshake } from './websocket-handshake.js';
@@ -63,6 +64,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
   );
   ctx.store.onSessionRevoked((sessionId) => tunnels.revoke(sessionId));
   const refusedSockets = new WeakSet<object>();
+  const targets = new TargetCache();
 
   /** Reads and checks the request line and headers; answers 400 itself and returns null. */
   function check(
@@ -89,7 +91,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       refuse(400, 'The request has no Host header.');
       return null;
     }
-    const parsed = buildTarget(
+    const parsed = targets.build(
       scan.forwardedProto ?? defaultScheme,
       host,
       uri,
