@@ -72,9 +72,19 @@ export function canonicalName(name: string): string {
   return lower.includes('_') ? lower.replace(/_/g, '-') : lower;
 }
 
+/** Raw spellings remembered by `RequestHeaderPolicy.kind`; past this, new ones are not kept. */
+const MAX_SPELLINGS = 512;
+
 /** A classifier built once from the config: name → what to do with it. */
 export class RequestHeaderPolicy {
   private readonly kinds = new Map<string, Kind>();
+  /**
+   * The answer for each exact spelling seen on the wire (`User-Agent`, `user-agent`, …): HTTP/1.1
+   * clients mostly send Title-Case names, and canonicalising each one allocated a lower-case copy
+   * per header per request. The answer depends on the name alone, so remembering it by exact
+   * spelling changes nothing; bounded so a client inventing names cannot grow it.
+   */
+  private readonly spellings = new Map<string, Kind>();
 
   constructor(
     identityNames: HeaderNames,
@@ -102,13 +112,11 @@ export class RequestHeaderPolicy {
   }
 
   kind(name: string): Kind {
-    // Fast path: most names are already lower-case without `_` on the wire from browsers
-    // (HTTP/1.1 clients vary), so try the map before allocating a canonical copy.
-    const direct = this.kinds.get(name);
-    if (direct !== undefined) return direct;
-    const canonical = canonicalName(name);
-    if (canonical === name) return KEEP;
-    return this.kinds.get(canonical) ?? KEEP;
+    const known = this.spellings.get(name);
+    if (known !== undefined) return known;
+    const kind = this.kinds.get(canonicalName(name)) ?? KEEP;
+    if (this.spellings.size < MAX_SPELLINGS) this.spellings.set(name, kind);
+    return kind;
   }
 }
 
