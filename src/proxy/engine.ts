@@ -22,7 +22,11 @@ export interface EngineOptions {
   bodyTimeoutMs: number | null;
 }
 
-export type FailureListener = (failure: UpstreamFailure) => void;
+/**
+ * Told when an exchange fails before anything reached the client; `res` is the exchange's (its
+ * request is `res.req`), so one listener serves every request and none is made per request.
+ */
+export type FailureListener = (failure: UpstreamFailure, res: ServerResponse) => void;
 
 /** An open WebSocket tunnel: two sockets piped into each other. */
 export interface Tunnel {
@@ -227,7 +231,7 @@ class ForwardHandler {
       // Node refused a header the upstream sent: treat the answer as unusable.
       this.done = true;
       this.abort?.();
-      this.onFail({ status: 502, reason: 'invalid response header from upstream' });
+      this.onFail({ status: 502, reason: 'invalid response header from upstream' }, res);
       return false;
     }
     this.expected = contentLength(headers);
@@ -277,7 +281,7 @@ class ForwardHandler {
       res.destroy();
       return;
     }
-    this.onFail(upstreamFailure(error));
+    this.onFail(upstreamFailure(error), res);
   }
 }
 
