@@ -25,7 +25,7 @@ export function clientResponseHeaders(raw: readonly Buffer[], keepUpgrade = fals
   let listed: Set<string> | null = null;
   let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1');
+    const name = latin1(raw[i] as Buffer, NAMES);
     // Only names as long as a hop-by-hop one need a lower-case copy.
     const lower = HOP_BY_HOP_LENGTHS.has(name.length) ? name.toLowerCase() : '';
     if (HOP_BY_HOP.has(lower)) {
@@ -38,13 +38,13 @@ export function clientResponseHeaders(raw: readonly Buffer[], keepUpgrade = fals
           listed ??= new Set();
           listed.add(option);
         }
-        if (keepUpgrade) out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+        if (keepUpgrade) out.push(name, latin1(raw[i + 1] as Buffer, VALUES));
       } else if (lower === 'upgrade' && keepUpgrade) {
-        out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+        out.push(name, latin1(raw[i + 1] as Buffer, VALUES));
       }
       continue;
     }
-    out.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    out.push(name, latin1(raw[i + 1] as Buffer, VALUES));
   }
   if (listed === null && !chunked) return out;
   const kept: string[] = [];
@@ -55,6 +55,35 @@ export function clientResponseHeaders(raw: readonly Buffer[], keepUpgrade = fals
     kept.push(out[i] as string, out[i + 1] as string);
   }
   return kept;
+}
+
+/**
+ * Strings already made from short header names and values, by their bytes. Upstream answers
+ * repeat the same few (`Content-Type`, `text/html; charset=utf-8`, `Content-Length`), and a
+ * native latin1 decode per buffer cost more than hashing and comparing a few bytes in JS. Each
+ * table is direct-mapped (a new string takes its slot), so it stays this size whatever the
+ * upstream sends; a hit is only returned after a byte-for-byte comparison.
+ */
+const SLOTS = 256;
+const MAX_CACHED_LENGTH = 40;
+const NAMES = new Array<string | undefined>(SLOTS);
+const VALUES = new Array<string | undefined>(SLOTS);
+
+function latin1(buf: Buffer, table: (string | undefined)[]): string {
+  const length = buf.length;
+  if (length > MAX_CACHED_LENGTH) return buf.toString('latin1');
+  let hash = length;
+  for (let i = 0; i < length; i++) hash = (Math.imul(hash, 31) + (buf[i] as number)) | 0;
+  const slot = hash & (SLOTS - 1);
+  const known = table[slot];
+  if (known !== undefined && known.length === length) {
+    let i = 0;
+    while (i < length && known.charCodeAt(i) === buf[i]) i++;
+    if (i === length) return known;
+  }
+  const text = buf.toString('latin1');
+  table[slot] = text;
+  return text;
 }
 
 /** The Content-Length in a header list, or -1 when absent or not a plain number. */
