@@ -5,7 +5,15 @@
 //   http-proxy     http-proxy 1.18 with a keep-alive agent, ws: true
 //   undici-stream  undici Pool + stream() into the response (the plain approach, BASELINE.md)
 //   engine         portcullis' proxy engine (dist/proxy/engine.js) alone, no auth check
+// Ceilings (BENCH_CEILING=1), to show what any Node design could reach here — not proxies:
+//   tcp-relay      each client connection piped to its own upstream connection; parses nothing
+//   llhttp-both    net sockets on both sides, requests and responses parsed by Node's internal
+//                  llhttp binding (`_http_common`), heads rewritten by string concatenation.
+//                  No auth, no timeouts, no error handling, GET with Content-Length only: the
+//                  least an HTTP-aware proxy must do, without Node's HTTP server.
 import { Agent, createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { connect, createServer as createNetServer } from 'node:net';
 
 const kind = process.argv[2];
 const upstreamPort = Number(process.argv[3] ?? 0);
@@ -85,6 +93,72 @@ async function main() {
       engine.forward(req, res, req.url, headers, false, () => {
         if (!res.headersSent) res.writeHead(502).end();
       });
+    });
+    listen(server);
+    return;
+  }
+  if (kind === 'tcp-relay') {
+    const server = createNetServer((client) => {
+      const upstream = connect(upstreamPort, '127.0.0.1');
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    listen(server);
+    return;
+  }
+  if (kind === 'llhttp-both') {
+    const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common');
+    const { kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete } = HTTPParser;
+    const hopByHop = new Set(['connection', 'keep-alive']);
+    const server = createNetServer((client) => {
+      const upstream = connect(upstreamPort, '127.0.0.1');
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
+      const requests = new HTTPParser();
+      requests.initialize(HTTPParser.REQUEST, {}, 16 * 1024, 0);
+      const responses = new HTTPParser();
+      responses.initialize(HTTPParser.RESPONSE, {}, 64 * 1024, 0);
+      let head = '';
+      requests[kOnHeaders] = () => {};
+      requests[kOnHeadersComplete] = (_major, _minor, headers, method, url) => {
+        let out = `${methods[method]} ${url} HTTP/1.1\r\n`;
+        for (let i = 0; i < headers.length; i += 2) {
+          if (!hopByHop.has(headers[i].toLowerCase()))
+            out += `${headers[i]}: ${headers[i + 1]}\r\n`;
+        }
+        upstream.write(`${out}X-Forwarded-For: 127.0.0.1\r\n\r\n`, 'latin1');
+      };
+      requests[kOnBody] = (chunk) => upstream.write(chunk);
+      requests[kOnMessageComplete] = () => {};
+      responses[kOnHeaders] = () => {};
+      responses[kOnHeadersComplete] = (_major, _minor, headers, _m, _u, status, reason) => {
+        head = `HTTP/1.1 ${status} ${reason}\r\n`;
+        for (let i = 0; i < headers.length; i += 2) {
+          if (!hopByHop.has(headers[i].toLowerCase()))
+            head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+        }
+        head += '\r\n';
+      };
+      responses[kOnBody] = (chunk) => {
+        if (head === '') client.write(chunk);
+        else {
+          client.write(head + chunk.latin1Slice(0, chunk.length), 'latin1');
+          head = '';
+        }
+      };
+      responses[kOnMessageComplete] = () => {
+        if (head !== '') client.write(head, 'latin1');
+        head = '';
+      };
+      client.on('data', (data) => requests.execute(data));
+      upstream.on('data', (data) => responses.execute(data));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
     });
     listen(server);
     return;

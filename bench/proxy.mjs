@@ -10,7 +10,8 @@
 // works (BASELINE.md). A benchmark, not a test: it exits 0 once it has numbers.
 //
 // Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds (5), BENCH_CONNECTIONS (50), BENCH_PIN=0,
-// BENCH_ONLY=direct,portcullis to run a subset, BENCH_WS_ROUNDTRIPS (2000), BENCH_JSON=FILE.
+// BENCH_ONLY=direct,portcullis to run a subset, BENCH_WS_ROUNDTRIPS (2000), BENCH_JSON=FILE,
+// BENCH_CEILING=1 to add the tcp-relay and llhttp-both ceilings.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -43,9 +44,16 @@ const SECRET = 'b'.repeat(64);
 const EMAIL = 'bench@example.com';
 const TARGETS = { ratio: 0.4, wsAddedMs: 0.3 };
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
-const CANDIDATES = ['direct', 'http-proxy', 'undici-stream', 'engine', 'portcullis'].filter(
-  (name) => !ONLY || name === 'direct' || ONLY.includes(name),
-);
+// BENCH_CEILING=1 adds two non-proxies that bound what a Node design can reach (proxy-servers.mjs).
+const CEILING = process.env.BENCH_CEILING === '1' ? ['tcp-relay', 'llhttp-both'] : [];
+const CANDIDATES = [
+  'direct',
+  'http-proxy',
+  'undici-stream',
+  'engine',
+  'portcullis',
+  ...CEILING,
+].filter((name) => !ONLY || name === 'direct' || ONLY.includes(name));
 
 let upstreamPid = 0;
 const log = (message) => process.stderr.write(`bench/proxy: ${message}\n`);
