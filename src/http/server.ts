@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isPortcullisError, PortcullisError } from '../core/errors.js';
+import { StoreUnavailableError } from '../ports/store.js';
 import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
 import { createScimHandler, isScimPath } from '../scim/handlers.js';
@@ -143,7 +144,7 @@ export function sendError(
   const known: PortcullisError = isPortcullisError(error)
     ? error
     : new PortcullisError(
-        isStoreError(error) ? 'store_unavailable' : 'internal',
+        error instanceof StoreUnavailableError ? 'store_unavailable' : 'internal',
         (error as Error)?.message,
       );
   const log =
@@ -165,14 +166,6 @@ export function sendError(
   if (wantsJson(req))
     sendJson(req, res, known.status, { error: known.code, message: known.publicMessage });
   else errorPage(ctx, req, res, known.status, known.publicMessage);
-}
-
-function isStoreError(error: unknown): boolean {
-  const name = (error as Error | undefined)?.name ?? '';
-  const message = (error as Error | undefined)?.message ?? '';
-  return /Redis|MaxRetries|Connection|ECONNREFUSED|Stream isn't writeable|Command timed out/i.test(
-    `${name} ${message}`,
-  );
 }
 
 /** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */

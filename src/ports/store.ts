@@ -74,6 +74,20 @@ export interface TokenStore {
   markUsed(key: string, expiresAt: number): Promise<boolean>;
 }
 
+/**
+ * The store could not be reached, was not ready, or did not answer in time: a transient outage
+ * (HTTP 503), as opposed to a fault in the store's data or scripts (500). Adapters throw it with
+ * the driver's error as `cause`; callers classify with `instanceof`, never by message.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /** `updateUser` refuses to move a user onto an email another user already has. */
 export class EmailTakenError extends Error {
   constructor(readonly email: string) {

@@ -4,7 +4,7 @@ import { isPortcullisError } from '../core/errors.js';
 import type { AppContext } from '../http/context.js';
 import { readJson } from '../http/json-body.js';
 import { requestId } from '../http/request.js';
-import type { Group, User } from '../ports/store.js';
+import { type Group, StoreUnavailableError, type User } from '../ports/store.js';
 import { isObject, parseAttrRef } from './attribute-path.js';
 import { challenges, checkCredentials, type ScimCredentials } from './auth.js';
 import {
@@ -201,18 +201,14 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
         error.status === 400 ? 'invalidSyntax' : undefined,
       );
     else {
-      const text = `${(error as Error | undefined)?.name ?? ''} ${(error as Error | undefined)?.message ?? ''}`;
-      const storeDown =
-        /Redis|MaxRetries|Connection|ECONNREFUSED|Stream isn't writeable|Command timed out/i.test(
-          text,
-        );
       ctx.logger.error(
         { request_id: requestId(req), err: error, path: req.url?.split('?')[0] },
         'scim request failed',
       );
-      scim = storeDown
-        ? new ScimError(503, 'The store is unreachable. Try again in a moment.')
-        : new ScimError(500, 'Something went wrong on our side.');
+      scim =
+        error instanceof StoreUnavailableError
+          ? new ScimError(503, 'The store is unreachable. Try again in a moment.')
+          : new ScimError(500, 'Something went wrong on our side.');
     }
     if (res.headersSent) {
       res.destroy();

@@ -55,7 +55,9 @@ export async function startRedis(): Promise<RedisServer> {
   };
   const kill = async () => {
     const current = child;
-    if (!current || current.exitCode !== null) return;
+    // A child killed by a signal keeps `exitCode` null: check both, or a second kill (stop after
+    // kill) would wait for an 'exit' that has already happened.
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
     const exited = new Promise((r) => current.once('exit', r));
     current.kill('SIGKILL');
     await exited;

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { base64url, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deriveKey, SessionTokens } from '../../src/core/session-token.js';
+import { StoreUnavailableError } from '../../src/ports/store.js';
 import { readCorpus } from '../fixtures/read-corpus.js';
 import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 
@@ -630,7 +631,8 @@ describe('check endpoints under hostile input', () => {
     it.each(endpointNames)('%s: store unreachable → 503, never 2xx', async (_n, endpoint) => {
       const store = app.ctx.store;
       const original = store.getSession.bind(store);
-      store.getSession = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+      store.getSession = () =>
+        Promise.reject(new StoreUnavailableError(new Error('connect ECONNREFUSED 127.0.0.1:6379')));
       restore = () => {
         store.getSession = original;
       };

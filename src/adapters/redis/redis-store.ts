@@ -12,6 +12,7 @@ import {
   type User,
   type UserPage,
 } from '../../ports/store.js';
+import { reportOutages } from './report-outages.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -183,6 +184,8 @@ export class RedisStore implements Store {
     this.clock = options.clock;
     this.channel = `${this.prefix}revoked`;
     this.client = createClient(options);
+    // Every method's commands go through this client: an outage rejects with StoreUnavailableError.
+    reportOutages(this.client);
     for (const [name, definition] of Object.entries(SCRIPTS))
       this.client.defineCommand(name, definition);
     this.scripts = this.client as unknown as Scripted;
