@@ -25,8 +25,8 @@ interface CommandSender {
 /**
  * Redis error replies that mean "not now" rather than "wrong": the server is still loading its
  * dataset, has lost its master, is a replica just demoted by a Sentinel failover (READONLY), or
- * its cluster is down or resharding. The word before the first
- * space is the reply's error code (RESP "simple errors").
+ * its cluster is down or resharding. The word before the first space is the reply's error code
+ * (RESP "simple errors").
  */
 const TRANSIENT_REPLY = new Set(['LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'READONLY']);
 
