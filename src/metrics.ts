@@ -1,8 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
-export type CheckResult = 'allow' | 'login' | 'deny' | 'bad_request' | 'unavailable';
-const RESULTS: readonly CheckResult[] = ['allow', 'login', 'deny', 'bad_request', 'unavailable'];
+export type CheckResult = 'allow' | 'login' | 'deny' | 'bad_request' | 'unavailable' | 'error';
+const RESULTS: readonly CheckResult[] = [
+  'allow',
+  'login',
+  'deny',
+  'bad_request',
+  'unavailable',
+  'error',
+];
 const DIALECTS = ['nginx', 'traefik', 'oauth2', 'verify', 'proxy'] as const;
 export type MetricDialect = (typeof DIALECTS)[number];
 

@@ -11,6 +11,7 @@ import {
   type TargetResult,
   targetUrl,
 } from '../core/target.js';
+import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
 import type { AppContext } from './context.js';
 import { errorPage } from './pages.js';
@@ -298,7 +299,7 @@ function sendCheckError(
   req: IncomingMessage,
   res: ServerResponse,
   target: Target | null,
-  status: 400 | 403 | 503,
+  status: 400 | 403 | 500 | 503,
   code: string,
   message: string,
   headers: string[] = [],
@@ -475,12 +476,23 @@ export function handleCheck(
   ctx.sessions.resolve(cookie).then(
     (lookup) => answer(ctx, dialect, names, req, res, target, lookup),
     (error: unknown) => {
-      ctx.logger.warn(
-        { err: (error as Error).message },
-        'session store unreachable during auth check',
-      );
-      ctx.metrics?.check(dialect, 'unavailable');
-      if (!res.headersSent) unavailable(ctx, req, res, target);
+      // Never a 2xx: 503 while the store is away (it comes back by itself), 500 for a fault.
+      const outage = error instanceof StoreUnavailableError;
+      if (outage) ctx.logger.warn({ err: error.message }, 'session store unreachable');
+      else ctx.logger.error({ err: error }, 'session lookup failed during auth check');
+      ctx.metrics?.check(dialect, outage ? 'unavailable' : 'error');
+      if (res.headersSent) return;
+      if (outage) unavailable(ctx, req, res, target);
+      else
+        sendCheckError(
+          ctx,
+          req,
+          res,
+          target,
+          500,
+          'internal_error',
+          'Something went wrong while checking your session. Try again; if it persists, tell the administrator.',
+        );
     },
   );
 }

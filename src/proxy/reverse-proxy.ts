@@ -7,6 +7,7 @@ import type { AppContext } from '../http/context.js';
 import { headersFor, isTrusted, loginUrl, sendLoginAnswer } from '../http/forward-auth.js';
 import { errorPage } from '../http/pages.js';
 import { sendJson, wantsJson } from '../http/respond.js';
+import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
 import { ProxyEngine } from './engine.js';
 import { RequestHeaderPolicy, type ScannedRequest, scanRequestHeaders } from './request-headers.js';
@@ -218,17 +219,25 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     ctx.sessions.resolve(cookie).then(
       (lookup) => respond(req, res, checked, lookup),
       (error: unknown) => {
-        ctx.logger.warn(
-          { err: (error as Error).message },
-          'session store unreachable during proxy check',
-        );
-        if (!res.headersSent) {
+        const outage = error instanceof StoreUnavailableError;
+        if (outage) ctx.logger.warn({ err: error.message }, 'session store unreachable');
+        else ctx.logger.error({ err: error }, 'session lookup failed during proxy check');
+        if (res.headersSent) return;
+        if (outage) {
           sendProblem(
             req,
             res,
             503,
             'store_unavailable',
             'The session store is unreachable. Try again in a moment.',
+          );
+        } else {
+          sendProblem(
+            req,
+            res,
+            500,
+            'internal_error',
+            'Something went wrong while checking your session. Try again; if it persists, tell the administrator.',
           );
         }
       },
@@ -296,9 +305,14 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       proceed(null);
       return;
     }
-    ctx.sessions
-      .resolve(cookie)
-      .then(proceed, () => refuse(503, 'session store unavailable', ['Retry-After', '1']));
+    ctx.sessions.resolve(cookie).then(proceed, (error: unknown) => {
+      if (error instanceof StoreUnavailableError)
+        refuse(503, 'session store unavailable', ['Retry-After', '1']);
+      else {
+        ctx.logger.error({ err: error }, 'session lookup failed during a WebSocket handshake');
+        refuse(500, 'internal error');
+      }
+    });
   }
 
   return {

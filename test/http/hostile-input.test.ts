@@ -647,6 +647,30 @@ describe('check endpoints under hostile input', () => {
       expect(response.status).toBe(503);
     });
 
+    it.each(endpointNames)(
+      '%s: a store fault (not an outage) → 500, never 2xx',
+      async (_n, endpoint) => {
+        const store = app.ctx.store;
+        const original = store.getSession.bind(store);
+        store.getSession = () =>
+          Promise.reject(
+            new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
+          );
+        restore = () => {
+          store.getSession = original;
+        };
+        const tokens = await SessionTokens.create([Buffer.from(TEST_SECRET, 'hex')]);
+        const cookie = await tokens.sign(sid, Date.now(), Date.now() + 60_000);
+        const response = await check(endpoint.path, {
+          ...targetHeaders(endpoint.encoding),
+          accept: 'application/json',
+          cookie: `${COOKIE}=${cookie}`,
+        });
+        expect(response.status).toBe(500);
+        expect(await response.json()).toMatchObject({ error: 'internal_error' });
+      },
+    );
+
     it.each(endpointNames)('%s: denied → 403 for every method', async (_n, endpoint) => {
       for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
         const response = await check(
