@@ -14,6 +14,7 @@ import { redirect, sendBody, sendJson, wantsJson } from './respond.js';
 import { handleAdminAction, handleAdminPage } from './routes/admin.js';
 import { handleLoginPage } from './routes/login.js';
 import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
+import { handleOauth2SignIn, handleOauth2SignOut } from './routes/oauth2-compat.js';
 import { handleLogout, handleLogoutPage, handleMe } from './routes/session-routes.js';
 
 type Handler = (
@@ -119,6 +120,9 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
   }
   if (ctx.config.raw.server.compat_endpoints && !ctx.config.raw.proxy.upstream) {
     const authelia = checkNames(ctx.headerNames, 'authelia');
+    routes.set('/oauth2/sign_in', { GET: handleOauth2SignIn });
+    routes.set('/oauth2/start', { GET: handleOauth2SignIn });
+    routes.set('/oauth2/sign_out', { GET: handleOauth2SignOut });
     routes.set('/oauth2/auth', {
       ANY: check('oauth2', checkNames(ctx.headerNames, 'oauth2-proxy')),
     });
