@@ -111,6 +111,12 @@ export interface UserDirectory {
    * when the new email belongs to another user.
    */
   updateUser(user: User): Promise<void>;
+  /**
+   * Replaces only `groups`, with `change(current groups)`, atomically against every other write
+   * to the user: a concurrent write is never lost, `change` runs again on the newer record
+   * instead. Resolves true when the groups changed, false when they did not or the user is gone.
+   */
+  updateUserGroups(id: string, change: (groups: readonly string[]) => string[]): Promise<boolean>;
   listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage>;
   /** Removes the record and its email index entry (sessions and groups are the caller's). */
   deleteUser(id: string): Promise<void>;
@@ -128,6 +134,22 @@ export interface Group {
   members: string[];
   createdAt: number;
   updatedAt: number;
+  /**
+   * Bumped by every `updateGroup`; the version the writer read must still be the stored one
+   * (optimistic concurrency across instances). Records stored before versions existed read as 0.
+   */
+  version: number;
+}
+
+/**
+ * `updateGroup` found another version stored than the one the caller read (another instance
+ * wrote the group meanwhile, or deleted it): read again, redo the change, try again.
+ */
+export class GroupVersionConflictError extends Error {
+  constructor(readonly id: string) {
+    super(`group ${id} changed since it was read`);
+    this.name = 'GroupVersionConflictError';
+  }
 }
 
 /** `updateGroup` refuses to rename a group onto a name another group already has. */
@@ -148,8 +170,13 @@ export interface GroupDirectory {
   getGroupByName(displayName: string): Promise<Group | null>;
   /** Creates the group; returns the existing one instead when the name is taken. */
   createGroup(group: Group): Promise<Group>;
-  /** Replaces the stored record; throws `GroupNameTakenError` when the new name is another group's. */
-  updateGroup(group: Group): Promise<void>;
+  /**
+   * Compare-and-set: replaces the stored record only while its version is still `group.version`,
+   * storing and returning it with the version bumped by one. Throws `GroupVersionConflictError`
+   * when the stored version differs or the group is gone, `GroupNameTakenError` when the new
+   * name is another group's.
+   */
+  updateGroup(group: Group): Promise<Group>;
   deleteGroup(id: string): Promise<void>;
   /** Ordered by lower-cased name. */
   listGroups(query: { offset: number; limit: number }): Promise<GroupPage>;

@@ -376,18 +376,24 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       return send(req, res, 200, project(groupToScim(await loadGroup(id), base)));
     if (method === 'PUT') {
       const fields = groupFromScim(await body(req));
-      const group = await provisioning.serialize(async () =>
-        provisioning.replaceGroup(await loadGroup(id), fields),
+      const group = await provisioning.serialize(() =>
+        provisioning.retryOnConflict(async () =>
+          provisioning.replaceGroup(await loadGroup(id), fields),
+        ),
       );
       return send(req, res, 200, project(groupToScim(group, base)));
     }
     if (method === 'PATCH') {
       const patch = await body(req);
-      const group = await provisioning.serialize(async () => {
-        const existing = await loadGroup(id);
-        const patched = applyPatch(groupToScim(existing, base), patch, GROUP_PATCH);
-        return provisioning.replaceGroup(existing, groupFromScim(patched));
-      });
+      // The whole read-patch-write runs again on a version conflict: the patch applies to the
+      // group as another instance left it, so neither instance's change is lost.
+      const group = await provisioning.serialize(() =>
+        provisioning.retryOnConflict(async () => {
+          const existing = await loadGroup(id);
+          const patched = applyPatch(groupToScim(existing, base), patch, GROUP_PATCH);
+          return provisioning.replaceGroup(existing, groupFromScim(patched));
+        }),
+      );
       return send(req, res, 200, project(groupToScim(group, base)));
     }
     if (method === 'DELETE') {

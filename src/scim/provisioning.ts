@@ -5,6 +5,7 @@ import {
   EmailTakenError,
   type Group,
   GroupNameTakenError,
+  GroupVersionConflictError,
   type Store,
   type User,
 } from '../ports/store.js';
@@ -17,16 +18,23 @@ export interface ProvisioningDeps {
   sessions: SessionService;
   clock: Clock;
   logger: Logger;
+  /** Jitter for the retry backoff; `Math.random` unless a test injects one. */
+  random?: () => number;
 }
+
+/** Read-modify-write attempts on one group before giving up (each loses only to a write that won). */
+const GROUP_WRITE_TRIES = 10;
+/** Rounds of mirroring while the group keeps changing underneath (other writers mirror too). */
+const MIRROR_ROUNDS = 10;
 
 const taken = (detail: string) => new ScimError(409, detail, 'uniqueness');
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
- * What SCIM changes, apart from HTTP. Writes run one at a time on this instance, so a group's
- * member list and its members' `groups` are never read and written back by two requests at once
- * (provisioning clients send few, mostly sequential requests). Every change is audited, like the
- * admin panel's, with `actor: "scim"`.
+ * What SCIM changes, apart from HTTP. Writes run one at a time on this instance (provisioning
+ * clients send few, mostly sequential requests); across instances a group is written with
+ * compare-and-set on its version and the whole read-modify-write is retried on a conflict
+ * (`retryOnConflict`). Every change is audited, like the admin panel's, with `actor: "scim"`.
  */
 export class Provisioning {
   private queue: Promise<unknown> = Promise.resolve();
@@ -41,6 +49,33 @@ export class Provisioning {
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Runs `task` (read the group, change it, `updateGroup`) again while another instance wrote
+   * the group between its read and its write, with a small random pause so two retrying
+   * instances fall out of step. After GROUP_WRITE_TRIES conflicts it answers 503: the request
+   * was valid and nothing was applied, the contention is ours and passes, so the client should
+   * retry it — IdPs do retry 5xx — whereas 409 means "uniqueness" in SCIM (RFC 7644 §3.12) and
+   * 412 is for a client-sent stale `If-Match` (§3.14); neither fits and both are final.
+   */
+  async retryOnConflict<T>(task: () => Promise<T>): Promise<T> {
+    const random = this.deps.random ?? Math.random;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await task();
+      } catch (error) {
+        if (!(error instanceof GroupVersionConflictError)) throw error;
+        if (attempt >= GROUP_WRITE_TRIES) {
+          this.deps.logger.warn(
+            { group_id: error.id, attempts: attempt },
+            'scim: group kept changing under concurrent writes; giving up',
+          );
+          throw new ScimError(503, 'The group is being changed by another request. Try again.');
+        }
+        await new Promise((resolve) => setTimeout(resolve, random() * 5 * attempt));
+      }
+    }
   }
 
   private log(
@@ -152,11 +187,15 @@ export class Provisioning {
   async deleteUser(user: User): Promise<void> {
     const { store, sessions } = this.deps;
     const ended = await sessions.revokeUser(user.id);
-    for (const group of await this.groupsOf(user)) {
-      await store.updateGroup({
-        ...group,
-        members: group.members.filter((id) => id !== user.id),
-        updatedAt: this.deps.clock.now(),
+    for (const { id } of await this.groupsOf(user)) {
+      await this.retryOnConflict(async () => {
+        const group = await store.getGroup(id);
+        if (!group?.members.includes(user.id)) return;
+        await store.updateGroup({
+          ...group,
+          members: group.members.filter((member) => member !== user.id),
+          updatedAt: this.deps.clock.now(),
+        });
       });
     }
     await store.deleteUser(user.id);
@@ -195,6 +234,7 @@ export class Provisioning {
       members: await this.existingUsers(fields.members, new Set()),
       createdAt: now,
       updatedAt: now,
+      version: 0,
     };
     if (fields.externalId !== undefined) group.externalId = fields.externalId;
     const stored = await store.createGroup(group);
@@ -208,17 +248,22 @@ export class Provisioning {
     return group;
   }
 
+  /**
+   * Writes `existing` changed by PUT or PATCH; throws `GroupVersionConflictError` when another
+   * write came first (run it inside `retryOnConflict`, which reads the group again).
+   */
   async replaceGroup(existing: Group, fields: GroupFields): Promise<Group> {
-    const next: Group = {
+    let next: Group = {
       id: existing.id,
       displayName: fields.displayName,
       members: await this.existingUsers(fields.members, new Set(existing.members)),
       createdAt: existing.createdAt,
       updatedAt: this.deps.clock.now(),
+      version: existing.version,
     };
     if (fields.externalId !== undefined) next.externalId = fields.externalId;
     try {
-      await this.deps.store.updateGroup(next);
+      next = await this.deps.store.updateGroup(next);
     } catch (error) {
       if (error instanceof GroupNameTakenError)
         throw taken(`a group named ${next.displayName} exists`);
@@ -252,38 +297,62 @@ export class Provisioning {
   /**
    * Mirrors membership into `User.groups` (by name), which identity headers and `access.rules`
    * read; other groups a user has (from OIDC or the admin panel) stay.
+   *
+   * Applying the diff of this write alone would race: two instances' group writes commit in
+   * one order, their mirrors may land in the other, so a user removed by the later write could
+   * get the group back from the earlier write's mirror. Instead each affected user's entry is
+   * derived from the group record as stored now, and the pass repeats while the group's version
+   * moved during it: a pass ends only after reading the version that was still current when it
+   * finished writing, so the last pass to end writes the final state. The mirror changes a user
+   * only through `updateUserGroups` (compare-and-set per user), so mirrors of different groups
+   * touching one user cannot overwrite each other either. (A whole-record `updateUser` racing
+   * on another instance — a SCIM user PUT/PATCH, a sign-in — can still write back older groups.)
    */
   private async syncMembers(
     before: Group | null,
     after: Group | null,
   ): Promise<{ added: number; removed: number }> {
     const { store, sessions } = this.deps;
+    const id = (after ?? before)?.id as string;
     const old = new Set(before?.members ?? []);
     const now = new Set(after?.members ?? []);
     const renamed = before && after && before.displayName !== after.displayName;
     const affected = [...new Set([...old, ...now])].filter(
-      (id) => renamed || old.has(id) !== now.has(id),
+      (member) => renamed || old.has(member) !== now.has(member),
     );
     let added = 0;
     let removed = 0;
-    for (const id of now) if (!old.has(id)) added += 1;
-    for (const id of old) if (!now.has(id)) removed += 1;
-    for (let i = 0; i < affected.length; i += 50) {
-      await Promise.all(
-        affected.slice(i, i + 50).map(async (id) => {
-          const user = await store.getUser(id);
-          if (!user) return;
-          let groups = user.groups;
-          if (before && old.has(id))
-            groups = groups.filter((g) => !sameName(g, before.displayName));
-          if (after && now.has(id) && !groups.some((g) => sameName(g, after.displayName)))
-            groups = [...groups, after.displayName];
-          if (groups.length === user.groups.length && groups.every((g, k) => g === user.groups[k]))
-            return;
-          await store.updateUser({ ...user, groups });
-          await sessions.refreshUser(id);
-        }),
-      );
+    for (const member of now) if (!old.has(member)) added += 1;
+    for (const member of old) if (!now.has(member)) removed += 1;
+    // Every name this group had while we looked: a user's entry under any of them is ours.
+    const names = new Set<string>();
+    for (const group of [before, after]) if (group) names.add(group.displayName.toLowerCase());
+    let current = await store.getGroup(id);
+    for (let round = 1; affected.length > 0; round += 1) {
+      if (current) names.add(current.displayName.toLowerCase());
+      const members = new Set(current?.members ?? []);
+      const name = current?.displayName;
+      const mirror = (groups: readonly string[], member: boolean): string[] => {
+        const kept = groups.filter((g) => !names.has(g.toLowerCase()) || (member && g === name));
+        return member && name !== undefined && !kept.includes(name) ? [...kept, name] : kept;
+      };
+      for (let i = 0; i < affected.length; i += 50) {
+        await Promise.all(
+          affected.slice(i, i + 50).map(async (member) => {
+            const has = members.has(member);
+            if (await store.updateUserGroups(member, (groups) => mirror(groups, has)))
+              await sessions.refreshUser(member);
+          }),
+        );
+      }
+      const again = await store.getGroup(id);
+      if ((again?.version ?? -1) === (current?.version ?? -1)) break;
+      if (round >= MIRROR_ROUNDS) {
+        // Only under a storm of writes to one group; the IdP's next sync repairs what is left.
+        this.deps.logger.warn({ group_id: id }, 'scim: group kept changing while mirroring');
+        break;
+      }
+      current = again;
     }
     return { added, removed };
   }

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Group, GroupNameTakenError, type User } from '../../src/ports/store.js';
+import {
+  type Group,
+  GroupNameTakenError,
+  GroupVersionConflictError,
+  type User,
+} from '../../src/ports/store.js';
 import { storeKinds } from '../helpers/store-kinds.js';
 
 /**
@@ -18,6 +23,7 @@ function group(displayName: string, members: string[] = []): Group {
     members,
     createdAt: 1000,
     updatedAt: 1000,
+    version: 0,
   };
 }
 
@@ -94,6 +100,62 @@ describe.each(kinds)('$name store: groups and user deletion', (kind) => {
       (g) => g.displayName,
     );
     expect(names).toEqual(['Dev', 'operations']);
+  });
+
+  it('updates a group only from the version stored: a stale writer is refused, a fresh one wins', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('ops', ['u1']);
+    await store.createGroup(ops);
+    const read1 = (await store.getGroup(ops.id)) as Group;
+    const read2 = (await peer.getGroup(ops.id)) as Group;
+    const first = await store.updateGroup({ ...read1, members: ['u1', 'u2'] });
+    expect(first.version).toBe(read1.version + 1);
+    // The peer read the same version: its write would drop u2, so it is refused.
+    await expect(
+      peer.updateGroup({ ...read2, displayName: 'renamed', members: ['u1', 'u3'] }),
+    ).rejects.toBeInstanceOf(GroupVersionConflictError);
+    expect(await store.getGroup(ops.id)).toEqual(first);
+    // The refused rename left no claim on its name behind.
+    expect(await store.getGroupByName('renamed')).toBeNull();
+    const fresh = (await peer.getGroup(ops.id)) as Group;
+    const second = await peer.updateGroup({ ...fresh, members: [...fresh.members, 'u3'] });
+    expect(second.version).toBe(first.version + 1);
+    expect((await store.getGroup(ops.id))?.members).toEqual(['u1', 'u2', 'u3']);
+    // A group deleted meanwhile is a conflict too (the retry then finds it gone).
+    await store.deleteGroup(ops.id);
+    await expect(peer.updateGroup(second)).rejects.toBeInstanceOf(GroupVersionConflictError);
+    expect(await store.getGroup(ops.id)).toBeNull();
+  });
+
+  it('of concurrent writers of one group version, exactly one wins', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('ops');
+    await store.createGroup(ops);
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        (i % 2 ? peer : store).updateGroup({ ...ops, members: [`u${i}`] }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((await store.getGroup(ops.id))?.version).toBe(1);
+  });
+
+  it("changes only a user's groups, never losing a concurrent change", async () => {
+    const { store, peer } = await kind.open();
+    const kim = await store.createUser(user('kim@example.com'));
+    const names = Array.from({ length: 10 }, (_, i) => `g${i}`);
+    const results = await Promise.all(
+      names.map((name, i) =>
+        (i % 2 ? peer : store).updateUserGroups(kim.id, (groups) => [...groups, name]),
+      ),
+    );
+    expect(results.every(Boolean)).toBe(true);
+    const stored = (await store.getUser(kim.id)) as User;
+    expect([...stored.groups].sort()).toEqual(names);
+    expect(stored.email).toBe('kim@example.com');
+    expect(await peer.updateUserGroups(kim.id, (groups) => [...groups])).toBe(false);
+    expect(await peer.updateUserGroups('nobody', () => ['x'])).toBe(false);
+    expect(await store.getUser('nobody')).toBeNull();
   });
 
   it('deletes a group and its name; deleting twice is harmless', async () => {

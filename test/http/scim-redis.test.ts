@@ -124,4 +124,41 @@ describe('SCIM with Redis, two instances', () => {
     );
     expect(listed.json.totalResults).toBe(1);
   });
+
+  it('two instances PATCH-adding members to one group at once lose none of them', async () => {
+    const group = await scim(one, 'POST', '/Groups', { schemas: [GROUP], displayName: 'crowd' });
+    expect(group.status).toBe(201);
+    const gid = group.json.id as string;
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i += 1) {
+      const created = await scim(i % 2 ? two : one, 'POST', '/Users', {
+        schemas: [USER],
+        userName: `crowd${i}@example.com`,
+      });
+      expect(created.status).toBe(201);
+      ids.push(created.json.id as string);
+    }
+    // Instance one adds the even users, two the odd ones, one member per PATCH, all in flight
+    // together: each instance's group read-modify-write interleaves with the other's.
+    const answers = await Promise.all(
+      ids.map((id, i) =>
+        scim(i % 2 ? two : one, 'PATCH', `/Groups/${gid}`, {
+          schemas: [PATCH_OP],
+          Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }],
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(ids.map(() => 200));
+    const stored = await scim(two, 'GET', `/Groups/${gid}`);
+    const members = (stored.json.members as { value: string }[]).map((m) => m.value);
+    expect([...members].sort()).toEqual([...ids].sort());
+    for (const [i, id] of ids.entries()) {
+      const member = await scim(i % 2 ? one : two, 'GET', `/Users/${id}`);
+      expect(member.json.groups, `user ${i}`).toEqual([
+        expect.objectContaining({ value: gid, display: 'crowd' }),
+      ]);
+      // The mirror itself, which identity headers and access rules read.
+      expect((await one.ctx.store.getUser(id))?.groups, `user ${i}`).toEqual(['crowd']);
+    }
+  });
 });

@@ -4,6 +4,7 @@ import {
   type Group,
   GroupNameTakenError,
   type GroupPage,
+  GroupVersionConflictError,
   type IdentityLink,
   type Session,
   type Store,
@@ -161,6 +162,18 @@ export class MemoryStore implements Store {
     this.emails.set(email, user.id);
   }
 
+  async updateUserGroups(
+    id: string,
+    change: (groups: readonly string[]) => string[],
+  ): Promise<boolean> {
+    const user = this.users.get(id);
+    if (!user) return false;
+    const groups = change(user.groups);
+    if (sameList(groups, user.groups)) return false;
+    this.users.set(id, { ...user, groups: [...groups] });
+    return true;
+  }
+
   async listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage> {
     const needle = query.search?.toLowerCase().trim();
     const all = [...this.users.values()]
@@ -198,15 +211,19 @@ export class MemoryStore implements Store {
     return structuredClone(group);
   }
 
-  async updateGroup(group: Group): Promise<void> {
+  async updateGroup(group: Group): Promise<Group> {
     const previous = this.groups.get(group.id);
+    if (!previous || previous.version !== group.version)
+      throw new GroupVersionConflictError(group.id);
     const name = group.displayName.toLowerCase();
     const owner = this.groupNames.get(name);
     if (owner !== undefined && owner !== group.id) throw new GroupNameTakenError(group.displayName);
-    const previousName = previous?.displayName.toLowerCase();
-    if (previousName !== undefined && previousName !== name) this.groupNames.delete(previousName);
-    this.groups.set(group.id, structuredClone(group));
+    const previousName = previous.displayName.toLowerCase();
+    if (previousName !== name) this.groupNames.delete(previousName);
+    const stored = { ...structuredClone(group), version: group.version + 1 };
+    this.groups.set(group.id, stored);
     this.groupNames.set(name, group.id);
+    return structuredClone(stored);
   }
 
   async deleteGroup(id: string): Promise<void> {
@@ -267,4 +284,8 @@ export class MemoryStore implements Store {
   onAvailability(_listener: (available: boolean) => void): void {}
 
   async close(): Promise<void> {}
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
 }

@@ -5,6 +5,7 @@ import {
   type Group,
   GroupNameTakenError,
   type GroupPage,
+  GroupVersionConflictError,
   type IdentityLink,
   type Session,
   type Store,
@@ -89,10 +90,38 @@ return redis.call('HINCRBY', KEYS[1], 'c', 1)`,
     lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
   },
+  // KEYS[1] a group record; ARGV expected version, new record (JSON, already carrying the bumped
+  // version). Compare-and-set: writes only while the stored record has the expected version
+  // (records from before versions existed count as 0). Returns {1, previous record} when it
+  // wrote, {0, current record or false} when it did not.
+  psGroupCas: {
+    numberOfKeys: 1,
+    lua: `local data = redis.call('GET', KEYS[1])
+if not data then return {0, false} end
+local version = cjson.decode(data).version
+if version == nil or version == cjson.null then version = 0 end
+if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end
+redis.call('SET', KEYS[1], ARGV[2])
+return {1, data}`,
+  },
+  // KEYS[1] a user record; ARGV the record as read, the record to store. Compare-and-set on the
+  // whole value: 1 when it wrote, 0 when the record changed (or went) since it was read.
+  psSetIfEquals: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`,
+  },
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
 type Scripted = Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>;
+
+/** A stored group; records written before versions existed read as version 0. */
+function parseGroup(data: string): Group {
+  const group = JSON.parse(data) as Group;
+  return { ...group, version: group.version ?? 0 };
+}
 
 function hostPort(entry: string): { host: string; port: number } {
   const index = entry.lastIndexOf(':');
@@ -387,6 +416,25 @@ export class RedisStore implements Store {
     await this.client.zadd(this.key('index', 'users'), 0, `${email}\u0000${user.id}`);
   }
 
+  async updateUserGroups(
+    id: string,
+    change: (groups: readonly string[]) => string[],
+  ): Promise<boolean> {
+    const key = this.key('u', id);
+    // Optimistic: re-read and re-apply until no other write slipped in between. Each round that
+    // loses was beaten by a write that succeeded, so this ends once writers to this user pause.
+    for (;;) {
+      const data = await this.client.get(key);
+      if (!data) return false;
+      const user = JSON.parse(data) as User;
+      const groups = change(user.groups);
+      if (groups.length === user.groups.length && groups.every((g, i) => g === user.groups[i]))
+        return false;
+      const next = JSON.stringify({ ...user, groups });
+      if (Number(await this.scripts.psSetIfEquals(key, data, next)) === 1) return true;
+    }
+  }
+
   async listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage> {
     const members = await this.client.zrange(this.key('index', 'users'), 0, -1);
     const ids = members.map((m) => m.slice(m.indexOf('\u0000') + 1));
@@ -414,7 +462,7 @@ export class RedisStore implements Store {
 
   async getGroup(id: string): Promise<Group | null> {
     const data = await this.client.get(this.key('g', id));
-    return data ? (JSON.parse(data) as Group) : null;
+    return data ? parseGroup(data) : null;
   }
 
   async getGroupByName(displayName: string): Promise<Group | null> {
@@ -440,21 +488,48 @@ export class RedisStore implements Store {
     return group;
   }
 
-  async updateGroup(group: Group): Promise<void> {
+  /*
+   * The record is written by one single-key compare-and-set script (psGroupCas), so two
+   * instances that read the same version cannot both write: the loser gets
+   * GroupVersionConflictError and redoes its change on the newer record. The name index stays
+   * as for createGroup: a new name is claimed with SET NX before the write (the claim decides
+   * between groups racing for one name), the old name released afterwards only while it still
+   * names this group. A claim made for a write that then lost its compare-and-set is released
+   * unless the record now stored carries that name (the winner renamed it the same way). The one
+   * window left: a third write renaming the group to that same name between the failed script
+   * and the release; the name index then misses the group until its next rename.
+   */
+  async updateGroup(group: Group): Promise<Group> {
     const name = group.displayName.toLowerCase();
-    const previous = await this.getGroup(group.id);
-    const previousName = previous?.displayName.toLowerCase();
-    if (previousName !== name) {
+    const current = await this.getGroup(group.id);
+    if (!current || current.version !== group.version)
+      throw new GroupVersionConflictError(group.id);
+    let claimedNow = false;
+    if (current.displayName.toLowerCase() !== name) {
       const claimed = await this.client.set(this.key('gn', name), group.id, 'NX');
-      if (claimed !== 'OK' && (await this.client.get(this.key('gn', name))) !== group.id)
+      claimedNow = claimed === 'OK';
+      if (!claimedNow && (await this.client.get(this.key('gn', name))) !== group.id)
         throw new GroupNameTakenError(group.displayName);
     }
-    await this.client.set(this.key('g', group.id), JSON.stringify(group));
-    if (previousName !== undefined && previousName !== name) {
+    const stored: Group = { ...group, version: group.version + 1 };
+    const [wrote, data] = (await this.scripts.psGroupCas(
+      this.key('g', group.id),
+      String(group.version),
+      JSON.stringify(stored),
+    )) as [number, string | null];
+    if (Number(wrote) !== 1) {
+      const now = data ? parseGroup(data) : null;
+      if (claimedNow && now?.displayName.toLowerCase() !== name)
+        await this.scripts.psDelIfEquals(this.key('gn', name), group.id);
+      throw new GroupVersionConflictError(group.id);
+    }
+    const previousName = parseGroup(data as string).displayName.toLowerCase();
+    if (previousName !== name) {
       await this.scripts.psDelIfEquals(this.key('gn', previousName), group.id);
       await this.client.zrem(this.key('index', 'groups'), `${previousName}\u0000${group.id}`);
     }
     await this.client.zadd(this.key('index', 'groups'), 0, `${name}\u0000${group.id}`);
+    return stored;
   }
 
   async deleteGroup(id: string): Promise<void> {
