@@ -226,7 +226,14 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
         'scim request refused',
       );
     // The request body may still be arriving; closing keeps a refused upload from being read.
-    send(req, res, scim.status, scim, scim.status === 413 ? ['Connection', 'close'] : []);
+    // 503s pass (an outage, or a group other instances keep changing): say when to come back.
+    const extra =
+      scim.status === 413
+        ? ['Connection', 'close']
+        : scim.status === 503
+          ? ['Retry-After', '1']
+          : [];
+    send(req, res, scim.status, scim, extra);
   };
 
   const body = (req: IncomingMessage) => readJson(req, { maxBytes: MAX_BODY_BYTES, maxDepth: 32 });

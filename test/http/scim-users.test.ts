@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/ports/store.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 const ENV = {
@@ -459,6 +460,22 @@ describe('SCIM users', () => {
         );
       }
       expectScimError(await scim('GET', '/Users?startIndex=abc'), 400, 'invalidValue');
+    });
+  });
+
+  describe('store outage', () => {
+    it('answers 503 with Retry-After (the IdP retries), not 500', async () => {
+      const store = app.ctx.store;
+      const original = store.listUsers.bind(store);
+      store.listUsers = () =>
+        Promise.reject(new StoreUnavailableError(new Error('connect ECONNREFUSED 127.0.0.1:6379')));
+      try {
+        const result = await scim('GET', '/Users');
+        expectScimError(result, 503);
+        expect(result.headers.get('retry-after')).toBe('1');
+      } finally {
+        store.listUsers = original;
+      }
     });
   });
 
