@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
 import {
   CLIENTS,
+  oidcClientConfig,
   type SsoApp,
-  startOidcProvider,
+  startProviderForApps,
   startSsoApp,
   type TestAccount,
   type TestProvider,
 } from '../helpers/oidc-provider.js';
-import { freePort } from '../helpers/ports.js';
 
 /**
  * A real Chromium on a login page with all four methods enabled: the controls come in
@@ -76,15 +76,13 @@ describe('login page with every method (Chromium)', { timeout: 120_000 }, () => 
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
-    const [a, b] = [await freePort(), await freePort()];
-    provider = await startOidcProvider({
-      redirectUris: [a, b].flatMap((p) => [
-        `http://127.0.0.1:${p}/auth/oidc`,
-        `http://127.0.0.1:${p}/auth/google`,
-      ]),
+    const started = await startProviderForApps(2, {
+      callbacks: ['/auth/oidc', '/auth/google'],
       accounts,
       conformIdTokenClaims: false,
     });
+    provider = started.provider;
+    const [a, b] = started.ports;
     const auth = {
       enabled_auth: [...ORDER],
       basic: {
@@ -96,13 +94,7 @@ describe('login page with every method (Chromium)', { timeout: 120_000 }, () => 
         client_secret: CLIENTS.portcullis.secret,
         hosted_domains: ['example.com'],
       },
-      oidc: {
-        issuer: provider.issuer,
-        client_id: CLIENTS.portcullis.id,
-        client_secret: CLIENTS.portcullis.secret,
-        scopes: ['openid', 'email', 'profile', 'groups'],
-        display_name: 'Company SSO',
-      },
+      oidc: oidcClientConfig(provider.issuer, { display_name: 'Company SSO' }),
     };
     app = await startSsoApp(a, { auth });
     reordered = await startSsoApp(b, {

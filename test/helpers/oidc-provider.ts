@@ -331,3 +331,39 @@ export async function startSsoApp(
   });
   return { ...app, logs };
 }
+
+/** A tuple of `N` numbers, so `const [a, b] = ports` needs no cast. */
+type Ports<N extends number, T extends number[] = []> = T['length'] extends N
+  ? T
+  : Ports<N, [...T, number]>;
+
+/**
+ * Takes a free port for each of `apps` portcullis instances and starts the provider with their
+ * callback URLs registered (each of `callbacks` on each port, default `/auth/oidc`). Start the
+ * apps on the returned ports with `startSsoApp`.
+ */
+export async function startProviderForApps<N extends number>(
+  apps: N,
+  options: Omit<ProviderOptions, 'redirectUris' | 'port'> & { callbacks?: string[] },
+): Promise<{ provider: TestProvider; ports: Ports<N> }> {
+  const { callbacks = ['/auth/oidc'], ...rest } = options;
+  const ports: number[] = [];
+  for (let i = 0; i < apps; i++) ports.push(await freePort());
+  const provider = await startOidcProvider({
+    ...rest,
+    redirectUris: ports.flatMap((p) => callbacks.map((path) => `http://127.0.0.1:${p}${path}`)),
+  });
+  return { provider, ports: ports as Ports<N> };
+}
+
+/** The `auth.oidc` block for the `portcullis` client at `issuer`, asking for groups too. */
+export function oidcClientConfig(issuer: string, overrides: Record<string, unknown> = {}) {
+  return {
+    issuer,
+    client_id: CLIENTS.portcullis.id,
+    client_secret: CLIENTS.portcullis.secret,
+    scopes: ['openid', 'email', 'profile', 'groups'],
+    display_name: 'Test SSO',
+    ...overrides,
+  };
+}

@@ -8,14 +8,14 @@ import {
   CookieJar,
   OffsetClock,
   OTHER_REDIRECT,
+  oidcClientConfig,
   type SsoApp,
   signInAtProvider,
-  startOidcProvider,
+  startProviderForApps,
   startSsoApp,
   type TestAccount,
   type TestProvider,
 } from '../helpers/oidc-provider.js';
-import { freePort } from '../helpers/ports.js';
 
 /**
  * Everything that must not sign anyone in, against the same real provider: forged, replayed and
@@ -41,25 +41,13 @@ let noPkceAgainstRequired: SsoApp;
 let noPkce: SsoApp;
 const clock = new OffsetClock();
 
-function oidcConfig(overrides: Record<string, unknown> = {}) {
-  return {
-    issuer: provider.issuer,
-    client_id: CLIENTS.portcullis.id,
-    client_secret: CLIENTS.portcullis.secret,
-    scopes: ['openid', 'email', 'profile', 'groups'],
-    display_name: 'Test SSO',
-    ...overrides,
-  };
-}
+const oidcConfig = (overrides: Record<string, unknown> = {}) =>
+  oidcClientConfig(provider.issuer, overrides);
 
 beforeAll(async () => {
-  const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-  provider = await startOidcProvider({
-    redirectUris: ports.map((p) => `http://127.0.0.1:${p}/auth/oidc`),
-    accounts,
-    idTokenTtlSeconds: 60,
-  });
-  const [a, b, c, d] = ports as [number, number, number, number];
+  const started = await startProviderForApps(4, { accounts, idTokenTtlSeconds: 60 });
+  provider = started.provider;
+  const [a, b, c, d] = started.ports;
   app = await startSsoApp(
     a,
     { auth: { enabled_auth: ['magic_link', 'oidc'], oidc: oidcConfig() } },

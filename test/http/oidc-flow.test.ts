@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLIENTS,
   CookieJar,
+  oidcClientConfig,
   type SsoApp,
   signInAtProvider,
-  startOidcProvider,
+  startProviderForApps,
   startSsoApp,
   type TestAccount,
   type TestProvider,
 } from '../helpers/oidc-provider.js';
-import { freePort } from '../helpers/ports.js';
 
 /**
  * The generic OIDC method end to end against a real OpenID Provider: start → the provider's own
@@ -35,24 +35,16 @@ let app: SsoApp;
 let port: number;
 
 beforeAll(async () => {
-  port = await freePort();
-  provider = await startOidcProvider({
-    redirectUris: [`http://127.0.0.1:${port}/auth/oidc`],
-    accounts,
-  });
+  const started = await startProviderForApps(1, { accounts });
+  provider = started.provider;
+  [port] = started.ports;
   app = await startSsoApp(port, {
     access: {
       rules: [{ host: 'app.example.com', path: '/admin/**', groups: ['portcullis-admins'] }],
     },
     auth: {
       enabled_auth: ['magic_link', 'oidc'],
-      oidc: {
-        issuer: provider.issuer,
-        client_id: CLIENTS.portcullis.id,
-        client_secret: CLIENTS.portcullis.secret,
-        scopes: ['openid', 'email', 'profile', 'groups'],
-        display_name: 'Test SSO',
-      },
+      oidc: oidcClientConfig(provider.issuer),
     },
   });
 });

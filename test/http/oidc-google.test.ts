@@ -4,12 +4,11 @@ import {
   CookieJar,
   type SsoApp,
   signInAtProvider,
-  startOidcProvider,
+  startProviderForApps,
   startSsoApp,
   type TestAccount,
   type TestProvider,
 } from '../helpers/oidc-provider.js';
-import { freePort } from '../helpers/ports.js';
 
 /**
  * Google as a preset of OIDC, against a local provider that behaves like Google: email,
@@ -34,12 +33,13 @@ const env = {
 };
 
 beforeAll(async () => {
-  const [a, b] = [await freePort(), await freePort()];
-  provider = await startOidcProvider({
-    redirectUris: [a, b].map((p) => `http://127.0.0.1:${p}/auth/google`),
+  const started = await startProviderForApps(2, {
+    callbacks: ['/auth/google'],
     accounts,
     conformIdTokenClaims: false,
   });
+  provider = started.provider;
+  const [a, b] = started.ports;
   limited = await startSsoApp(
     a,
     {

@@ -5,7 +5,7 @@ import {
   OffsetClock,
   type SsoApp,
   signInAtProvider,
-  startOidcProvider,
+  startProviderForApps,
   startSsoApp,
   type TestAccount,
   type TestProvider,
@@ -39,12 +39,9 @@ function oidcSettings(issuer: string) {
 }
 
 beforeAll(async () => {
-  const port = await freePort();
-  provider = await startOidcProvider({
-    redirectUris: [`http://127.0.0.1:${port}/auth/oidc`],
-    accounts,
-  });
-  app = await startSsoApp(port, { auth: oidcSettings(provider.issuer) }, { clock });
+  const started = await startProviderForApps(1, { accounts });
+  provider = started.provider;
+  app = await startSsoApp(started.ports[0], { auth: oidcSettings(provider.issuer) }, { clock });
 });
 
 afterAll(async () => {

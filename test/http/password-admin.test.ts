@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
 import type { User } from '../../src/ports/store.js';
 import { type SsoApp, startSsoApp } from '../helpers/oidc-provider.js';
+import { basicSignIn } from '../helpers/password.js';
 import { freePort } from '../helpers/ports.js';
 
 /** The admin panel's "Set password" form on a user's page, end to end over HTTP. */
@@ -69,22 +70,7 @@ function setPassword(userId: string, password: string, cookie = adminCookie) {
   });
 }
 
-let ip = 0;
-async function signIn(email: string, password: string): Promise<number> {
-  ip += 1;
-  const response = await fetch(`${app.url}/auth/basic`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: `portcullis_csrf=${CSRF}`,
-      'x-forwarded-for': `10.3.3.${ip}`,
-    },
-    body: new URLSearchParams({ csrf: CSRF, email, password }).toString(),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
+const signIn = basicSignIn(() => app.url, CSRF, '10.3.3');
 
 describe('admin: set or reset a password', () => {
   it('offers the form on a user page when password sign-in is enabled', async () => {

@@ -3,6 +3,7 @@ import { hashPassword } from '../../src/core/password.js';
 import { MIN_PASSWORD_LENGTH, setUserPassword } from '../../src/login/password-set.js';
 import type { User } from '../../src/ports/store.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { basicSignIn } from '../helpers/password.js';
 
 /** Setting and removing a stored password (what the admin panel's action calls), seen through POST /auth/basic. */
 const CSRF = 's'.repeat(43);
@@ -29,22 +30,7 @@ afterAll(async () => {
   await app?.close();
 });
 
-let ip = 0;
-async function signIn(email: string, password: string): Promise<number> {
-  ip += 1;
-  const response = await fetch(`${app.url}/auth/basic`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: `portcullis_csrf=${CSRF}`,
-      'x-forwarded-for': `10.1.1.${ip}`,
-    },
-    body: new URLSearchParams({ csrf: CSRF, email, password }).toString(),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
+const signIn = basicSignIn(() => app.url, CSRF, '10.1.1');
 
 describe('setting a password', () => {
   it('lets the user sign in with the new password and not with the old one', async () => {

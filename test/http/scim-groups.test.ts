@@ -1,34 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-
-const ENV = {
-  SCIM_USER: 'okta',
-  SCIM_PASSWORD: 'okta-secret-pw',
-  SCIM_BEARER_TOKEN: 'entra-token-0123456789',
-};
-const BASIC = `Basic ${Buffer.from('okta:okta-secret-pw').toString('base64')}`;
-const BEARER = 'Bearer entra-token-0123456789';
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-
-type Json = Record<string, unknown>;
+import { BEARER, ENV, GROUP, type Json, PATCH_OP, scimRequest, USER } from '../helpers/scim.js';
 
 describe('SCIM groups', () => {
   let app: TestApp;
 
-  const scim = async (method: string, path: string, body?: unknown, auth = BASIC) => {
-    const response = await fetch(`${app.url}/scim/v2${path}`, {
-      method,
-      headers: {
-        authorization: auth,
-        ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, json: (text ? JSON.parse(text) : null) as Json };
-  };
+  const scim = (method: string, path: string, body?: unknown, auth?: string) =>
+    scimRequest(app.url, method, path, body, auth);
 
   /** The auth check for a host whose rule needs the `engineering` group. */
   const check = (cookie: string, host = 'eng.test') =>

@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
-
-const ENV = { SCIM_USER: 'okta', SCIM_PASSWORD: 'okta-secret-pw' };
-const BASIC = `Basic ${Buffer.from('okta:okta-secret-pw').toString('base64')}`;
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-
-type Json = Record<string, unknown>;
+import { BASIC_ENV as ENV, GROUP, PATCH_OP, scimRequest, USER } from '../helpers/scim.js';
 
 /** Two portcullis instances on one real redis-server, as behind a load balancer. */
 describe('SCIM with Redis, two instances', () => {
@@ -16,18 +9,8 @@ describe('SCIM with Redis, two instances', () => {
   let one: TestApp;
   let two: TestApp;
 
-  const scim = async (app: TestApp, method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${app.url}/scim/v2${path}`, {
-      method,
-      headers: {
-        authorization: BASIC,
-        ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, json: (text ? JSON.parse(text) : null) as Json };
-  };
+  const scim = (app: TestApp, method: string, path: string, body?: unknown) =>
+    scimRequest(app.url, method, path, body);
 
   const check = (app: TestApp, cookie: string, host = 'app.test') =>
     fetch(`${app.url}/auth/nginx`, {

@@ -2,57 +2,35 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/ports/store.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-
-const ENV = {
-  SCIM_USER: 'okta',
-  SCIM_PASSWORD: 'okta-secret-pw',
-  SCIM_BEARER_TOKEN: 'entra-token-0123456789',
-};
-const BASIC = `Basic ${Buffer.from('okta:okta-secret-pw').toString('base64')}`;
-const BEARER = 'Bearer entra-token-0123456789';
-const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
-
-type Json = Record<string, unknown>;
+import {
+  BASIC,
+  BEARER,
+  ENV,
+  ERROR,
+  type Json,
+  PATCH_OP,
+  type ScimResult,
+  scimRequest,
+  USER,
+} from '../helpers/scim.js';
 
 describe('SCIM users', () => {
   let app: TestApp;
 
-  const scim = async (
+  const scim = (
     method: string,
     path: string,
     body?: unknown,
     auth: string | null = BASIC,
     headers: Record<string, string> = {},
-  ) => {
-    const response = await fetch(`${app.url}/scim/v2${path}`, {
-      method,
-      headers: {
-        ...(auth ? { authorization: auth } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      json: (text ? JSON.parse(text) : null) as Json,
-    };
-  };
+  ) => scimRequest(app.url, method, path, body, auth, headers);
 
   const check = (cookie: string) =>
     fetch(`${app.url}/auth/nginx`, {
       headers: { cookie: `portcullis_session=${cookie}`, 'x-original-url': 'http://app.test/' },
     });
 
-  const expectScimError = (
-    result: { status: number; headers: Headers; json: Json },
-    status: number,
-    scimType?: string,
-  ) => {
+  const expectScimError = (result: ScimResult, status: number, scimType?: string) => {
     expect(result.status).toBe(status);
     expect(result.headers.get('content-type')).toBe('application/scim+json; charset=utf-8');
     expect(result.json.schemas).toEqual([ERROR]);
