@@ -14,8 +14,8 @@ import {
 import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
 import type { AppContext } from './context.js';
-import { errorPage } from './pages.js';
-import { sendBody, sendEmpty, sendJson, sendPreparedEmpty, wantsJson } from './respond.js';
+import { sendProblem } from './pages.js';
+import { sendBody, sendEmpty, sendPreparedEmpty } from './respond.js';
 
 /**
  * The proxy dialects: each reads the original request from its own headers (normalise at the
@@ -304,10 +304,10 @@ function sendCheckError(
   message: string,
   headers: string[] = [],
 ): void {
-  headers.push('Cache-Control', 'no-store');
-  if (req.method === 'HEAD' || target?.method === 'HEAD') sendEmpty(res, status, headers);
-  else if (wantsJson(req)) sendJson(req, res, status, { error: code, message }, headers);
-  else errorPage(ctx, req, res, status, message, headers);
+  if (req.method === 'HEAD' || target?.method === 'HEAD') {
+    headers.push('Cache-Control', 'no-store');
+    sendEmpty(res, status, headers);
+  } else sendProblem(ctx, req, res, status, code, message, headers);
 }
 
 function answer(

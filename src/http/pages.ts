@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from './context.js';
 import { html, page, type SafeHtml } from './html.js';
-import { sendHtml } from './respond.js';
+import { sendHtml, sendJson, wantsJson } from './respond.js';
 
 export function logoUrl(ctx: AppContext): string | null {
   return ctx.config.logo ? `${ctx.config.prefix}/static/logo` : null;
@@ -55,4 +55,21 @@ export function errorPage(
 <a class="button" href="${ctx.config.prefix}/login">Go to the sign-in page</a>`,
     headers,
   );
+}
+
+/**
+ * An error said to whoever asked (SPEC §5): JSON `{"error": code, "message": …}` to an API client
+ * (`Accept: application/json`), the short page above to a person. Both are no-store.
+ */
+export function sendProblem(
+  ctx: AppContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: string[] = [],
+): void {
+  if (wantsJson(req)) sendJson(req, res, status, { error: code, message }, headers);
+  else errorPage(ctx, req, res, status, message, headers);
 }

@@ -8,9 +8,9 @@ import { createScimHandler, isScimPath } from '../scim/handlers.js';
 import type { AppContext } from './context.js';
 import { type CheckNames, checkNames, type Dialect, handleCheck } from './forward-auth.js';
 import { STYLESHEET } from './html.js';
-import { errorPage } from './pages.js';
+import { sendProblem } from './pages.js';
 import { requestId } from './request.js';
-import { redirect, sendBody, sendJson, wantsJson } from './respond.js';
+import { redirect, sendBody } from './respond.js';
 import { handleAdminAction, handleAdminPage } from './routes/admin.js';
 import { handleLoginPage } from './routes/login.js';
 import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
@@ -167,9 +167,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  if (wantsJson(req))
-    sendJson(req, res, known.status, { error: known.code, message: known.publicMessage });
-  else errorPage(ctx, req, res, known.status, known.publicMessage);
+  sendProblem(ctx, req, res, known.status, known.code, known.publicMessage);
 }
 
 /** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */

@@ -5,8 +5,7 @@ import { type Decision, decide } from '../core/decide.js';
 import { type Target, targetUrl } from '../core/target.js';
 import type { AppContext } from '../http/context.js';
 import { headersFor, isTrusted, loginUrl, sendLoginAnswer } from '../http/forward-auth.js';
-import { errorPage } from '../http/pages.js';
-import { sendJson, wantsJson } from '../http/respond.js';
+import { sendProblem } from '../http/pages.js';
 import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
 import { ProxyEngine } from './engine.js';
@@ -137,23 +136,13 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     );
     if (res.headersSent || res.destroyed) return;
     sendProblem(
+      ctx,
       req,
       res,
       failure.status,
       failure.status === 504 ? 'upstream_timeout' : 'upstream_unavailable',
       failureMessage(failure),
     );
-  }
-
-  function sendProblem(
-    req: IncomingMessage,
-    res: ServerResponse,
-    status: number,
-    code: string,
-    message: string,
-  ): void {
-    if (wantsJson(req)) sendJson(req, res, status, { error: code, message });
-    else errorPage(ctx, req, res, status, message);
   }
 
   function respond(
@@ -181,6 +170,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
         'proxy: denied',
       );
       sendProblem(
+        ctx,
         req,
         res,
         403,
@@ -203,7 +193,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       // The rest of a refused request is not read: the connection cannot be reused.
       res.shouldKeepAlive = false;
       refusedSockets.add(req.socket);
-      sendProblem(req, res, 400, 'bad_request', checked);
+      sendProblem(ctx, req, res, 400, 'bad_request', checked);
       return;
     }
     const cookie = readCookie(checked.scan.cookie, cookieName);
@@ -225,14 +215,17 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
         if (res.headersSent) return;
         if (outage) {
           sendProblem(
+            ctx,
             req,
             res,
             503,
             'store_unavailable',
             'The session store is unreachable. Try again in a moment.',
+            ['Retry-After', '1'],
           );
         } else {
           sendProblem(
+            ctx,
             req,
             res,
             500,

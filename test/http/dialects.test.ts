@@ -374,6 +374,7 @@ describe('forward-auth dialects: one scenario table', () => {
     expect(named).toEqual([]);
     if (scenario.expect === 'deny') {
       expect(reply.status).toBe(403);
+      expect(reply.headers['cache-control']).toBe('no-store');
       // SPEC §5: JSON for an API client, a short page for a person (Traefik shows it).
       if (scenario.client === 'json') {
         expect(reply.headers['content-type']).toMatch(/^application\/json/);

@@ -105,6 +105,7 @@ describe('reverse proxy: the session store fails', () => {
       });
       expect(response.status).toBe(status);
       expect(await response.json()).toMatchObject({ error: code });
+      expect(response.headers.get('retry-after')).toBe(status === 503 ? '1' : null);
       expect(upstream.requests.length).toBe(before);
     });
 
