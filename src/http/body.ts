@@ -14,8 +14,17 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
       'This form must be sent as a normal web form.',
     );
   }
+  const text = await readBody(req, LIMIT);
+  return new URLSearchParams(text);
+}
+
+/**
+ * The body as UTF-8 text, refused with `payload_too_large` as soon as it is known to be over
+ * `maxBytes` (declared, or while streaming); the rest is drained, not kept.
+ */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > LIMIT) {
+  if (declared > maxBytes) {
     req.resume();
     throw new PortcullisError('payload_too_large', `content-length ${declared}`);
   }
@@ -23,9 +32,11 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > LIMIT) throw new PortcullisError('payload_too_large', 'body over limit');
+    if (size > maxBytes) {
+      req.resume();
+      throw new PortcullisError('payload_too_large', 'body over limit');
+    }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return new URLSearchParams(text);
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { PortcullisError } from '../core/errors.js';
+import { readBody } from './body.js';
 
 export interface JsonLimits {
   /** Bytes. */
@@ -28,24 +29,10 @@ export async function readJson(req: IncomingMessage, limits: JsonLimits): Promis
       'The body must be JSON (application/scim+json or application/json).',
     );
   }
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limits.maxBytes) {
-    req.resume();
-    throw new PortcullisError('payload_too_large', `content-length ${declared}`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limits.maxBytes) {
-      req.resume();
-      throw new PortcullisError('payload_too_large', 'body over limit');
-    }
-    chunks.push(chunk);
-  }
+  const text = await readBody(req, limits.maxBytes);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new PortcullisError('bad_request', 'json parse', 'The body is not valid JSON.');
   }
