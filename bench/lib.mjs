@@ -139,3 +139,31 @@ export function table(rows) {
     )
     .join('\n');
 }
+
+/**
+ * Signs EMAIL in to a running `portcullis serve` the way a person would with a handed-out link
+ * (`portcullis login-url`, then POST /auth/magic); returns the `portcullis_session=…` cookie.
+ */
+export async function signIn(configPath, origin, email) {
+  const issued = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin/portcullis.js'), 'login-url', email, '--rd', '/', '--config', configPath],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  if (issued.status !== 0) throw new Error(`login-url failed: ${issued.stderr}`);
+  const link = new URL(issued.stdout.trim().split('\n').pop());
+  const form = new URLSearchParams({ token: link.searchParams.get('token') }).toString();
+  const redeemed = await http(`${origin}/auth/magic`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': Buffer.byteLength(form),
+    },
+    body: form,
+  });
+  const match = /portcullis_session=([^;]+)/.exec(
+    [redeemed.headers['set-cookie'] ?? []].flat().join('\n'),
+  );
+  if (!match) throw new Error(`sign-in failed: ${redeemed.status} ${redeemed.body}`);
+  return `portcullis_session=${match[1]}`;
+}

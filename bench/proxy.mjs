@@ -30,6 +30,7 @@ import {
   pct,
   processGroup,
   ROOT,
+  signIn,
   sleep,
   table,
 } from './lib.mjs';
@@ -108,32 +109,7 @@ async function startPortcullis(upstreamPort) {
       throw new Error(`portcullis did not start:\n${child.output}`);
     await sleep(100);
   }
-  const issued = spawnSync(
-    process.execPath,
-    [bin, 'login-url', EMAIL, '--rd', '/', '--config', configPath],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-    },
-  );
-  if (issued.status !== 0) throw new Error(`login-url failed: ${issued.stderr}`);
-  const link = new URL(issued.stdout.trim().split('\n').pop());
-  const csrf = 'c'.repeat(43);
-  const form = new URLSearchParams({ token: link.searchParams.get('token'), csrf }).toString();
-  const redeemed = await http(`${origin}/auth/magic`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'content-length': Buffer.byteLength(form),
-      cookie: `portcullis_csrf=${csrf}`,
-    },
-    body: form,
-  });
-  const match = /portcullis_session=([^;]+)/.exec(
-    [redeemed.headers['set-cookie'] ?? []].flat().join('\n'),
-  );
-  if (!match) throw new Error(`sign-in failed: ${redeemed.status} ${redeemed.body}`);
-  const cookie = `portcullis_session=${match[1]}`;
+  const cookie = await signIn(configPath, origin, EMAIL);
   const server = { url: origin, pid: child.pid, headers: { Cookie: cookie } };
   // The request wrk sends must be checked and forwarded; without the cookie it must not be.
   const allowed = await http(`${origin}/`, { headers: server.headers });

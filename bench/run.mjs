@@ -29,6 +29,7 @@ import {
   pct,
   processGroup,
   ROOT,
+  signIn,
   sleep,
   table,
 } from './lib.mjs';
@@ -149,29 +150,8 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
     child,
   );
 
-  const issued = spawnSync(
-    process.execPath,
-    [bin, 'login-url', EMAIL, '--rd', '/', '--config', configPath],
-    { cwd: ROOT, encoding: 'utf8' },
-  );
-  if (issued.status !== 0) throw new Error(`login-url failed: ${issued.stderr}`);
-  const link = new URL(issued.stdout.trim().split('\n').pop());
-  const token = link.searchParams.get('token');
-  const csrf = 'c'.repeat(43);
-  const form = new URLSearchParams({ token, csrf }).toString();
-  const redeemed = await http(`${origin}/auth/magic`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'content-length': Buffer.byteLength(form),
-      cookie: `portcullis_csrf=${csrf}`,
-    },
-    body: form,
-  });
-  const setCookie = [redeemed.headers['set-cookie'] ?? []].flat().join('\n');
-  const match = /portcullis_session=([^;]+)/.exec(setCookie);
-  if (!match) throw new Error(`sign-in failed for ${name}: ${redeemed.status} ${redeemed.body}`);
-  return { url: `${origin}/auth/nginx`, cookie: `portcullis_session=${match[1]}`, pid: child.pid };
+  const cookie = await signIn(configPath, origin, EMAIL);
+  return { url: `${origin}/auth/nginx`, cookie, pid: child.pid };
 }
 
 function requestHeaders(server) {
