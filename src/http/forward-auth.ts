@@ -4,13 +4,8 @@ import { type Decision, decide } from '../core/decide.js';
 import { compileEmailGlob } from '../core/glob.js';
 import type { Identity } from '../core/identity.js';
 import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
-import {
-  buildTarget,
-  parseAbsoluteTarget,
-  type Target,
-  type TargetResult,
-  targetUrl,
-} from '../core/target.js';
+import { type Target, type TargetResult, targetUrl } from '../core/target.js';
+import { TargetCache } from '../core/target-cache.js';
 import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
 import type { AppContext } from './context.js';
@@ -31,58 +26,19 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/**
- * Parsed targets by their exact inputs. A proxy asks about the same URLs over and over (assets,
- * API polls), and parsing plus normalising one costs more than the rest of a cached check. The
- * maps are bounded (oldest out first) and only hold successful parses of short inputs; entries
- * are frozen because every request for that URL shares them. An absolute URL is its own key (the
- * method is checked on the entry, so the common case builds no key string); the parts of a split
- * target are joined with a newline, which no accepted target contains.
- */
-const TARGET_CACHE_MAX = 1024;
-const TARGET_KEY_MAX = 1024;
-const absoluteTargets = new Map<string, TargetResult>();
-const splitTargets = new Map<string, TargetResult>();
-
-function rememberTarget(
-  cache: Map<string, TargetResult>,
-  key: string,
-  result: TargetResult,
-): TargetResult {
-  if (!result.ok || key.length > TARGET_KEY_MAX) return result;
-  if (cache.size >= TARGET_CACHE_MAX && !cache.has(key)) {
-    const oldest = cache.keys().next().value;
-    if (oldest !== undefined) cache.delete(oldest);
-  }
-  Object.freeze(result.target);
-  cache.set(key, Object.freeze(result));
-  return result;
-}
-
-function parseAbsolute(url: string, method: string): TargetResult {
-  const known = absoluteTargets.get(url);
-  if (known?.ok && known.target.method === method) return known;
-  return rememberTarget(absoluteTargets, url, parseAbsoluteTarget(url, method));
-}
-
-function build(scheme: string, host: string, uri: string, method: string): TargetResult {
-  const key = `${scheme}\n${host}\n${uri}\n${method}`;
-  return (
-    splitTargets.get(key) ??
-    rememberTarget(splitTargets, key, buildTarget(scheme, host, uri, method))
-  );
-}
+/** Parsed targets of every check in this process (see TargetCache). */
+const targets = new TargetCache();
 
 function fromNginxHeaders(headers: IncomingHttpHeaders): TargetResult | null {
   const method = first(headers['x-original-method'])?.toUpperCase() ?? 'GET';
   const original = first(headers['x-original-url']);
-  if (original !== undefined) return parseAbsolute(original, method);
+  if (original !== undefined) return targets.absolute(original, method);
   // ingress-nginx style: X-Original-URI with the host in X-Forwarded-Host or Host.
   const uri = first(headers['x-original-uri']);
   const host = first(headers['x-forwarded-host']) ?? headers.host;
   if (uri === undefined || host === undefined) return null;
   const scheme = first(headers['x-forwarded-proto']) ?? first(headers['x-scheme']) ?? 'http';
-  return build(scheme, host, uri, method);
+  return targets.build(scheme, host, uri, method);
 }
 
 function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null {
@@ -91,7 +47,7 @@ function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null
   if (host === undefined || uri === undefined) return null;
   const scheme = first(headers['x-forwarded-proto']) ?? 'http';
   const method = first(headers['x-forwarded-method'])?.toUpperCase() ?? 'GET';
-  return build(scheme, host, uri, method);
+  return targets.build(scheme, host, uri, method);
 }
 
 function fromOauth2Headers(headers: IncomingHttpHeaders): TargetResult | null {
@@ -103,7 +59,7 @@ function fromOauth2Headers(headers: IncomingHttpHeaders): TargetResult | null {
   const method =
     (first(headers['x-forwarded-method']) ?? first(headers['x-original-method']))?.toUpperCase() ??
     'GET';
-  return build(scheme, host, uri, method);
+  return targets.build(scheme, host, uri, method);
 }
 
 /** Reads the target a trusted proxy asked about; null when the headers are missing. */

@@ -1,4 +1,4 @@
-import { buildTarget, type TargetResult } from '../core/target.js';
+import { buildTarget, parseAbsoluteTarget, type TargetResult } from './target.js';
 
 /** Request-targets kept; the oldest goes first once full. */
 const MAX_ENTRIES = 1024;
@@ -16,14 +16,31 @@ interface Entry {
 }
 
 /**
- * `buildTarget` with a memory, one per reverse proxy. Clients ask for the same URLs over and
- * over (assets, API polls), and parsing and normalising one costs more than the rest of the
- * check (the same idea as the forward-auth checks' cache). Only successful parses are kept, by
- * their exact inputs: looked up by request-target, then the scheme, Host and method are compared,
- * so a hit builds no key string. Entries are frozen because every request for that URL shares one.
+ * `buildTarget` and `parseAbsoluteTarget` with a memory (the forward-auth checks share one, each
+ * reverse proxy has its own). Proxies ask about the same URLs over and over (assets, API polls),
+ * and parsing and normalising one costs more than the rest of a cached check. Only successful
+ * parses of inputs up to MAX_KEY_LENGTH are kept, by their exact inputs, oldest out first: a split
+ * target is looked up by request-target, then scheme, Host and method are compared; an absolute
+ * URL is its own key and the method is compared on the entry. So a hit builds no key string.
+ * Entries are frozen because every request for that URL shares one.
  */
 export class TargetCache {
   private readonly byUri = new Map<string, Entry[]>();
+  private readonly byUrl = new Map<string, TargetResult>();
+
+  absolute(url: string, method: string): TargetResult {
+    const known = this.byUrl.get(url);
+    if (known?.ok && known.target.method === method) return known;
+    const result = parseAbsoluteTarget(url, method);
+    if (!result.ok || url.length > MAX_KEY_LENGTH) return result;
+    Object.freeze(result.target);
+    if (this.byUrl.size >= MAX_ENTRIES && !this.byUrl.has(url)) {
+      const oldest = this.byUrl.keys().next().value;
+      if (oldest !== undefined) this.byUrl.delete(oldest);
+    }
+    this.byUrl.set(url, Object.freeze(result));
+    return result;
+  }
 
   build(scheme: string, host: string, uri: string, method: string): TargetResult {
     const variants = this.byUri.get(uri);
