@@ -10,6 +10,7 @@ import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
 import type { AppContext } from './context.js';
 import { sendProblem } from './pages.js';
+import { firstValue as first, isTrusted } from './request.js';
 import { sendBody, sendEmpty, sendPreparedEmpty } from './respond.js';
 
 /**
@@ -21,10 +22,6 @@ import { sendBody, sendEmpty, sendPreparedEmpty } from './respond.js';
  *  - verify: Authelia's legacy /api/verify, nginx wording when X-Original-URL is present.
  */
 export type Dialect = 'nginx' | 'traefik' | 'oauth2' | 'verify';
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** Parsed targets of every check in this process (see TargetCache). */
 const targets = new TargetCache();
@@ -88,30 +85,6 @@ export function isNavigation(headers: IncomingHttpHeaders): boolean {
   if (headers['x-requested-with'] !== undefined) return false;
   const accept = headers.accept;
   return accept !== undefined && accept.includes('text/html');
-}
-
-// Per trusted_proxies list, so two apps in one process (tests) never share answers.
-const trustCaches = new WeakMap<object, Map<string, boolean>>();
-
-/** Whether a peer address is in `server.trusted_proxies` (its forwarded headers are believed). */
-export function isTrusted(ctx: AppContext, address: string | undefined): boolean {
-  if (!address) return false;
-  const list = ctx.config.trustedProxies;
-  let cache = trustCaches.get(list);
-  if (!cache) {
-    cache = new Map();
-    trustCaches.set(list, cache);
-  }
-  let trusted = cache.get(address);
-  if (trusted === undefined) {
-    const v4mapped = address.startsWith('::ffff:') ? address.slice(7) : null;
-    trusted = v4mapped
-      ? list.check(v4mapped, 'ipv4')
-      : list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-    if (cache.size > 10_000) cache.clear();
-    cache.set(address, trusted);
-  }
-  return trusted;
 }
 
 export function loginUrl(ctx: AppContext, rd: string | null): string {

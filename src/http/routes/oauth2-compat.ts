@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeRedirect } from '../../core/redirect.js';
 import type { AppContext } from '../context.js';
-import { isTrusted, loginUrl } from '../forward-auth.js';
+import { loginUrl } from '../forward-auth.js';
+import { firstValue as first, isTrusted } from '../request.js';
 import { redirect } from '../respond.js';
 
 /**
@@ -12,10 +13,6 @@ import { redirect } from '../respond.js';
  * relative one is made absolute on the host the proxy names (the app's, not portcullis'), and
  * whatever results goes through the same `rd` check as everywhere else (SPEC §3).
  */
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function destination(ctx: AppContext, req: IncomingMessage, query: URLSearchParams): string {
   const trusted = isTrusted(ctx, req.socket.remoteAddress);
