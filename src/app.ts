@@ -19,6 +19,7 @@ import { AdminService } from './services/admin.js';
 import { LoginLinks } from './services/login-links.js';
 import { SessionService } from './services/sessions.js';
 import { UserService } from './services/users.js';
+import { keepNextTickShape } from './tick-shape.js';
 
 export interface AppOptions {
   clock?: Clock;
@@ -57,6 +58,8 @@ export async function openStore(config: Config, clock: Clock, logger: Logger): P
 
 /** The composition root: the only place that knows the concrete classes. */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
+  // Before any traffic: the per-request nextTicks inside node:http must stay fast (see file).
+  keepNextTickShape();
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.raw.log.level);
   for (const warning of config.warnings) logger.warn(warning);
