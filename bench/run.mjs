@@ -3,16 +3,18 @@
 // One run starts a bare node:http server and three portcullis processes (memory store twice,
 // Redis store on a real redis-server), signs in to each through a one-time link, and loads
 // `/auth/nginx` with the session cookie using wrk (the bare server gets the very same request
-// bytes). Rounds interleave the targets so that drift on this shared, CPU-stealing VM hits them
-// alike; ratios are taken per round, then the median. Servers are pinned to CPU 0, wrk and
+// bytes). Each portcullis load runs between two loads of the bare server and is compared with
+// their mean, so drift in this shared VM's speed hits both sides alike; medians over all such
+// sandwiches. Servers are pinned to CPU 0, wrk and
 // redis-server to CPU 1, when `taskset` works (BASELINE.md). Besides req/s and latency, each
 // server's CPU time per answer is read from /proc: neighbours' load moves it far less than req/s.
 // A benchmark, not a test: it exits 0 whatever the figures.
 //
-// Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds (8), BENCH_CONNECTIONS (50), BENCH_PIN=0 to
+// Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds per load (8), BENCH_CONNECTIONS (50), BENCH_PIN=0 to
 // leave placement to the kernel, BENCH_ONLY=memory,redis to run a subset (bare always runs),
 // BENCH_PROFILE=1 to run the servers under `--cpu-prof` (profiles land in bench/profiles/; read
-// one with `node bench/top-profile.mjs FILE`).
+// one with `node bench/top-profile.mjs FILE`), BENCH_PERF=1 to record each load but its first and last second with
+// `perf record -g` (servers get --perf-basic-prof; files bench/profiles/perf-NAME-ROUND.data).
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,6 +56,11 @@ const SAME_HEADERS_AS_BARE = {
 };
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const PERF = process.env.BENCH_PERF === '1';
+const PROFILE_FLAGS = [
+  ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : []),
+  ...(PERF ? ['--perf-basic-prof'] : []),
+];
 
 function log(message) {
   process.stderr.write(`bench: ${message}\n`);
@@ -82,9 +89,8 @@ async function waitUntil(what, check, child, timeoutMs = 15_000) {
 
 async function startBare() {
   const port = await freePort();
-  const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : [];
   const child = group.start(0, process.execPath, [
-    ...profile,
+    ...PROFILE_FLAGS,
     join(ROOT, 'bench/bare-server.mjs'),
     String(port),
   ]);
@@ -136,9 +142,8 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
   // JSON is YAML.
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const bin = join(ROOT, 'bin/portcullis.js');
-  const profile = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : [];
   const child = group.start(0, process.execPath, [
-    ...profile,
+    ...PROFILE_FLAGS,
     bin,
     'serve',
     '--config',
@@ -199,13 +204,37 @@ function loadAverage() {
   }
 }
 
-function wrk(server, seconds) {
+/** BENCH_PERF: samples `pid` with call stacks for all but the first and last second of a load. */
+function perfRecord(pid, file, seconds) {
+  mkdirSync(join(ROOT, 'bench/profiles'), { recursive: true });
+  const timer = setTimeout(() => {
+    group.start(1, 'perf', [
+      'record',
+      '-e',
+      'cpu-clock',
+      '-F',
+      '1999',
+      '-g',
+      '-o',
+      join(ROOT, 'bench/profiles', file),
+      '-p',
+      String(pid),
+      '--',
+      'sleep',
+      String(seconds - 2),
+    ]);
+  }, 1000);
+  timer.unref();
+}
+
+function wrk(server, seconds, label = null) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
   for (const [name, value] of Object.entries(requestHeaders(server))) {
     args.push('-H', `${name}: ${value}`);
   }
   args.push(server.url);
   const cpuBefore = cpuSeconds(server.pid);
+  if (PERF && label && seconds >= 3) perfRecord(server.pid, `perf-${label}.data`, seconds);
   return new Promise((resolve, reject) => {
     const child = group.start(1, 'wrk', args);
     child.on('error', reject);
@@ -248,39 +277,63 @@ async function main() {
     await wrk(servers[name], WARMUP);
   }
 
-  const rounds = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const result = {};
-    // Rotate the order so no target always runs first (or right after the same neighbour).
-    const order = names.map((_, i) => names[(i + round) % names.length]);
-    for (const name of order) {
-      result[name] = await wrk(servers[name], DURATION);
-      const r = result[name];
-      log(
-        `round ${round + 1}/${ROUNDS} ${name.padEnd(14)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerRequest, 1)} µs/req`,
-      );
-      if (r.non2xx > 0 || r.socketErrors) {
-        log(`  WARNING ${name}: ${r.non2xx} non-2xx answers, socket errors: ${r.socketErrors}`);
-      }
+  // Every portcullis load is sandwiched between two loads of the bare server, and its ratios are
+  // taken against the mean of those two: this VM's speed drifts by 10-20 % over tens of seconds
+  // (everything, the kernel included, slows alike), and a neighbour measured 20 s away would
+  // carry that drift into the ratio. Medians over all sandwiches.
+  const others = names.filter((name) => name !== 'bare');
+  const runs = [];
+  const measure = async (name, round) => {
+    const r = await wrk(servers[name], DURATION, `${name}-${round + 1}`);
+    runs.push({ name, round: round + 1, ...r });
+    log(
+      `round ${round + 1}/${ROUNDS} ${name.padEnd(14)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerRequest, 1)} µs/req`,
+    );
+    if (r.non2xx > 0 || r.socketErrors) {
+      log(`  WARNING ${name}: ${r.non2xx} non-2xx answers, socket errors: ${r.socketErrors}`);
     }
-    rounds.push(result);
+  };
+  await measure('bare', 0);
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order so no target always runs first in a round.
+    for (let i = 0; i < others.length; i++) {
+      await measure(others[(i + round) % others.length], round);
+      await measure('bare', round);
+    }
   }
+  const sandwiches = (name) =>
+    runs.flatMap((run, i) => {
+      if (run.name !== name) return [];
+      const before = runs[i - 1];
+      const after = runs[i + 1];
+      const bare = (key) => (before[key] + after[key]) / 2;
+      return [
+        {
+          rps: run.rps / bare('rps'),
+          p99: run.p99 / bare('p99'),
+          cpu: bare('cpuUsPerRequest') / run.cpuUsPerRequest,
+        },
+      ];
+    });
 
   const summary = {};
   for (const name of names) {
-    const of = (key) => median(rounds.map((r) => r[name][key]));
+    const own = runs.filter((run) => run.name === name);
+    const of = (key) => median(own.map((run) => run[key]));
+    const ratios = name === 'bare' ? [] : sandwiches(name);
     summary[name] = {
       rps: of('rps'),
       p50: of('p50'),
       p99: of('p99'),
-      // Ratios are per round (same conditions), then the median.
-      rpsRatio: median(rounds.map((r) => r[name].rps / r.bare.rps)),
-      p99Ratio: median(rounds.map((r) => r[name].p99 / r.bare.p99)),
+      rpsRatio: name === 'bare' ? 1 : median(ratios.map((r) => r.rps)),
+      p99Ratio: name === 'bare' ? 1 : median(ratios.map((r) => r.p99)),
       cpuUsPerRequest: of('cpuUsPerRequest'),
       // What req/s would be, relative to bare, if both were purely CPU-bound: less sensitive to
       // neighbours than req/s, since CPU time another process steals is not counted.
-      cpuRatio: median(rounds.map((r) => r.bare.cpuUsPerRequest / r[name].cpuUsPerRequest)),
-      non2xx: rounds.reduce((sum, r) => sum + r[name].non2xx, 0),
+      cpuRatio: name === 'bare' ? 1 : median(ratios.map((r) => r.cpu)),
+      // Each sandwich's req/s ratio, to show the spread.
+      rpsRatios: ratios.map((r) => Number(r.rps.toFixed(4))),
+      non2xx: own.reduce((sum, run) => sum + run.non2xx, 0),
     };
   }
 
@@ -349,7 +402,7 @@ async function main() {
   const busy = Math.max(loadBefore, loadAfter) > 3;
   const out = [
     '',
-    `portcullis bench — wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, ${ROUNDS} interleaved rounds, medians; ratios per round then median`,
+    `portcullis bench — wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency, ${ROUNDS} rounds, each load between two bare loads, ratios against their mean, then medians`,
     `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ${canPin ? 'servers pinned to CPU 0, wrk to CPU 1' : 'unpinned'}`,
     `load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after; CPU steal ${fmt(stealPercent, 1)} %${busy ? ' — the machine was busy with other work: expect noise, compare ratios, rerun' : ''}`,
     '',
@@ -378,7 +431,7 @@ async function main() {
     targets: TARGETS,
     summary,
     checks: checks.map(({ target, value, pass }) => ({ target, value, pass })),
-    rounds,
+    runs,
   };
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
