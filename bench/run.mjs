@@ -10,7 +10,7 @@
 // server's CPU time per answer is read from /proc: neighbours' load moves it far less than req/s.
 // A benchmark, not a test: it exits 0 whatever the figures.
 //
-// Knobs: BENCH_ROUNDS (3), BENCH_DURATION seconds per load (8), BENCH_CONNECTIONS (50), BENCH_PIN=0 to
+// Knobs: BENCH_ROUNDS (5), BENCH_DURATION seconds per load (5), BENCH_CONNECTIONS (50), BENCH_PIN=0 to
 // leave placement to the kernel, BENCH_ONLY=memory,redis to run a subset (bare always runs),
 // BENCH_PROFILE=1 to run the servers under `--cpu-prof` (profiles land in bench/profiles/; read
 // one with `node bench/top-profile.mjs FILE`), BENCH_PERF=1 to record each load but its first and last second with
@@ -37,8 +37,8 @@ import {
 } from './lib.mjs';
 
 const group = processGroup();
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const WARMUP = 1;
 const SECRET = 'b'.repeat(64);
@@ -47,7 +47,8 @@ const TARGET_URL = 'https://app.example.test/dashboard/index.html?tab=1';
 const TARGETS = { memory: 0.85, redis: 0.7, p99: 1.5 };
 // The bare server's answer carries three identity headers; portcullis is configured to send
 // the same three, so both put the same answer on the wire and the difference is the check
-// itself. `memory-default` keeps the default header names (seven headers), to show their cost.
+// itself. `memory-default` keeps the default header names (seven headers), to show their cost;
+// it puts a longer answer on the wire than the bare server, so no target is checked on it.
 const SAME_HEADERS_AS_BARE = {
   user: ['Remote-User'],
   email: ['Remote-Email'],
@@ -340,7 +341,6 @@ async function main() {
   const checks = [];
   for (const [name, minimum] of [
     ['memory', TARGETS.memory],
-    ['memory-default', TARGETS.memory],
     ['redis', TARGETS.redis],
   ]) {
     const s = summary[name];
