@@ -144,6 +144,8 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const bin = join(ROOT, 'bin/portcullis.js');
   const child = group.start(0, process.execPath, [
+    // As `npm start` and the Docker image run it (docs/performance.md).
+    '--no-memory-reducer',
     ...PROFILE_FLAGS,
     bin,
     'serve',
