@@ -22,8 +22,9 @@ describe('how the server is started', () => {
     );
   });
 
-  it('the bench starts portcullis the same way', () => {
+  it('both benches start portcullis the same way', () => {
     expect(read('bench/run.mjs')).toMatch(/'--no-memory-reducer',\s*\.\.\.PROFILE_FLAGS,\s*bin,/);
+    expect(read('bench/proxy.mjs')).toMatch(/'--no-memory-reducer',\s*bin,\s*'serve',/);
   });
 
   it('this Node accepts the flag', () => {
