@@ -1,4 +1,4 @@
-import { AsyncResource, createHook } from 'node:async_hooks';
+import { AsyncResource, createHook, type HookCallbacks } from 'node:async_hooks';
 
 /**
  * Keeps `process.nextTick` on V8's fast path for the life of the process.
@@ -29,10 +29,14 @@ function symbolNamed(owner: object, description: string): symbol | undefined {
   return Object.getOwnPropertySymbols(owner).find((s) => s.description === description);
 }
 
+/** createHook's `trackPromises` option (Node 24) is not in the Node 20 typings. */
+type HookOptions = HookCallbacks & { trackPromises?: unknown };
+
 /** Whether this Node's createHook knows `trackPromises` (it validates the option if so). */
 function hooksCanSkipPromises(): boolean {
+  const probe: HookOptions = { trackPromises: 'probe' };
   try {
-    createHook({ trackPromises: 'probe' } as Parameters<typeof createHook>[0]);
+    createHook(probe);
     return false;
   } catch {
     return true;
@@ -42,12 +46,13 @@ function hooksCanSkipPromises(): boolean {
 /** A real nextTick entry, caught by an init hook that installs no promise hooks. */
 function catchTickEntry(): object | null {
   let entry: object | null = null;
-  const hook = createHook({
+  const options: HookOptions = {
     init(_id, type, _trigger, resource) {
       if (type === 'TickObject' && entry === null) entry = resource;
     },
     trackPromises: false,
-  } as Parameters<typeof createHook>[0]).enable();
+  };
+  const hook = createHook(options).enable();
   try {
     process.nextTick(noop);
   } finally {
