@@ -141,24 +141,15 @@ function passesOauth2(constraints: OAuth2Constraints, identity: Identity): boole
 
 /** The identity headers for `identity`, computed once per live session; the caller may append to the copy. */
 export function headersFor(ctx: AppContext, identity: Identity, lookup: Lookup | null): string[] {
-  return namedHeaders(ctx.headerNames, 'headers', identity, lookup);
-}
-
-function namedHeaders(
-  names: HeaderNames,
-  memoKey: string,
-  identity: Identity,
-  lookup: Lookup | null,
-): string[] {
   if (lookup?.kind === 'valid' && identity === lookup.live.identity) {
-    let cached = lookup.live.memo.get(memoKey) as string[] | undefined;
+    let cached = lookup.live.memo.get('headers') as string[] | undefined;
     if (!cached) {
-      cached = identityHeaders(names, identity);
-      lookup.live.memo.set(memoKey, cached);
+      cached = identityHeaders(ctx.headerNames, identity);
+      lookup.live.memo.set('headers', cached);
     }
     return cached.slice();
   }
-  return identityHeaders(names, identity);
+  return identityHeaders(ctx.headerNames, identity);
 }
 
 /**
@@ -168,9 +159,10 @@ function namedHeaders(
  */
 export interface CheckNames {
   names: HeaderNames;
-  /** Per-session memo keys for the header lists built from `names`. */
+  /** oauth2-proxy also sends the e-mail's local part as X-Auth-Request-Preferred-Username. */
+  preferredUsername: boolean;
+  /** Per-session memo key of the prepared answer built from these names. */
   memoKey: string;
-  allowMemoKey: string;
 }
 
 const OAUTH2_PROXY_NAMES: HeaderNames = {
@@ -199,7 +191,7 @@ export function checkNames(
   family: 'portcullis' | 'oauth2-proxy' | 'authelia',
 ): CheckNames {
   if (family === 'portcullis')
-    return { names: configured, memoKey: 'headers', allowMemoKey: 'allow-headers' };
+    return { names: configured, preferredUsername: false, memoKey: 'allow-headers' };
   const required = family === 'oauth2-proxy' ? OAUTH2_PROXY_NAMES : AUTHELIA_NAMES;
   return {
     names: {
@@ -208,21 +200,30 @@ export function checkNames(
       name: union(configured.name, required.name),
       groups: union(configured.groups, required.groups),
     },
-    memoKey: `headers:${family}`,
-    allowMemoKey: `allow-headers:${family}`,
+    preferredUsername: family === 'oauth2-proxy',
+    memoKey: `allow-headers:${family}`,
   };
 }
 
+/** The whole header list of an allowed answer for `identity`, Content-Length included. */
+function allowedAnswer(names: CheckNames, identity: Identity): string[] {
+  const headers = identityHeaders(names.names, identity);
+  if (names.preferredUsername) {
+    headers.push('X-Auth-Request-Preferred-Username', identity.email.split('@')[0] as string);
+  }
+  headers.push('Content-Length', '0');
+  return headers;
+}
+
 /**
- * The whole header list of a 200 for this live session, Content-Length included, built once and
- * handed to `writeHead` as is: the common answer allocates no header array.
+ * `allowedAnswer` for this live session, built once and handed to `writeHead` as is: the common
+ * answer allocates no header array.
  */
 function allowHeaders(names: CheckNames, lookup: Lookup & { kind: 'valid' }): readonly string[] {
-  let prepared = lookup.live.memo.get(names.allowMemoKey) as string[] | undefined;
+  let prepared = lookup.live.memo.get(names.memoKey) as string[] | undefined;
   if (!prepared) {
-    prepared = identityHeaders(names.names, lookup.live.identity);
-    prepared.push('Content-Length', '0');
-    lookup.live.memo.set(names.allowMemoKey, prepared);
+    prepared = allowedAnswer(names, lookup.live.identity);
+    lookup.live.memo.set(names.memoKey, prepared);
   }
   return prepared;
 }
@@ -277,24 +278,13 @@ function answer(
   }
   ctx.metrics?.check(dialect, decision.kind);
   if (decision.kind === 'allow') {
-    if (
-      dialect !== 'oauth2' &&
-      lookup?.kind === 'valid' &&
-      decision.identity === lookup.live.identity
-    ) {
-      sendPreparedEmpty(res, 200, allowHeaders(names, lookup));
-      return;
-    }
-    const headers = decision.identity
-      ? namedHeaders(names.names, names.memoKey, decision.identity, lookup)
-      : [];
-    if (dialect === 'oauth2' && decision.identity) {
-      headers.push(
-        'X-Auth-Request-Preferred-Username',
-        decision.identity.email.split('@')[0] as string,
-      );
-    }
-    sendEmpty(res, dialect === 'oauth2' ? 202 : 200, headers);
+    // oauth2-proxy answers 202.
+    const status = dialect === 'oauth2' ? 202 : 200;
+    if (lookup?.kind === 'valid' && decision.identity === lookup.live.identity) {
+      sendPreparedEmpty(res, status, allowHeaders(names, lookup));
+    } else if (decision.identity) {
+      sendPreparedEmpty(res, status, allowedAnswer(names, decision.identity));
+    } else sendEmpty(res, status);
     return;
   }
   if (decision.kind === 'deny') {
