@@ -628,17 +628,25 @@ describe('check endpoints under hostile input', () => {
     });
     let restore: (() => void) | null = null;
 
-    it.each(endpointNames)('%s: store unreachable → 503, never 2xx', async (_n, endpoint) => {
+    /**
+     * Makes every session read fail with `error` (undone after the test) and returns a cookie
+     * for a fresh login, so no cached answer hides the store.
+     */
+    async function failSessionReads(error: Error): Promise<string> {
       const store = app.ctx.store;
       const original = store.getSession.bind(store);
-      store.getSession = () =>
-        Promise.reject(new StoreUnavailableError(new Error('connect ECONNREFUSED 127.0.0.1:6379')));
+      store.getSession = () => Promise.reject(error);
       restore = () => {
         store.getSession = original;
       };
-      // A fresh login, so that no cached answer hides the store.
       const tokens = await SessionTokens.create([Buffer.from(TEST_SECRET, 'hex')]);
-      const cookie = await tokens.sign(sid, Date.now(), Date.now() + 60_000);
+      return tokens.sign(sid, Date.now(), Date.now() + 60_000);
+    }
+
+    it.each(endpointNames)('%s: store unreachable → 503, never 2xx', async (_n, endpoint) => {
+      const cookie = await failSessionReads(
+        new StoreUnavailableError(new Error('connect ECONNREFUSED 127.0.0.1:6379')),
+      );
       const response = await check(endpoint.path, {
         ...targetHeaders(endpoint.encoding),
         ...NAVIGATION,
@@ -650,17 +658,9 @@ describe('check endpoints under hostile input', () => {
     it.each(endpointNames)(
       '%s: a store fault (not an outage) → 500, never 2xx',
       async (_n, endpoint) => {
-        const store = app.ctx.store;
-        const original = store.getSession.bind(store);
-        store.getSession = () =>
-          Promise.reject(
-            new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
-          );
-        restore = () => {
-          store.getSession = original;
-        };
-        const tokens = await SessionTokens.create([Buffer.from(TEST_SECRET, 'hex')]);
-        const cookie = await tokens.sign(sid, Date.now(), Date.now() + 60_000);
+        const cookie = await failSessionReads(
+          new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
+        );
         const response = await check(endpoint.path, {
           ...targetHeaders(endpoint.encoding),
           accept: 'application/json',
