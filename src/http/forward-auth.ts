@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { readCookie } from '../core/cookies.js';
 import { type Decision, decide } from '../core/decide.js';
+import { PortcullisError } from '../core/errors.js';
 import { compileEmailGlob } from '../core/glob.js';
 import type { Identity } from '../core/identity.js';
 import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
@@ -342,22 +343,31 @@ export function sendLoginAnswer(
   );
 }
 
-function unavailable(
+/**
+ * A session lookup that failed, as the answer both the checks and the reverse proxy give: 503
+ * while the store is away (it comes back by itself; `failureHeaders` adds Retry-After), a logged
+ * 500 for any other fault. Never a 2xx: nginx and Traefik read any 2xx as "let in".
+ */
+export function sessionLookupFailure(
   ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  target: Target,
-): void {
-  sendCheckError(
-    ctx,
-    req,
-    res,
-    target,
-    503,
-    'unavailable',
-    'The session store cannot be reached just now. Try again in a moment.',
-    ['Retry-After', '1'],
+  error: unknown,
+  during: string,
+): PortcullisError {
+  if (error instanceof StoreUnavailableError) {
+    ctx.logger.warn({ err: error.message }, 'session store unreachable');
+    return new PortcullisError('store_unavailable', error.message);
+  }
+  ctx.logger.error({ err: error }, `session lookup failed during ${during}`);
+  return new PortcullisError(
+    'internal',
+    (error as Error | undefined)?.message,
+    'Something went wrong while checking your session. Try again; if it persists, tell the administrator.',
   );
+}
+
+/** Extra headers for a `sessionLookupFailure` answer. */
+export function failureHeaders(failure: PortcullisError): string[] {
+  return failure.code === 'store_unavailable' ? ['Retry-After', '1'] : [];
 }
 
 /**
@@ -404,23 +414,19 @@ export function handleCheck(
   ctx.sessions.resolve(cookie).then(
     (lookup) => answer(ctx, dialect, names, req, res, target, lookup),
     (error: unknown) => {
-      // Never a 2xx: 503 while the store is away (it comes back by itself), 500 for a fault.
-      const outage = error instanceof StoreUnavailableError;
-      if (outage) ctx.logger.warn({ err: error.message }, 'session store unreachable');
-      else ctx.logger.error({ err: error }, 'session lookup failed during auth check');
-      ctx.metrics?.check(dialect, outage ? 'unavailable' : 'error');
+      const failure = sessionLookupFailure(ctx, error, 'auth check');
+      ctx.metrics?.check(dialect, failure.code === 'store_unavailable' ? 'unavailable' : 'error');
       if (res.headersSent) return;
-      if (outage) unavailable(ctx, req, res, target);
-      else
-        sendCheckError(
-          ctx,
-          req,
-          res,
-          target,
-          500,
-          'internal_error',
-          'Something went wrong while checking your session. Try again; if it persists, tell the administrator.',
-        );
+      sendCheckError(
+        ctx,
+        req,
+        res,
+        target,
+        failure.status as 500 | 503,
+        failure.code,
+        failure.publicMessage,
+        failureHeaders(failure),
+      );
     },
   );
 }

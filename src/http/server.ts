@@ -6,7 +6,13 @@ import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
 import { createScimHandler, isScimPath } from '../scim/handlers.js';
 import type { AppContext } from './context.js';
-import { type CheckNames, checkNames, type Dialect, handleCheck } from './forward-auth.js';
+import {
+  type CheckNames,
+  checkNames,
+  type Dialect,
+  failureHeaders,
+  handleCheck,
+} from './forward-auth.js';
 import { STYLESHEET } from './html.js';
 import { sendProblem } from './pages.js';
 import { requestId } from './request.js';
@@ -167,7 +173,7 @@ export function sendError(
     res.destroy();
     return;
   }
-  sendProblem(ctx, req, res, known.status, known.code, known.publicMessage);
+  sendProblem(ctx, req, res, known.status, known.code, known.publicMessage, failureHeaders(known));
 }
 
 /** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */

@@ -5,7 +5,13 @@ import { type Decision, decide } from '../core/decide.js';
 import { type Target, targetUrl } from '../core/target.js';
 import { TargetCache } from '../core/target-cache.js';
 import type { AppContext } from '../http/context.js';
-import { headersFor, loginUrl, sendLoginAnswer } from '../http/forward-auth.js';
+import {
+  failureHeaders,
+  headersFor,
+  loginUrl,
+  sendLoginAnswer,
+  sessionLookupFailure,
+} from '../http/forward-auth.js';
 import { sendProblem } from '../http/pages.js';
 import { isTrusted } from '../http/request.js';
 import { StoreUnavailableError } from '../ports/store.js';
@@ -210,30 +216,17 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     ctx.sessions.resolve(cookie).then(
       (lookup) => respond(req, res, checked, lookup),
       (error: unknown) => {
-        const outage = error instanceof StoreUnavailableError;
-        if (outage) ctx.logger.warn({ err: error.message }, 'session store unreachable');
-        else ctx.logger.error({ err: error }, 'session lookup failed during proxy check');
+        const failure = sessionLookupFailure(ctx, error, 'proxy check');
         if (res.headersSent) return;
-        if (outage) {
-          sendProblem(
-            ctx,
-            req,
-            res,
-            503,
-            'store_unavailable',
-            'The session store is unreachable. Try again in a moment.',
-            ['Retry-After', '1'],
-          );
-        } else {
-          sendProblem(
-            ctx,
-            req,
-            res,
-            500,
-            'internal_error',
-            'Something went wrong while checking your session. Try again; if it persists, tell the administrator.',
-          );
-        }
+        sendProblem(
+          ctx,
+          req,
+          res,
+          failure.status,
+          failure.code,
+          failure.publicMessage,
+          failureHeaders(failure),
+        );
       },
     );
   }

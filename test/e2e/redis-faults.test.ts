@@ -77,7 +77,7 @@ describe('Redis SIGKILLed under a running portcullis', () => {
     expect(burst[0]?.headers.get('retry-after')).toBe('1');
     // SPEC §5: said as JSON to an API client (the Traefik check above asks as fetch() does) and
     // as a short page to a person.
-    expect(await burst[0]?.json()).toMatchObject({ error: 'unavailable' });
+    expect(await burst[0]?.json()).toMatchObject({ error: 'store_unavailable' });
     const page = await fetch(`${app.url}/auth/traefik`, {
       headers: {
         cookie: `portcullis_session=${cookie}`,
@@ -90,7 +90,7 @@ describe('Redis SIGKILLed under a running portcullis', () => {
     });
     expect(page.status).toBe(503);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(await page.text()).toContain('session store cannot be reached');
+    expect(await page.text()).toContain('session store is unreachable');
     // The availability event dropped the cache.
     expect(app.ctx.sessions.peek(cookie)).toBeUndefined();
 

@@ -667,7 +667,7 @@ describe('check endpoints under hostile input', () => {
           cookie: `${COOKIE}=${cookie}`,
         });
         expect(response.status).toBe(500);
-        expect(await response.json()).toMatchObject({ error: 'internal_error' });
+        expect(await response.json()).toMatchObject({ error: 'internal' });
       },
     );
 

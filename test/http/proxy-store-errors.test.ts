@@ -92,7 +92,7 @@ describe('reverse proxy: the session store fails', () => {
       name: 'a fault',
       error: new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
       status: 500,
-      code: 'internal_error',
+      code: 'internal',
     },
   ];
 
