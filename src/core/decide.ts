@@ -101,6 +101,38 @@ export function decide(
       reason: 'anonymous mode',
     };
   }
+  if (target.method === '') {
+    const methods = namedMethods(policy);
+    // The proxy did not say which method was used. Taking it for a GET would let a GET-only
+    // bypass through for a DELETE; instead the answer is the strictest that any method would get:
+    // every method a rule names, and one that no rule names.
+    if (methods.length > 0) {
+      let worst = decideFor(policy, target, identity);
+      for (const method of methods) {
+        const answer = decideFor(policy, { ...target, method }, identity);
+        if (STRICTNESS[answer.kind] > STRICTNESS[worst.kind]) worst = answer;
+      }
+      return worst;
+    }
+  }
+  return decideFor(policy, target, identity);
+}
+
+const methodLists = new WeakMap<AccessPolicy, readonly string[]>();
+
+/** Every method that some rule is scoped to. */
+function namedMethods(policy: AccessPolicy): readonly string[] {
+  let methods = methodLists.get(policy);
+  if (methods === undefined) {
+    const all = new Set<string>();
+    for (const rule of policy.rules) for (const method of rule.methods ?? []) all.add(method);
+    methods = [...all];
+    methodLists.set(policy, methods);
+  }
+  return methods;
+}
+
+function decideFor(policy: AccessPolicy, target: Target, identity: Identity | null): Decision {
   const strict = evaluate(policy, target, false, identity);
   if (policy.rules.length === 0) return strict;
   const loose = evaluate(policy, target, true, identity);

@@ -29,6 +29,10 @@ export interface Target {
    * `/admin/../public` under `/admin`). No `bypass` rule lets an ambiguous path through.
    */
   ambiguous: boolean;
+  /**
+   * The method the proxy forwarded, upper-case; an empty string when it sent none. An unknown
+   * method is not a GET: `decide` gives it the strictest answer any method would get.
+   */
   method: string;
 }
 
@@ -40,7 +44,18 @@ const HOST_RE =
 // Anything a URL on the wire must not carry raw: controls, space, DEL, and non-ASCII.
 const FORBIDDEN_IN_URL = /[^\u0021-\u007e]/;
 // See `Target.ambiguous`. An encoded space or `é` is not here: every reading agrees on those.
-const STRUCTURAL_IN_PATH = /%(?:2f|5c|3b|3f|23|25|00)|[\\;]|(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+// Encoded control characters (`%09`, `%0a`, `%00`, `%7f`) are: upstreams trim, split or stop at them.
+const STRUCTURAL_IN_PATH =
+  /%(?:2f|5c|3b|3f|23|25|[01][0-9a-f]|7f)|[\\;]|(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+// A run of escapes that may hold bytes of a multi-byte UTF-8 sequence.
+const HIGH_ESCAPE = /%[89a-f][0-9a-f]/i;
+const ESCAPE_RUN = /(?:%[0-9a-f]{2})+/gi;
+// Whitespace (Unicode's too: Python's strip() drops U+3000), control and zero-width characters,
+// which lenient upstreams trim or drop from a path.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const BLANKS = /[\s\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2060\ufeff]+/g;
+// Overlong UTF-8 forms of ASCII (`\xc0\xae` is `.`), as a lenient decoder reads them.
+const OVERLONG = /[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f][\x80-\xbf]/g;
 
 export type TargetResult = { ok: true; target: Target } | { ok: false; reason: string };
 
@@ -70,13 +85,18 @@ export function buildTarget(
   if (!uri.startsWith('/') || FORBIDDEN_IN_URL.test(uri) || uri.length > 8192) {
     return { ok: false, reason: 'uri' };
   }
-  if (!/^[A-Z]{1,16}$/.test(method)) return { ok: false, reason: 'method' };
+  if (method !== '' && !/^[A-Z]{1,16}$/.test(method)) return { ok: false, reason: 'method' };
   let rest = uri;
   const hash = rest.indexOf('#');
   if (hash !== -1) rest = rest.slice(0, hash);
   const q = rest.indexOf('?');
   const rawPath = q === -1 ? rest : rest.slice(0, q);
   const query = q === -1 ? '' : rest.slice(q + 1);
+  // Overlong or otherwise invalid UTF-8 (`%c0%ae` is `.` to a lenient decoder, nothing to a strict
+  // one) has no single reading: refuse it rather than guess which one the upstream takes.
+  if (HIGH_ESCAPE.test(rawPath) && !isValidUtf8Escapes(rawPath)) {
+    return { ok: false, reason: 'invalid UTF-8 in path' };
+  }
   const path = normalizePath(rawPath);
   return {
     ok: true,
@@ -144,6 +164,31 @@ export function normalizePath(rawPath: string): string {
   return resolveDots(decodeUnreserved(rawPath === '' ? '/' : rawPath));
 }
 
+/**
+ * Whether every run of percent-escapes decodes as UTF-8. `decodeURIComponent` refuses overlong
+ * forms, surrogates and stray continuation bytes (ECMA-262 Decode); raw non-ASCII never gets
+ * here (`FORBIDDEN_IN_URL`), so a multi-byte character is always one run of escapes.
+ */
+function isValidUtf8Escapes(rawPath: string): boolean {
+  const runs = rawPath.match(ESCAPE_RUN);
+  if (runs === null) return true;
+  for (const run of runs) {
+    try {
+      decodeURIComponent(run);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function readOverlong(bytes: string): string {
+  const b0 = bytes.charCodeAt(0);
+  const b1 = bytes.charCodeAt(1) & 0x3f;
+  if (bytes.length === 2) return String.fromCharCode(((b0 & 0x1f) << 6) | b1);
+  return String.fromCharCode(((b0 & 0x0f) << 12) | (b1 << 6) | (bytes.charCodeAt(2) & 0x3f));
+}
+
 function loosenPath(rawPath: string): string {
   let path = rawPath === '' ? '/' : rawPath;
   for (let round = 0; round < 3 && /%[0-9A-Fa-f]{2}/.test(path); round++) {
@@ -151,9 +196,18 @@ function loosenPath(rawPath: string): string {
       String.fromCharCode(Number.parseInt(hex, 16)),
     );
   }
+  // The bytes as UTF-8, with overlong forms read as the ASCII they spell (escapes that were
+  // double-encoded get here; single-encoded ones were refused in buildTarget).
+  if (/[\x80-\xff]/.test(path)) {
+    path = Buffer.from(path.replace(OVERLONG, readOverlong), 'latin1').toString('utf8');
+  }
   // An upstream that decodes before it splits sees a decoded `?` or `#` end the path.
   path = path.replace(/[?#].*$/s, '');
   path = path.replace(/\\/g, '/').replace(/;[^/]*/g, '');
+  // Upstreams that trim or drop whitespace and control characters read `/admin%20` and
+  // `/ad%09min` as `/admin`; so do the rules in this reading. Trailing dots too (`/admin.`
+  // is `/admin` to Windows-backed servers), except in dot segments.
+  path = path.replace(BLANKS, '').replace(/([^/.])\.+(?=\/|$)/g, '$1');
   if (!path.startsWith('/')) path = `/${path}`;
   return resolveDots(path);
 }

@@ -5,7 +5,7 @@ import { PortcullisError } from '../core/errors.js';
 import { compileEmailGlob } from '../core/glob.js';
 import type { Identity } from '../core/identity.js';
 import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
-import { type Target, type TargetResult, targetUrl } from '../core/target.js';
+import { parseHost, type Target, type TargetResult, targetUrl } from '../core/target.js';
 import { TargetCache } from '../core/target-cache.js';
 import { StoreUnavailableError } from '../ports/store.js';
 import type { Lookup } from '../services/sessions.js';
@@ -28,26 +28,84 @@ export type Dialect = 'nginx' | 'traefik' | 'oauth2' | 'verify';
 const targets = new TargetCache();
 
 /**
- * The method a proxy forwarded, upper-cased; GET when it sent none. Proxies send it upper-case
- * already, and a comparison is cheaper than `toUpperCase`, which V8 runs in its runtime.
+ * The method a proxy forwarded, upper-cased; an empty string (unknown, not GET) when it sent
+ * none. Proxies send it upper-case already, and a comparison is cheaper than `toUpperCase`,
+ * which V8 runs in its runtime.
  */
 function methodOf(value: string | undefined): string {
-  if (value === undefined || value === 'GET') return 'GET';
+  if (value === 'GET' || value === undefined) return value ?? '';
   return value.toUpperCase();
 }
 
-function fromNginxHeaders(headers: IncomingHttpHeaders): TargetResult | null {
+function refused(reason: string): TargetResult {
+  return { ok: false, reason };
+}
+
+/**
+ * The Host header, or a refusal when the request carries more than one (node keeps the first
+ * and drops the rest; a proxy may have read the other one).
+ */
+function singleHost(req: IncomingMessage): string | TargetResult | undefined {
+  const raw = req.rawHeaders;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') seen++;
+  }
+  return seen > 1 ? refused('more than one Host header') : req.headers.host;
+}
+
+/**
+ * Where the path and query start in an absolute URL (`scheme://authority/...`), for comparing
+ * it with a request-target.
+ */
+function requestTargetOf(url: string): string {
+  const authority = url.indexOf('://');
+  const slash = url.slice(authority + 3).search(/[/?#]/);
+  if (slash === -1) return '/';
+  const rest = url.slice(authority + 3 + slash);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/**
+ * nginx (`/auth/nginx`, `/api/authz/auth-request`): `X-Original-URL` + `X-Original-Method`,
+ * which its `auth_request` location sets; or `X-Original-URI` with the `Host` nginx passes. A
+ * proxy sets one form and passes the other through from the client, so both present must name
+ * the same request (host included), else it is a contradiction and the answer is 400.
+ */
+function fromNginxHeaders(req: IncomingMessage): TargetResult | null {
+  const headers = req.headers;
   const method = methodOf(first(headers['x-original-method']));
   const original = first(headers['x-original-url']);
-  if (original !== undefined) return targets.absolute(original, method);
-  // ingress-nginx style: X-Original-URI with the host in X-Forwarded-Host or Host.
   const uri = first(headers['x-original-uri']);
-  const host = first(headers['x-forwarded-host']) ?? headers.host;
-  if (uri === undefined || host === undefined) return null;
+  if (original !== undefined) {
+    const result = targets.absolute(original, method);
+    if (result.ok && uri !== undefined) {
+      const host = singleHost(req);
+      if (
+        uri !== requestTargetOf(original) ||
+        typeof host !== 'string' ||
+        parseHost(host)?.host !== result.target.host
+      ) {
+        return refused('X-Original-URI + Host disagree with X-Original-URL');
+      }
+    }
+    return result;
+  }
+  if (uri === undefined) return null;
+  const host = singleHost(req);
+  if (host === undefined) return null;
+  if (typeof host !== 'string') return host;
+  // The scheme only shapes the login redirect's `rd`; it never changes a decision.
   const scheme = first(headers['x-forwarded-proto']) ?? first(headers['x-scheme']) ?? 'http';
   return targets.build(scheme, host, uri, method);
 }
 
+/**
+ * Traefik and Caddy (`/auth/traefik`, `/api/authz/forward-auth`): the `X-Forwarded-*` family,
+ * which both overwrite. `Host` is not read: Traefik sends its own address there. A repeated
+ * header arrives joined with `, ` and fails to parse as a host, URI, scheme or method.
+ */
 function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null {
   const host = first(headers['x-forwarded-host']);
   const uri = first(headers['x-forwarded-uri']);
@@ -57,29 +115,80 @@ function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult | null
   return targets.build(scheme, host, uri, method);
 }
 
-function fromOauth2Headers(headers: IncomingHttpHeaders): TargetResult | null {
-  if (headers['x-original-url'] !== undefined) return fromNginxHeaders(headers);
-  const uri = first(headers['x-forwarded-uri']) ?? first(headers['x-original-uri']);
-  const host = first(headers['x-forwarded-host']) ?? headers.host;
-  if (uri === undefined || host === undefined) return null;
+/**
+ * oauth2-proxy (`/oauth2/auth`) reads `X-Forwarded-Uri`, `X-Forwarded-Proto` and
+ * `X-Forwarded-Host` else `Host` (pkg/requests/util). Its documented nginx setup sets `Host` and
+ * `X-Forwarded-Uri` and passes a client's `X-Forwarded-Host` through, so one that names another
+ * host than `Host` is refused rather than believed. `X-Original-URL` is never read here.
+ */
+function fromOauth2Headers(req: IncomingMessage): TargetResult | null {
+  const headers = req.headers;
+  const uri = first(headers['x-forwarded-uri']);
+  if (uri === undefined) return null;
+  const host = singleHost(req);
+  if (host !== undefined && typeof host !== 'string') return host;
+  const forwardedHost = first(headers['x-forwarded-host']);
+  if (forwardedHost !== undefined && host !== undefined && !sameHost(forwardedHost, host)) {
+    return refused('X-Forwarded-Host disagrees with Host');
+  }
+  const targetHost = host ?? forwardedHost;
+  if (targetHost === undefined) return null;
   const scheme = first(headers['x-forwarded-proto']) ?? 'http';
-  const method = methodOf(
-    first(headers['x-forwarded-method']) ?? first(headers['x-original-method']),
-  );
-  return targets.build(scheme, host, uri, method);
+  const method = methodOf(first(headers['x-forwarded-method']));
+  return targets.build(scheme, targetHost, uri, method);
 }
 
-/** Reads the target a trusted proxy asked about; null when the headers are missing. */
-export function readTarget(dialect: Dialect, headers: IncomingHttpHeaders): TargetResult | null {
+function sameHost(a: string, b: string): boolean {
+  return a === b || a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * Authelia's legacy `/api/verify` takes nginx's family or the forwarded one. Authelia's own
+ * nginx snippets send both, naming the same request, so both may be present; then they must
+ * agree on host, port, path, query and method, else the answer is 400. With nginx's family the
+ * method is `X-Original-Method` only: an `X-Forwarded-Method` beside it may be the client's.
+ */
+function fromVerifyHeaders(req: IncomingMessage): TargetResult | null {
+  const headers = req.headers;
+  if (!readsLikeNginx(headers)) return fromForwardedHeaders(headers);
+  const nginx = fromNginxHeaders(req);
+  if (nginx === null || !nginx.ok) return nginx;
+  const method = first(headers['x-forwarded-method']);
+  if (
+    method !== undefined &&
+    nginx.target.method !== '' &&
+    methodOf(method) !== nginx.target.method
+  ) {
+    return refused('X-Forwarded-Method disagrees with X-Original-Method');
+  }
+  if (headers['x-forwarded-host'] === undefined && headers['x-forwarded-uri'] === undefined) {
+    return nginx;
+  }
+  const forwarded = fromForwardedHeaders(headers);
+  if (forwarded === null) return refused('incomplete X-Forwarded-* beside X-Original-*');
+  if (!forwarded.ok) return forwarded;
+  const a = nginx.target;
+  const b = forwarded.target;
+  if (a.host !== b.host || a.port !== b.port || a.rawPath !== b.rawPath || a.query !== b.query) {
+    return refused('X-Original-* and X-Forwarded-* name different requests');
+  }
+  return nginx;
+}
+
+/**
+ * Reads the target a trusted proxy asked about, from exactly the headers that dialect's proxy
+ * sets (SPEC §3); null when they are missing, a refusal when they contradict each other.
+ */
+export function readTarget(dialect: Dialect, req: IncomingMessage): TargetResult | null {
   switch (dialect) {
     case 'nginx':
-      return fromNginxHeaders(headers);
+      return fromNginxHeaders(req);
     case 'traefik':
-      return fromForwardedHeaders(headers);
+      return fromForwardedHeaders(req.headers);
     case 'oauth2':
-      return fromOauth2Headers(headers);
+      return fromOauth2Headers(req);
     case 'verify':
-      return readsLikeNginx(headers) ? fromNginxHeaders(headers) : fromForwardedHeaders(headers);
+      return fromVerifyHeaders(req);
   }
 }
 
@@ -382,7 +491,7 @@ export function handleCheck(
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
-  const parsed = isTrusted(ctx, req.socket.remoteAddress) ? readTarget(dialect, req.headers) : null;
+  const parsed = isTrusted(ctx, req.socket.remoteAddress) ? readTarget(dialect, req) : null;
   if (!parsed || !parsed.ok) {
     ctx.logger.debug(
       { reason: parsed ? parsed.reason : 'no trusted forwarded headers' },

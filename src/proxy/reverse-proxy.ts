@@ -89,6 +89,16 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     // Only origin-form targets (`/path?query`): an absolute-form or `*` target is for a
     // forward proxy, which this is not.
     if (uri.charCodeAt(0) !== 47 /* / */) return 'The request target must be a path.';
+    // A trusted proxy in front that does not set X-Forwarded-Host passes the client's through;
+    // one that names another host than Host would move the decision away from the host the app
+    // is asked for, so the two must agree.
+    if (
+      scan.forwardedHost !== undefined &&
+      scan.host !== undefined &&
+      scan.forwardedHost.toLowerCase() !== scan.host.toLowerCase()
+    ) {
+      return 'X-Forwarded-Host and Host name different hosts.';
+    }
     const host = scan.forwardedHost ?? scan.host;
     if (host === undefined) return 'The request has no Host header.';
     const parsed = targets.build(

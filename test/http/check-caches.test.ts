@@ -73,8 +73,9 @@ describe('auth check caches', () => {
     expect(first.headers.get('remote-email')).toBe('alice@example.com');
 
     const oauth2 = await check('/oauth2/auth', {
-      'X-Original-URL': `${APP}/notes`,
-      'X-Original-Method': 'GET',
+      Host: new URL(APP).host,
+      'X-Forwarded-Uri': '/notes',
+      'X-Forwarded-Method': 'GET',
     });
     expect(oauth2.status).toBe(202);
     expect(oauth2.headers.get('x-auth-request-preferred-username')).toBe('alice');

@@ -11,7 +11,11 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 const PUBLIC_URL = 'https://auth.example.com';
 const APP = 'https://app.example.com';
 
-type Encoding = 'original' | 'forwarded';
+/**
+ * original: nginx's X-Original-URL/-Method; forwarded: Traefik's X-Forwarded-*; oauth2:
+ * oauth2-proxy's nginx setup (Host, X-Forwarded-Uri/-Proto, plus the method).
+ */
+type Encoding = 'original' | 'forwarded' | 'oauth2';
 /** nginx: 401 + Location; traefik: 302/303 or 401 JSON; oauth2: 202 / 401. */
 type Wording = 'nginx' | 'traefik' | 'oauth2';
 
@@ -24,8 +28,7 @@ interface Dialect {
 const DIALECTS: Dialect[] = [
   { path: '/auth/nginx', encoding: 'original', wording: 'nginx' },
   { path: '/auth/traefik', encoding: 'forwarded', wording: 'traefik' },
-  { path: '/oauth2/auth', encoding: 'original', wording: 'oauth2' },
-  { path: '/oauth2/auth', encoding: 'forwarded', wording: 'oauth2' },
+  { path: '/oauth2/auth', encoding: 'oauth2', wording: 'oauth2' },
   { path: '/api/authz/auth-request', encoding: 'original', wording: 'nginx' },
   { path: '/api/authz/forward-auth', encoding: 'forwarded', wording: 'traefik' },
   { path: '/api/verify', encoding: 'original', wording: 'nginx' },
@@ -275,6 +278,14 @@ function describeTarget(encoding: Encoding, method: string, uri: string): [strin
       ['X-Original-Method', method],
     ];
   }
+  if (encoding === 'oauth2') {
+    return [
+      ['Host', url.host],
+      ['X-Forwarded-Proto', url.protocol.slice(0, -1)],
+      ['X-Forwarded-Uri', uri],
+      ['X-Forwarded-Method', method],
+    ];
+  }
   return [
     ['X-Forwarded-Method', method],
     ['X-Forwarded-Proto', url.protocol.slice(0, -1)],
@@ -420,7 +431,8 @@ describe('forward-auth dialects: one scenario table', () => {
         });
         socket.on('end', () => resolve(data));
         socket.on('error', reject);
-        const lines = [`HEAD ${path} HTTP/1.1`, 'Host: portcullis', 'Connection: close'];
+        const lines = [`HEAD ${path} HTTP/1.1`, 'Connection: close'];
+        if (!headers.some(([name]) => name === 'Host')) lines.push('Host: portcullis');
         for (const [name, value] of headers) lines.push(`${name}: ${value}`);
         socket.write(`${lines.join('\r\n')}\r\n\r\n`);
       });
@@ -518,7 +530,7 @@ describe('forward-auth dialects: one scenario table', () => {
     ];
     for (const { query, who, status } of cases) {
       it(`?${query} as ${who} → ${status}`, async () => {
-        const headers = describeTarget('original', 'GET', '/notes');
+        const headers = describeTarget('oauth2', 'GET', '/notes');
         const cookie = cookies.get(who);
         if (cookie) headers.push(['Cookie', `portcullis_session=${cookie}`]);
         const reply = await send(`${app.url}/oauth2/auth?${query}`, 'GET', headers);
@@ -547,7 +559,7 @@ describe("compatibility paths keep their tools' header names when `headers:` is 
 
   const ask = (path: string) =>
     send(`${app.url}${path}`, 'GET', [
-      ...describeTarget('original', 'GET', '/notes'),
+      ...describeTarget(path === '/oauth2/auth' ? 'oauth2' : 'original', 'GET', '/notes'),
       ['Cookie', `portcullis_session=${cookie}`],
     ]);
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { base64url, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,13 +18,13 @@ import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 const APP_URL = 'https://app.example.com';
 const COOKIE = 'portcullis_session';
 
-type Encoding = 'original' | 'forwarded';
+/** nginx's X-Original-*, Traefik's X-Forwarded-*, or oauth2-proxy's Host + X-Forwarded-Uri. */
+type Encoding = 'original' | 'forwarded' | 'oauth2';
 
 const ENDPOINTS: { path: string; encoding: Encoding }[] = [
   { path: '/auth/nginx', encoding: 'original' },
   { path: '/auth/traefik', encoding: 'forwarded' },
-  { path: '/oauth2/auth', encoding: 'original' },
-  { path: '/oauth2/auth', encoding: 'forwarded' },
+  { path: '/oauth2/auth', encoding: 'oauth2' },
   { path: '/api/authz/auth-request', encoding: 'original' },
   { path: '/api/authz/forward-auth', encoding: 'forwarded' },
   { path: '/api/verify', encoding: 'original' },
@@ -33,6 +34,14 @@ const endpointNames = ENDPOINTS.map((e) => [`${e.path} (${e.encoding})`, e] as c
 
 /** The headers a trusted proxy sends to describe `GET https://app.example.com<uri>`. */
 function targetHeaders(encoding: Encoding, uri = '/notes', method = 'GET'): Record<string, string> {
+  if (encoding === 'oauth2') {
+    return {
+      host: 'app.example.com',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-uri': uri,
+      'x-forwarded-method': method,
+    };
+  }
   return encoding === 'original'
     ? { 'x-original-url': `${APP_URL}${uri}`, 'x-original-method': method }
     : {
@@ -108,7 +117,32 @@ describe('check endpoints under hostile input', () => {
     headers: Record<string, string>,
     method = 'GET',
   ): Promise<Response> {
-    return fetch(`${app.url}${path}`, { method, headers, redirect: 'manual' });
+    if (!('host' in headers)) {
+      return fetch(`${app.url}${path}`, { method, headers, redirect: 'manual' });
+    }
+    // fetch() sets Host itself; oauth2-proxy's dialect reads it, so send it with node:http.
+    const reply = await new Promise<{ status: number; headers: Headers; body: Buffer }>(
+      (resolve, reject) => {
+        const req = httpRequest(`${app.url}${path}`, { method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const out = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (typeof value === 'string') out.set(name, value);
+            }
+            resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks) });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    const empty = method === 'HEAD' || reply.body.length === 0;
+    return new Response(empty ? null : reply.body, {
+      status: reply.status,
+      headers: reply.headers,
+    });
   }
 
   /** The app still works: a valid session passes and no session does not. */
@@ -713,7 +747,7 @@ describe('check endpoints under hostile input', () => {
         'allowed_groups=admins&allowed_emails=alice@example.com',
       ]) {
         const response = await check(`/oauth2/auth?${query}`, {
-          ...targetHeaders('original'),
+          ...targetHeaders('oauth2'),
           cookie: `${COOKIE}=${valid}`,
         });
         expect(response.status, query).toBe(403);
