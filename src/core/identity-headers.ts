@@ -7,6 +7,43 @@ export interface HeaderNames {
   groups: readonly string[];
 }
 
+const ALIASING = /[^a-z0-9-]/;
+const ALIASING_ALL = /[^a-z0-9-]/g;
+
+/**
+ * A header name as a CGI-style upstream reads it (WSGI, PHP, Rack, nginx's `$http_*`): lower
+ * case, and every token character that is not a letter, digit or `-` (`_`, `.`, `~`, `!`, …)
+ * read as `-`. For such an app `X_Auth_Request_User`, `x.auth.request.user` and
+ * `X-Auth-Request-User` are one header, so identity names are compared in this form.
+ */
+export function headerAlias(name: string): string {
+  const lower = name.toLowerCase();
+  return ALIASING.test(lower) ? lower.replace(ALIASING_ALL, '-') : lower;
+}
+
+/**
+ * Identity headers some proxy or app trusts, whatever `headers:` says, in `headerAlias` form:
+ * Authelia's and portcullis' `Remote-*`, oauth2-proxy's `X-Auth-Request-*` (answers to
+ * `auth_request`) and its upstream names (`X-Forwarded-User`, …, `GAP-Auth`). No client may
+ * send any of them to the app.
+ */
+const IDENTITY_FAMILY = new Set([
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-forwarded-preferred-username',
+  'x-forwarded-access-token',
+  'gap-auth',
+]);
+const IDENTITY_PREFIXES = ['remote-', 'x-auth-request-'];
+
+/** Whether `alias` (a `headerAlias` result) names an identity header of a known family. */
+export function isIdentityFamily(alias: string): boolean {
+  if (IDENTITY_FAMILY.has(alias)) return true;
+  for (const prefix of IDENTITY_PREFIXES) if (alias.startsWith(prefix)) return true;
+  return false;
+}
+
 /**
  * Header values must be visible ASCII (RFC 9110 §5.5): a raw newline would split the header
  * block and a non-Latin-1 character makes Node throw. Anything else is percent-encoded as UTF-8.

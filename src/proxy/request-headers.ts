@@ -1,10 +1,12 @@
-import type { HeaderNames } from '../core/identity-headers.js';
+import { type HeaderNames, headerAlias, isIdentityFamily } from '../core/identity-headers.js';
 
 /**
- * What happens to a client's request header on its way to the upstream. Names are compared
- * lower-cased and with `_` read as `-`: CGI-style upstreams (WSGI, PHP, Rack) turn both
- * `Remote-User` and `Remote_User` into `HTTP_REMOTE_USER`, so a forged `Remote_User` must be
- * dropped like the real name (nginx refuses underscores in names for the same reason).
+ * What happens to a client's request header on its way to the upstream. HTTP semantics
+ * (framing, Host, Cookie, forwarding) go by the exact name, compared lower-cased. CGI-style
+ * upstreams (WSGI, PHP, Rack) also read `Remote_User` and `Remote.User` as `Remote-User`
+ * (`HTTP_REMOTE_USER`), so any other spelling of a name the proxy handles is dropped, never
+ * believed, and identity headers are dropped in every spelling (`headerAlias`), from trusted
+ * peers too: a front proxy passes its clients' headers on.
  */
 const KEEP = 0;
 const DROP = 1;
@@ -67,11 +69,6 @@ const UNTRUSTED_FORWARDING = [
   'x-original-forwarded-for',
 ];
 
-export function canonicalName(name: string): string {
-  const lower = name.toLowerCase();
-  return lower.includes('_') ? lower.replace(/_/g, '-') : lower;
-}
-
 /** Raw spellings remembered by `RequestHeaderPolicy.kind`; past this, new ones are not kept. */
 const MAX_SPELLINGS = 512;
 
@@ -107,16 +104,28 @@ export class RequestHeaderPolicy {
       identityNames.name,
       identityNames.groups,
     ]) {
-      for (const name of list) this.kinds.set(canonicalName(name), DROP);
+      for (const name of list) this.kinds.set(headerAlias(name), DROP);
     }
   }
 
   kind(name: string): Kind {
     const known = this.spellings.get(name);
     if (known !== undefined) return known;
-    const kind = this.kinds.get(canonicalName(name)) ?? KEEP;
+    const kind = this.classify(name);
     if (this.spellings.size < MAX_SPELLINGS) this.spellings.set(name, kind);
     return kind;
+  }
+
+  private classify(name: string): Kind {
+    const lower = name.toLowerCase();
+    const exact = this.kinds.get(lower);
+    if (exact !== undefined) return exact;
+    const alias = headerAlias(lower);
+    if (isIdentityFamily(alias)) return DROP;
+    // `X_Forwarded_Host`, `Content.Length`, `Remote_User` (configured): an alias of a name the
+    // proxy reads or sets. The upstream would read it as the real one; the proxy does not.
+    if (alias !== lower && this.kinds.has(alias)) return DROP;
+    return KEEP;
   }
 }
 
@@ -187,7 +196,7 @@ export function scanRequestHeaders(
             option !== 'upgrade'
           ) {
             if (listed === null) listed = [];
-            listed.push(canonicalName(option));
+            listed.push(headerAlias(option));
           }
         }
         break;
@@ -224,7 +233,7 @@ export function scanRequestHeaders(
     const kept: string[] = [];
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
-      const canonical = canonicalName(name);
+      const canonical = headerAlias(name);
       // Never let `Connection` remove what the proxy itself relies on passing (framing).
       if (!drop.has(canonical) || canonical === 'content-length' || canonical === 'content-type') {
         kept.push(name, headers[i + 1] as string);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { identitySpellingScenarios } from '../fixtures/identity-spellings.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type CaddyServer, startCaddy } from '../helpers/caddy.js';
 import { freePort } from '../helpers/ports.js';
@@ -80,6 +81,18 @@ describe('Caddy forward_auth with examples/caddy/Caddyfile', () => {
   });
 
   proxyScenarios(() => proxy);
+  identitySpellingScenarios(() => ({
+    url: proxy.url,
+    real: { user: 'Remote-User', email: 'Remote-Email' },
+    bypassPath: '/public/spellings',
+    privatePath: '/private/spellings',
+    signIn: async () => {
+      const email = 'spelling@example.com';
+      const cookie = await proxy.app.login(email);
+      const id = (await proxy.app.ctx.store.getUserByEmail(email))?.id ?? '';
+      return { cookie, id, email };
+    },
+  }));
 
   it('answers fetch/XHR without a session with 401 JSON naming the login URL', async () => {
     const original = `${proxy.url}/private/api/items?page=2`;

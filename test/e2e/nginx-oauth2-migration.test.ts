@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { identitySpellingScenarios, sendRaw } from '../fixtures/identity-spellings.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type NginxServer, startNginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
@@ -29,7 +30,16 @@ describe('nginx with oauth2-proxy’s auth_request config, portcullis behind it'
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     upstream = await startEchoUpstream();
-    app = await startTestApp({ server: { public_url: url } });
+    app = await startTestApp({
+      server: { public_url: url },
+      access: {
+        rules: [
+          { host: 'public.example.test', policy: 'bypass' },
+          { path: '/public/**', policy: 'bypass' },
+          { path: '/readonly/**', methods: ['GET'], policy: 'bypass' },
+        ],
+      },
+    });
     let conf = readFileSync(EXAMPLE, 'utf8');
     conf = replaceExactly(
       conf,
@@ -97,5 +107,52 @@ describe('nginx with oauth2-proxy’s auth_request config, portcullis behind it'
     });
     expect(reply.status).toBe(302);
     expect(reply.headers.location).toBe(`${url}/auth/login`);
+  });
+
+  identitySpellingScenarios(() => ({
+    url,
+    real: { user: 'X-User', email: 'X-Email' },
+    bypassPath: '/public/spellings',
+    privatePath: '/private/spellings',
+    signIn: async () => {
+      const seen = echoed(
+        await send(url, '/private/clean', {
+          headers: [['Cookie', `portcullis_session=${cookie}`]],
+        }),
+      );
+      return { cookie, id: seen.headers['x-user'] as string, email: 'alice@example.com' };
+    },
+  }));
+
+  const LOGIN = /\/auth\/login\?rd=/;
+
+  it.each([
+    ['X-Original-URL naming a bypass host', ['X-Original-URL', 'http://public.example.test/']],
+    ['X-Original-URL naming a bypass path', ['X-Original-URL', '/public/x']],
+    ['X-Forwarded-Host naming a bypass host', ['X-Forwarded-Host', 'public.example.test']],
+    ['X-Forwarded-Uri naming a bypass path', ['X-Forwarded-Uri', '/public/x']],
+    ['X-Forwarded-Method GET on a GET-only bypass', ['X-Forwarded-Method', 'GET']],
+    ['X-Original-Method GET on a GET-only bypass', ['X-Original-Method', 'GET']],
+  ])('a client-sent %s cannot open a protected page', async (_name, header) => {
+    const path = header[0]?.endsWith('Method') ? '/readonly/x' : '/private/x';
+    const reply = await sendRaw(url, path, [...header, 'Accept', HTML], {
+      method: header[0]?.endsWith('Method') ? 'POST' : 'GET',
+    });
+    expect(reply.headers['x-echo-upstream'], reply.body).toBeUndefined();
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toMatch(LOGIN);
+  });
+
+  it('decides a POST as a POST: a GET-only bypass rule does not let it through', async () => {
+    const get = await send(url, '/readonly/x');
+    expect(echoed(get).method).toBe('GET');
+    const post = await send(url, '/readonly/x', { method: 'POST', body: 'a=1' });
+    expect(post.headers['x-echo-upstream']).toBeUndefined();
+    expect(post.status).toBe(302);
+    expect(post.headers.location).toMatch(LOGIN);
+  });
+
+  it('still lets a bypass path through, so the refusals above come from the rules', async () => {
+    expect(echoed(await send(url, '/public/x')).url).toBe('/public/x');
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { identitySpellingScenarios, type SpellingTarget } from '../fixtures/identity-spellings.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type NginxServer, startNginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
@@ -18,6 +19,27 @@ const SUBDOMAIN_EXAMPLE = new URL(
   '../../examples/nginx/portcullis-subdomain.conf',
   import.meta.url,
 );
+
+/** The spelling scenarios' view of a proxy: the app's identity arrives as Remote-*. */
+function spellingTarget(
+  url: string,
+  app: () => TestApp,
+  email: string,
+  host?: string,
+): SpellingTarget {
+  return {
+    url,
+    host,
+    real: { user: 'Remote-User', email: 'Remote-Email' },
+    bypassPath: '/public/spellings',
+    privatePath: '/private/spellings',
+    signIn: async () => {
+      const cookie = await app().login(email);
+      const id = (await app().ctx.store.getUserByEmail(email))?.id ?? '';
+      return { cookie, id, email };
+    },
+  };
+}
 
 /** Replaces `from` with `to`, insisting it occurs exactly `times` times, so example drift fails here. */
 function replaceExactly(text: string, from: string, to: string, times: number): string {
@@ -82,6 +104,15 @@ describe('nginx auth_request with examples/nginx/portcullis.conf', () => {
   });
 
   proxyScenarios(() => proxy);
+  identitySpellingScenarios(() =>
+    spellingTarget(proxy.url, () => proxy.app, 'spelling@example.com'),
+  );
+
+  it('keeps nginx dropping `_` and `.` header names, written out in the example', () => {
+    const conf = readFileSync(EXAMPLE, 'utf8');
+    expect(conf).toMatch(/^\s*underscores_in_headers off;$/m);
+    expect(conf).toMatch(/^\s*ignore_invalid_headers on;$/m);
+  });
 
   it('answers API clients without a session with the same redirect (nginx cannot vary it)', async () => {
     const reply = await send(proxy.url, '/private/api', {
@@ -166,6 +197,10 @@ describe('nginx auth_request with examples/nginx/portcullis-subdomain.conf', () 
   });
 
   const local = () => `http://127.0.0.1:${port}`;
+
+  identitySpellingScenarios(() =>
+    spellingTarget(local(), () => app as TestApp, 'spelling@example.com', appHost()),
+  );
 
   it('sends a browser on the app host to the login page on the auth host', async () => {
     const reply = await send(local(), '/notes?id=7', {

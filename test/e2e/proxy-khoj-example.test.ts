@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
+import { RequestHeaderPolicy, scanRequestHeaders } from '../../src/proxy/request-headers.js';
+import { forgedHeaders, identitySpellingFamilies } from '../fixtures/identity-spellings.js';
 
 const COMPOSE = fileURLToPath(new URL('../../examples/khoj/docker-compose.yml', import.meta.url));
 const CONFIG = fileURLToPath(new URL('../../examples/khoj/portcullis.yaml', import.meta.url));
@@ -69,6 +71,24 @@ describe('examples/khoj: Khoj with portcullis as its front door', () => {
     expect(String(services.khoj?.command)).toContain(
       `--port=${new URL(config.raw.proxy.upstream ?? '').port}`,
     );
+  });
+
+  it('lets no spelling of an identity header through to Khoj, from anyone', () => {
+    // Khoj is Django: it reads `X_Auth_Request_User` and `X.Auth.Request.User` as the `-` name.
+    const config = loadConfig({
+      path: CONFIG,
+      env: { PORTCULLIS_SECRET_KEY: 'ab'.repeat(32), REDIS_URL: 'redis://redis:6379/0' },
+    });
+    const policy = new RequestHeaderPolicy(config.raw.headers, config.raw.session.cookie_name);
+    for (const family of identitySpellingFamilies()) {
+      const raw = ['Host', 'localhost:4180', ...forgedHeaders(family.spellings), 'Accept', '*/*'];
+      for (const trusted of [false, true]) {
+        expect(scanRequestHeaders(raw, policy, trusted).headers, family.name).toEqual([
+          'Accept',
+          '*/*',
+        ]);
+      }
+    }
   });
 
   it('refuses to start without the secret key (Redis keeps sessions)', () => {

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
+import { identitySpellingFamilies } from '../fixtures/identity-spellings.js';
 import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { HTML, type Reply, send } from '../helpers/proxy-scenarios.js';
 
@@ -85,6 +86,50 @@ describe('examples/traefik', () => {
     // Khoj is reached only through Traefik: no published ports.
     expect((services.khoj as Record<string, unknown>).ports).toBeUndefined();
     expect((services.portcullis as Record<string, unknown>).ports).toBeUndefined();
+  });
+
+  it('pins a Traefik that can drop aliasing header names, and drops them on every entry point', () => {
+    // aliasHeadersStrategy (GHSA-rf44-j88r-hh8c, `.` and every other aliasing character) came
+    // in v3.7.12; underscoreHeadersStrategy (v3.7.6) covered `_` only.
+    const image = compose.services.traefik?.image ?? '';
+    const version = /^traefik:v(\d+)\.(\d+)\.(\d+)$/.exec(image);
+    expect(version, `${image} is not an exact release`).not.toBeNull();
+    const [major, minor, patch] = (version as RegExpExecArray).slice(1).map(Number) as [
+      number,
+      number,
+      number,
+    ];
+    expect(major).toBe(3);
+    expect(minor * 1000 + patch).toBeGreaterThanOrEqual(7 * 1000 + 12);
+    expect(image).toBe('traefik:v3.7.13');
+    const command = [compose.services.traefik?.command ?? []].flat();
+    const entryPoints = command
+      .map((flag) => /^--entryPoints\.([^.]+)\.address=/i.exec(flag)?.[1])
+      .filter((name): name is string => name !== undefined);
+    expect(entryPoints).toEqual(['web', 'websecure']);
+    for (const entryPoint of entryPoints) {
+      expect(command).toContain(`--entryPoints.${entryPoint}.http.aliasHeadersStrategy=delete`);
+    }
+  });
+
+  it('removes every identity family the client sends before the check, on the protected router', () => {
+    const cleared = new Map<string, Set<string>>();
+    for (const [key, value] of labels(compose.services.portcullis)) {
+      const match =
+        /^traefik\.http\.middlewares\.([^.]+)\.headers\.customrequestheaders\.(.+)$/i.exec(key);
+      if (!match) continue;
+      expect(value, key).toBe('');
+      const names = cleared.get(match[1] as string) ?? new Set<string>();
+      names.add((match[2] as string).toLowerCase());
+      cleared.set(match[1] as string, names);
+    }
+    expect([...cleared.keys()]).toEqual(['portcullis-strip-identity']);
+    const names = cleared.get('portcullis-strip-identity') ?? new Set<string>();
+    for (const family of identitySpellingFamilies()) {
+      expect(names.has(family.name.toLowerCase()), family.name).toBe(true);
+    }
+    const chain = label(labels(compose.services.khoj), 'traefik.http.routers.khoj.middlewares');
+    expect(chain?.split(',')).toEqual(['portcullis-strip-identity@docker', 'portcullis@docker']);
   });
 
   it('points forwardAuth at /auth/traefik and copies exactly the identity headers', () => {

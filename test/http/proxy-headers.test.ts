@@ -8,6 +8,7 @@ import {
 import { clientResponseHeaders, contentLength } from '../../src/proxy/response-headers.js';
 import { upstreamFailure } from '../../src/proxy/upstream-failure.js';
 import { checkHandshake } from '../../src/proxy/websocket-handshake.js';
+import { identitySpellingFamilies } from '../fixtures/identity-spellings.js';
 
 const NAMES = {
   user: ['Remote-User', 'X-Auth-Request-User'],
@@ -33,6 +34,76 @@ describe('scanRequestHeaders', () => {
   ])('drops a client-sent identity header spelled %s', (name) => {
     const scan = scanRequestHeaders(['Host', 'a.test', name, 'admin', 'X-Ok', '1'], policy, true);
     expect(scan.headers).toEqual(['X-Ok', '1']);
+  });
+
+  const spellings = identitySpellingFamilies().flatMap((family) => family.spellings);
+  it.each([true, false])(
+    'drops every spelling in the identity table (trusted peer: %s)',
+    (trusted) => {
+      const raw = ['Host', 'a.test', 'X-Ok', '1'];
+      for (const name of spellings) raw.push(name, 'forged');
+      expect(scanRequestHeaders(raw, policy, trusted).headers).toEqual(['X-Ok', '1']);
+    },
+  );
+
+  it.each([
+    'Remote~User',
+    'Remote!Groups',
+    "x'auth'request'email",
+    'X+Auth+Request+User',
+    'X-Auth-Request-Access-Token',
+    'x_auth_request_anything',
+    'Remote-Anything',
+    'X.Forwarded.Access.Token',
+    'gap|auth',
+  ])('drops %s: any token character aliases `-`, and whole families go', (name) => {
+    for (const trusted of [true, false]) {
+      const scan = scanRequestHeaders(['Host', 'a.test', name, 'x', 'X-Ok', '1'], policy, trusted);
+      expect(scan.headers).toEqual(['X-Ok', '1']);
+    }
+  });
+
+  it('never believes another spelling of a forwarding or framing header, nor passes it on', () => {
+    const scan = scanRequestHeaders(
+      [
+        'Host',
+        'a.test',
+        'X_Forwarded_Host',
+        'evil.test',
+        'x.forwarded.proto',
+        'https',
+        'X_Forwarded_For',
+        '203.0.113.9',
+        'X_Original_URL',
+        'https://evil.test/',
+        'Content_Length',
+        '5',
+        'Transfer.Encoding',
+        'xchunked',
+        'X_Request_Id',
+        'kept',
+      ],
+      policy,
+      true,
+    );
+    expect(scan).toMatchObject({
+      forwardedHost: undefined,
+      forwardedProto: undefined,
+      forwardedFor: undefined,
+      hasBody: false,
+      malformed: null,
+    });
+    expect(scan.headers).toEqual(['X_Request_Id', 'kept']);
+  });
+
+  it('classifies past the bound of remembered spellings the same way', () => {
+    const busy = new RequestHeaderPolicy(NAMES, 'portcullis_session');
+    const raw: string[] = [];
+    for (let i = 0; i < 600; i++) raw.push(`X-Filler-${i}`, 'f');
+    raw.push('Remote.User', 'forged', 'x_forwarded_email', 'forged');
+    const scan = scanRequestHeaders(raw, busy, true);
+    expect(scan.headers).toHaveLength(1200);
+    expect(scan.headers).not.toContain('forged');
   });
 
   it.each([
