@@ -4,11 +4,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { CompiledRule } from '../core/decide.js';
-import { compileHostGlob } from '../core/glob.js';
-import type { RedirectPolicy } from '../core/redirect.js';
+import { buildRedirectPolicy, type RedirectPolicy } from '../core/redirect.js';
 import { compileRules } from '../core/rules.js';
 import { ConfigError, type ConfigIssue } from './issues.js';
-import { configSchema, type RawConfig } from './schema.js';
+import { configSchema, type RawConfig, storeIsRedis } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/portcullis.yaml';
 
@@ -252,12 +251,17 @@ function semanticIssues(
   warnings: string[],
 ): void {
   const { auth, store, scim, access, server } = raw;
-  if (store && auth && store.url !== 'memory://' && auth.secret_key === undefined) {
+  if (store && auth && storeIsRedis(store) && auth.secret_key === undefined) {
     issues.push({
       path: 'auth.secret_key',
       message:
         'required with a Redis store (set PORTCULLIS_SECRET_KEY; make one with: openssl rand -hex 32)',
     });
+  }
+  if (store && (store.sentinel || store.cluster) && store.url !== 'memory://') {
+    warnings.push(
+      `store.url (or REDIS_URL) lends only its password, database and TLS to store.${store.sentinel ? 'sentinel' : 'cluster'}: its host is not used`,
+    );
   }
   if (auth) authIssues(auth, env, issues);
   if (scim?.enabled && !env.scimBearerToken && !(env.scimUser && env.scimPassword)) {
@@ -400,23 +404,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const publicUrl = new URL(raw.server.public_url);
   const keys = raw.auth.secret_key === undefined ? null : toList(raw.auth.secret_key);
   const rules = compileRules(raw.access.rules);
-  const exactHosts = new Set<string>([publicUrl.hostname.toLowerCase().replace(/\.$/, '')]);
-  const hostPatterns: RegExp[] = [];
-  for (const rule of raw.access.rules) {
-    for (const host of toList(rule.host) ?? []) {
-      if (host.includes('*')) {
-        // A glob is a redirect target only when it is anchored in a real domain
-        // (`*.example.com`): `*` or `*.com` would turn `rd` into an open redirect.
-        const suffix = host.slice(host.lastIndexOf('*') + 1).replace(/\.$/, '');
-        if (/^[.-][a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9.-]+$|^\.[a-z0-9-]+\.[a-z0-9-]+$/i.test(suffix)) {
-          hostPatterns.push(compileHostGlob(host));
-        }
-      } else exactHosts.add(host.toLowerCase().replace(/\.$/, ''));
-    }
-  }
-  const domains = raw.session.cookie_domain
-    ? [raw.session.cookie_domain.replace(/^\./, '').toLowerCase()]
-    : [];
+  const redirectPolicy = buildRedirectPolicy(
+    publicUrl,
+    raw.access.rules.flatMap((rule) => toList(rule.host) ?? []),
+    raw.session.cookie_domain,
+  );
   if (
     publicUrl.protocol === 'http:' &&
     !['127.0.0.1', 'localhost', '[::1]'].includes(publicUrl.hostname)
@@ -439,7 +431,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     trustedProxies: buildTrustedProxies(raw.server.trusted_proxies),
     secretKeys: keys ? keys.map((hex) => Buffer.from(hex, 'hex')) : null,
     rules,
-    redirectPolicy: { exactHosts, domains, hostPatterns },
+    redirectPolicy,
     env: envSettings,
     warnings,
     logo,

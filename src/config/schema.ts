@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { cookieDomainProblem } from '../core/public-suffix.js';
 
 /**
  * The one config schema: defaults live here and nowhere else. `config/portcullis.example.yaml`
@@ -17,6 +18,24 @@ const duration = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 * 1024, m: 1024 * 1024 };
+
+/** `64kb`, `16k`, `1mb` or a byte count (binary units, as nginx reads them); 1 KiB to 16 MiB. */
+const byteSize = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const match = /^(\d{1,9})\s*(b|kb|k|mb|m)?$/i.exec(String(value).trim());
+  const bytes = match
+    ? Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase()] as number)
+    : Number.NaN;
+  if (!(bytes >= 1024 && bytes <= 16 * 1024 * 1024)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a size between 1kb and 16mb (use 64kb, 16kb or a byte count)`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 const hostPort = z.string().refine(
@@ -68,6 +87,30 @@ function isStoreUrl(value: string): boolean {
   return /^(\/\d{0,2})?$/.test(new URL(value).pathname);
 }
 
+/** What `storeIsRedis` and `describeStore` read of the `store` section. */
+interface StoreSection {
+  url: string;
+  sentinel: { name: string; nodes: string[] } | null;
+  cluster: string[] | null;
+}
+
+/**
+ * Whether the store is Redis: a Redis URL, or a Sentinel or Cluster setting, which is complete
+ * on its own. Every place that picks memory or Redis asks this, so a Sentinel or Cluster setting
+ * left beside the default `url: memory://` can never fall back to the (unshared) memory store.
+ */
+export function storeIsRedis(store: StoreSection): boolean {
+  return store.url !== 'memory://' || store.sentinel !== null || store.cluster !== null;
+}
+
+/** For logs and `check-config`: where the store is, without credentials. */
+export function describeStore(store: StoreSection): string {
+  if (store.sentinel)
+    return `redis sentinel ${store.sentinel.name} via ${store.sentinel.nodes.join(',')}`;
+  if (store.cluster) return `redis cluster ${store.cluster.join(',')}`;
+  return store.url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
 const secretKey = z.string().refine((value) => /^[0-9a-fA-F]{64,}$/.test(value), {
   message:
     'must be at least 32 random bytes written as hex (64+ hex digits); make one with: openssl rand -hex 32',
@@ -87,6 +130,7 @@ const hostGlob = z
     /^([A-Za-z0-9*_-]+(\.[A-Za-z0-9*_-]+)*\.?|\[[0-9A-Fa-f:.]+\])$/,
     'must be a host name or glob such as *.example.com (no scheme, port or path)',
   );
+const COOKIE_DOMAIN = /^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i;
 const pathGlob = z
   .string()
   .regex(/^\/[^?#\s]*$/, 'must be a path glob starting with /, e.g. /admin/**');
@@ -139,6 +183,11 @@ export const configSchema = z.strictObject({
         .default('/auth'),
       trusted_proxies: z.array(cidr).default(['127.0.0.1/32', '::1/128']),
       compat_endpoints: z.boolean().default(true),
+      // Traefik and Caddy pass the protected app's own cookies to the check: 16 KB (Node's
+      // default) locks out users of cookie-heavy apps.
+      max_header_size: byteSize.default(64 * 1024),
+      /** On SIGTERM: the longest wait for in-flight requests and WebSockets before exiting. */
+      drain_timeout: duration.default(15_000),
     })
     .prefault({}),
   anonymous_mode: z.boolean().default(false),
@@ -171,6 +220,8 @@ export const configSchema = z.strictObject({
           ...oidcProvider,
           hosted_domains: z.array(z.string().min(1)).default([]),
           issuer: httpUrl.default('https://accounts.google.com'),
+          /** Google owns the addresses it marks verified: its identities may join existing accounts. */
+          link_by_email: z.boolean().default(true),
         })
         .prefault({}),
       oidc: z
@@ -178,6 +229,11 @@ export const configSchema = z.strictObject({
           ...oidcProvider,
           issuer: httpUrl.optional(),
           groups_claim: z.string().min(1).default('groups'),
+          /**
+           * Off by default: some providers let people set their own email claim (nOAuth), so an
+           * identity joins an existing account by email only where the operator trusts the IdP.
+           */
+          link_by_email: z.boolean().default(false),
         })
         .prefault({}),
       basic: z
@@ -197,10 +253,12 @@ export const configSchema = z.strictObject({
         .default('portcullis_session'),
       cookie_domain: z
         .string()
-        .regex(
-          /^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
-          'must be a domain such as .example.com',
-        )
+        .regex(COOKIE_DOMAIN, 'must be a domain such as .example.com')
+        .superRefine((domain, ctx) => {
+          // One message per value: a malformed one is already reported by the pattern.
+          const problem = COOKIE_DOMAIN.test(domain) ? cookieDomainProblem(domain) : null;
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
         .nullable()
         .default(null),
       lifetime: duration.default(30 * 86_400_000),
@@ -222,6 +280,29 @@ export const configSchema = z.strictObject({
       cluster: z.array(hostPort).min(1).nullable().default(null),
       key_prefix: z.string().max(64).default('portcullis:'),
     })
+    .superRefine((store, ctx) => {
+      // With Sentinel or Cluster the nodes come from that setting; `url` (or REDIS_URL), when it
+      // is a Redis URL, only lends its credentials, database and TLS (rediss://).
+      if (store.sentinel && store.cluster) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sentinel'],
+          message: 'cannot be combined with store.cluster: set one of them',
+        });
+      }
+      if (
+        store.cluster &&
+        store.url !== 'memory://' &&
+        URL.canParse(store.url) &&
+        !/^(\/0*)?$/.test(new URL(store.url).pathname)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cluster'],
+          message: 'Redis Cluster has only database 0: store.url (or REDIS_URL) must not select another',
+        });
+      }
+    })
     .prefault({}),
   access: z
     .strictObject({
@@ -240,7 +321,8 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({
       emails: z.array(z.string().min(1)).default([]),
-      groups: z.array(z.string().min(1)).default(['portcullis-admins']),
+      // No default: a group name an IdP or SCIM client can create must never make admins unasked.
+      groups: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   scim: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
@@ -271,6 +353,7 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      format: z.enum(['json', 'text']).default('json'),
     })
     .prefault({}),
 });

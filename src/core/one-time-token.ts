@@ -15,6 +15,11 @@ export interface SignedTokenPayload {
   email: string;
   rd: string;
   expiresAt: number;
+  /**
+   * Clock milliseconds at signing, ordered against the server's per-address link floor (a newer
+   * link or a deactivation voids it). Tokens signed before this field existed read as 0.
+   */
+  issuedAt: number;
 }
 
 const SIGNED_PREFIX = 's1.';
@@ -37,6 +42,7 @@ export function signLoginToken(secret: Buffer, payload: SignedTokenPayload): str
       e: payload.email,
       r: payload.rd,
       x: payload.expiresAt,
+      i: payload.issuedAt,
       n: randomBytes(16).toString('base64url'),
     }),
   ).toString('base64url');
@@ -65,7 +71,8 @@ export function verifyLoginToken(
     >;
     if (typeof data.e !== 'string' || typeof data.r !== 'string' || typeof data.x !== 'number')
       return null;
-    return { email: data.e, rd: data.r, expiresAt: data.x };
+    if (data.i !== undefined && typeof data.i !== 'number') return null;
+    return { email: data.e, rd: data.r, expiresAt: data.x, issuedAt: data.i ?? 0 };
   } catch {
     return null;
   }

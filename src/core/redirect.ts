@@ -1,6 +1,10 @@
+import { compileHostGlob } from './glob.js';
+
 /**
  * Where a `rd` may send the browser after login (SPEC §3). Everything not provably ours falls
- * back to `/`: an open redirect on a login page is a phishing tool.
+ * back to `/`: an open redirect on a login page is a phishing tool. A host is ours only on the
+ * port something names: the default port of the `rd`'s scheme (rule hosts and cookie_domain name
+ * no port) or public_url's; another port on the same host can be another party's service.
  */
 export interface RedirectPolicy {
   /** Hosts that are ours exactly: public_url's host and hosts named in access rules. */
@@ -9,6 +13,37 @@ export interface RedirectPolicy {
   domains: readonly string[];
   /** Glob host patterns from access rules, compiled. */
   hostPatterns: readonly RegExp[];
+  /** Ports besides the scheme's default on which those hosts are ours: public_url's, if it names one. */
+  ports?: readonly number[];
+}
+
+const DEFAULT_PORT: Record<string, number> = { http: 80, https: 443 };
+
+/**
+ * The policy for a deployment: public_url's host and port, every exact rule host, rule globs
+ * anchored in a real domain, and the cookie domain with its subdomains.
+ */
+export function buildRedirectPolicy(
+  publicUrl: URL,
+  ruleHosts: readonly string[],
+  cookieDomain: string | null,
+): RedirectPolicy {
+  const exactHosts = new Set<string>([publicUrl.hostname.toLowerCase().replace(/\.$/, '')]);
+  const hostPatterns: RegExp[] = [];
+  for (const host of ruleHosts) {
+    if (host.includes('*')) {
+      // A glob is a redirect target only when it is anchored in a real domain
+      // (`*.example.com`): `*` or `*.com` would turn `rd` into an open redirect.
+      const suffix = host.slice(host.lastIndexOf('*') + 1).replace(/\.$/, '');
+      if (/^[.-][a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9.-]+$|^\.[a-z0-9-]+\.[a-z0-9-]+$/i.test(suffix)) {
+        hostPatterns.push(compileHostGlob(host));
+      }
+    } else exactHosts.add(host.toLowerCase().replace(/\.$/, ''));
+  }
+  const domains = cookieDomain ? [cookieDomain.replace(/^\./, '').toLowerCase()] : [];
+  // URL drops a port equal to the scheme's default: what is left is a port public_url names.
+  const ports = publicUrl.port === '' ? [] : [Number(publicUrl.port)];
+  return { exactHosts, domains, hostPatterns, ports };
 }
 
 const ABSOLUTE = /^(https?):\/\/([^/?#\\]*)([/?#].*)?$/i;
@@ -36,6 +71,9 @@ export function safeRedirect(rd: string | undefined | null, policy: RedirectPoli
   if (authority.includes('@') || authority.includes('%')) return '/';
   const hostMatch = HOST_PORT.exec(authority);
   if (!hostMatch) return '/';
+  const defaultPort = DEFAULT_PORT[(match[1] as string).toLowerCase()] as number;
+  const port = hostMatch[2] === undefined ? defaultPort : Number(hostMatch[2]);
+  if (port !== defaultPort && !(policy.ports ?? []).includes(port)) return '/';
   let host = (hostMatch[1] as string).toLowerCase();
   if (host.endsWith('.')) host = host.slice(0, -1);
   if (!isOurHost(host, policy)) return '/';

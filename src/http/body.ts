@@ -19,6 +19,33 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 /**
+ * Refuses a form in which any of `names` comes more than once or list-shaped (`email[]`,
+ * `email[0]`, as PHP and Rails parsers read lists). `get` would take the first value and another
+ * layer (a WAF, a log, a framework) may take the last or all: one field, two meanings.
+ */
+export function refuseRepeated(form: URLSearchParams, names: readonly string[]): void {
+  for (const name of names) {
+    if (form.getAll(name).length > 1) {
+      throw new PortcullisError(
+        'bad_request',
+        `repeated form field ${name}`,
+        `The form sent the field "${name}" more than once.`,
+      );
+    }
+  }
+  for (const key of form.keys()) {
+    const bracket = key.indexOf('[');
+    if (bracket !== -1 && names.includes(key.slice(0, bracket))) {
+      throw new PortcullisError(
+        'bad_request',
+        `list-shaped form field ${key}`,
+        `The form sent the field "${key.slice(0, bracket)}" as a list.`,
+      );
+    }
+  }
+}
+
+/**
  * The body as UTF-8 text, refused with `payload_too_large` as soon as it is known to be over
  * `maxBytes` (declared, or while streaming); the rest is drained, not kept.
  */

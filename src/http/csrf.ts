@@ -1,61 +1,138 @@
 /**
  * Cross-site request forgery: which POSTs must prove they came from our own page.
  *
- * Every form we render carries a double-submit token (a random value in a SameSite=Lax cookie,
- * echoed in a hidden `csrf` field). Forms the SPEC names — `POST /auth/magic_link` (`email`,
- * `rd`), `/auth/basic` (email + password), `/auth/magic` (the token) and `/auth/logout` — must
- * also work for clients that post exactly those fields (curl, scripts, the acceptance tests), so
- * for them the token is one way in, not the only one. `checkFormOrigin` follows the reasoning of
- * Go 1.25's `http.CrossOriginProtection`: every browser that can be tricked into a cross-site POST
- * today sends `Origin` on it (Chrome/Safari for years, Firefox since 70) and, since 2023 in all
- * engines, `Sec-Fetch-Site` (https://www.w3.org/TR/fetch-metadata/#sec-fetch-site-header).
- * Neither header can be set by page script. So a request with neither is not a browser being
- * steered by another site, and a browser request is trusted when the browser itself says
- * `same-origin` (and any `Origin` it sends is ours). Anything else from a browser needs the token,
- * and an `Origin` that is not ours is refused even with it. `Origin: null` (sandboxed frames,
- * some redirect chains, `Referrer-Policy: no-referrer` in some engines) tells us nothing, so it
- * passes only with the token.
+ * Every form we render carries a token in a hidden `csrf` field, bound to something a sibling
+ * subdomain cannot plant ("cookie tossing": any host under the cookie domain may set a cookie of
+ * our name with `Domain=` the parent, so a bare double-submit cookie proves nothing there):
+ * - signed in: an HMAC of the session cookie under a key derived from `auth.secret_key`. A
+ *   planted session cookie would be the attacker's own session (and beside the real one it makes
+ *   no session at all, see `readCookie`), so the token never lets anyone act as the victim.
+ * - signed out, `public_url` https: a random value in a `__Host-` cookie, which browsers accept
+ *   only host-only, `Secure`, `Path=/` (RFC 6265bis §4.1.3.2), so no sibling can plant it.
+ * - signed out over plain http (`__Host-` needs https): a random value in `portcullis_csrf`.
+ *   A sibling can plant that one, with a value it got from our own login page, so it is
+ *   "tossable" and counts only where the browser itself vouches for the origin (below).
+ *
+ * Forms the SPEC names — `POST /auth/magic_link` (`email`, `rd`), `/auth/basic` (email +
+ * password), `/auth/magic` (the token) and `/auth/logout` — must also work for clients that post
+ * exactly those fields (curl, scripts, the acceptance tests), so for them the token is one way in,
+ * not the only one. `checkFormOrigin` follows Go 1.25's `http.CrossOriginProtection`: every
+ * browser that can be steered into a cross-site POST sends `Origin` on it and, since 2023 in all
+ * engines, `Sec-Fetch-Site` (https://www.w3.org/TR/fetch-metadata/#sec-fetch-site-header);
+ * neither can be set by page script. So a request with neither is not a browser being steered by
+ * another site, and `Sec-Fetch-Site: same-origin` is the browser vouching for us.
+ *
+ * What is not same-origin: `Sec-Fetch-Site: same-site` is exactly what a sibling subdomain's
+ * page produces, and `Origin: null` is what its sandboxed frame produces. Our own pages send
+ * `Referrer-Policy: no-referrer`, and with it the Fetch standard sends `Origin: null` on every
+ * POST, ours included (https://fetch.spec.whatwg.org/#append-a-request-origin-header), so
+ * `null` is not refused outright: it needs a bound token unless `Sec-Fetch-Site: same-origin`
+ * comes with it. A tossable token passes only beside `same-origin` or our own `Origin`, which a
+ * sibling cannot produce either; so on plain http the only exposure left is a browser that sends
+ * neither header, and the SPEC rule above lets that through anyway.
  *
  * What a forged request on those routes could do is bounded: request a link (mailed to its
  * owner), sign the victim in as someone else (login CSRF), or sign them out — here or
- * everywhere. `?everywhere=1` stays on the same rule as plain logout: it ends the caller's own
- * sessions, gains an attacker nothing but a nuisance, and the SPEC names it, so a curl client
- * holding a session cookie must be able to use it (SPEC §4: "log out everywhere" ends every
- * session within 1 s).
+ * everywhere. `?everywhere=1` stays on the same rule as plain logout: the SPEC names it, so a
+ * curl client holding a session cookie must be able to use it.
  *
- * `requireCsrfToken` is for the admin panel (`POST /auth/admin`) and always wants the token, as
- * defence in depth beyond the browsers' headers: its actions reach other people (set a password,
- * hand out a login URL, make an admin), so a forged one is an account takeover, and the only
- * exposure left by the header rule — an old browser, or an extension or proxy that strips
- * `Origin`/`Sec-Fetch-*` — is exactly the signed-in admin's browser. The SPEC names no fields
- * for it, so no SPEC-shaped client loses anything: the panel is used through its own pages,
- * which carry the token.
+ * `requireCsrfToken` is for the admin panel (`POST /auth/admin`): the session-bound token always,
+ * and never from a page the browser calls same-site or cross-site. Its actions reach other people
+ * (set a password, hand out a login URL, make an admin), so a forged one is an account takeover,
+ * and the SPEC names no fields for it, so no SPEC-shaped client loses anything.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Config } from '../config/load.js';
 import { readCookie, serializeCookie } from '../core/cookies.js';
 import { PortcullisError } from '../core/errors.js';
+import { deriveKey } from '../core/session-token.js';
 import type { AppContext } from './context.js';
 
+/** The signed-out token's cookie over plain http. */
 export const CSRF_COOKIE = 'portcullis_csrf';
+/** The signed-out token's cookie when `public_url` is https. */
+export const HOST_CSRF_COOKIE = `__Host-${CSRF_COOKIE}`;
+
+const RANDOM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** Without `auth.secret_key` sessions end with the process too, so a process key loses nothing. */
+const processKey = randomBytes(32);
+const keysByConfig = new WeakMap<Config, Buffer[]>();
+
+/** The CSRF keys, first one signing, all verifying (so `secret_key` rotation keeps forms valid). */
+function csrfKeys(config: Config): Buffer[] {
+  let keys = keysByConfig.get(config);
+  if (!keys) {
+    keys = (config.secretKeys ?? [processKey]).map((secret) => deriveKey(secret, 'csrf'));
+    keysByConfig.set(config, keys);
+  }
+  return keys;
+}
+
+function sessionBound(key: Buffer, sessionCookie: string): string {
+  return createHmac('sha256', key).update(`session\0${sessionCookie}`).digest('base64url');
+}
+
+function sameText(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+function sessionCookieOf(ctx: AppContext, req: IncomingMessage): string | undefined {
+  return readCookie(req.headers.cookie, ctx.config.raw.session.cookie_name) || undefined;
+}
+
+function signedOutCookieName(ctx: AppContext): string {
+  return ctx.config.secureCookies ? HOST_CSRF_COOKIE : CSRF_COOKIE;
+}
 
 /**
- * Double-submit token: a random value in a SameSite cookie that the form must echo. Returns
- * the value to put in forms and, when a new one was made, the Set-Cookie header for it.
+ * The token to put in a form and, when a new signed-out cookie was made for it, the Set-Cookie
+ * header that goes with it.
  */
 export function csrfToken(
   ctx: AppContext,
   req: IncomingMessage,
 ): { token: string; setCookie: string | null } {
-  const existing = readCookie(req.headers.cookie, CSRF_COOKIE);
-  if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return { token: existing, setCookie: null };
+  const session = sessionCookieOf(ctx, req);
+  if (session) {
+    return { token: sessionBound(csrfKeys(ctx.config)[0] as Buffer, session), setCookie: null };
+  }
+  const name = signedOutCookieName(ctx);
+  const existing = readCookie(req.headers.cookie, name);
+  if (existing && RANDOM_TOKEN.test(existing)) return { token: existing, setCookie: null };
   const token = randomBytes(32).toString('base64url');
-  const setCookie = serializeCookie(CSRF_COOKIE, token, {
-    secure: ctx.config.secureCookies,
-    path: ctx.config.prefix,
+  const secure = ctx.config.secureCookies;
+  const setCookie = serializeCookie(name, token, {
+    secure,
+    // `__Host-` cookies must have Path=/ or browsers drop them.
+    path: secure ? '/' : ctx.config.prefix,
     sameSite: 'Lax',
   });
   return { token, setCookie };
+}
+
+/**
+ * How much the form's `csrf` field proves: `bound` when it is the HMAC of this request's session
+ * cookie or the `__Host-` cookie's value, `tossable` when it only matches the plain-http cookie.
+ */
+function tokenStrength(
+  ctx: AppContext,
+  req: IncomingMessage,
+  form: URLSearchParams,
+): 'bound' | 'tossable' | 'none' {
+  const field = form.get('csrf');
+  if (!field) return 'none';
+  if (isSessionBound(ctx, req, field)) return 'bound';
+  const cookie = readCookie(req.headers.cookie, signedOutCookieName(ctx));
+  if (!cookie || !RANDOM_TOKEN.test(cookie) || !sameText(cookie, field)) return 'none';
+  return ctx.config.secureCookies ? 'bound' : 'tossable';
+}
+
+function isSessionBound(ctx: AppContext, req: IncomingMessage, field: string): boolean {
+  const session = sessionCookieOf(ctx, req);
+  if (!session) return false;
+  return csrfKeys(ctx.config).some((key) => sameText(sessionBound(key, session), field));
 }
 
 /** A header's value; node joins repeats with ", ", which then never equals anything we accept. */
@@ -63,14 +140,6 @@ function headerOf(req: IncomingMessage, name: 'origin' | 'sec-fetch-site'): stri
   const value = req.headers[name];
   if (value === undefined) return undefined;
   return typeof value === 'string' ? value : '';
-}
-
-/** True when the form echoes the `portcullis_csrf` cookie (compared in constant time). */
-function tokenMatches(req: IncomingMessage, form: URLSearchParams): boolean {
-  const cookie = readCookie(req.headers.cookie, CSRF_COOKIE);
-  const field = form.get('csrf');
-  if (!cookie || !field || cookie.length !== field.length) return false;
-  return timingSafeEqual(Buffer.from(cookie), Buffer.from(field));
 }
 
 /** Refuses an `Origin` that is neither absent, `null`, nor ours — with or without a token. */
@@ -81,10 +150,12 @@ function refuseForeignOrigin(ctx: AppContext, origin: string | undefined): void 
 }
 
 /**
- * For the forms the SPEC names (magic_link, basic, magic, logout): accepts the double-submit
- * token; without it, accepts a request that carries neither `Origin` nor `Sec-Fetch-Site` (not a
- * browser), or one the browser marks `Sec-Fetch-Site: same-origin` whose `Origin`, if sent, is
- * ours. Throws PortcullisError('csrf') otherwise.
+ * For the forms the SPEC names (magic_link, basic, magic, logout). Passes:
+ * - a request with neither `Origin` nor `Sec-Fetch-Site` (not a browser);
+ * - `Sec-Fetch-Site: same-origin` with our `Origin` or none, or with `null` and any valid token;
+ * - our `Origin` without `Sec-Fetch-Site` (an older browser) with any valid token;
+ * - anything else whose `Origin` is not foreign, with a bound token only.
+ * Throws PortcullisError('csrf') otherwise.
  */
 export function checkFormOrigin(
   ctx: AppContext,
@@ -94,19 +165,22 @@ export function checkFormOrigin(
   const origin = headerOf(req, 'origin');
   const fetchSite = headerOf(req, 'sec-fetch-site');
   refuseForeignOrigin(ctx, origin);
-  if (tokenMatches(req, form)) return;
   if (origin === undefined && fetchSite === undefined) return;
-  if (fetchSite === 'same-origin' && (origin === undefined || origin === ctx.config.publicOrigin))
-    return;
+  const ours = origin === ctx.config.publicOrigin;
+  if (fetchSite === 'same-origin' && (origin === undefined || ours)) return;
+  const strength = tokenStrength(ctx, req, form);
+  if (strength === 'bound') return;
+  const vouched = fetchSite === 'same-origin' || (fetchSite === undefined && ours);
+  if (strength === 'tossable' && vouched) return;
   throw new PortcullisError(
     'csrf',
-    `browser request without a valid token (origin ${origin ?? '-'}, sec-fetch-site ${fetchSite ?? '-'})`,
+    `browser request without a ${strength === 'none' ? 'valid' : 'bound'} token (origin ${origin ?? '-'}, sec-fetch-site ${fetchSite ?? '-'})`,
   );
 }
 
 /**
- * For the admin panel: the double-submit token always, and no foreign `Origin`. Throws
- * PortcullisError('csrf') otherwise.
+ * For the admin panel: the token bound to this request's session, no foreign `Origin`, and no
+ * `Sec-Fetch-Site` saying another site sent it. Throws PortcullisError('csrf') otherwise.
  */
 export function requireCsrfToken(
   ctx: AppContext,
@@ -114,5 +188,12 @@ export function requireCsrfToken(
   form: URLSearchParams,
 ): void {
   refuseForeignOrigin(ctx, headerOf(req, 'origin'));
-  if (!tokenMatches(req, form)) throw new PortcullisError('csrf', 'missing or mismatched token');
+  const fetchSite = headerOf(req, 'sec-fetch-site');
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+    throw new PortcullisError('csrf', `admin form from sec-fetch-site ${fetchSite}`);
+  }
+  const field = form.get('csrf');
+  if (!field || !isSessionBound(ctx, req, field)) {
+    throw new PortcullisError('csrf', 'missing token or not bound to this session');
+  }
 }

@@ -38,5 +38,6 @@ export function createGoogleMethod(deps: OidcMethodDeps): LoginMethod {
     // A hint only (Google's account chooser shows that domain); the claims are what count.
     authorizationParams: hostedDomains.length === 1 ? { hd: hostedDomains[0] as string } : {},
     checkClaims: (claims) => checkHostedDomain(claims, hostedDomains),
+    linkByEmail: settings.link_by_email,
   });
 }

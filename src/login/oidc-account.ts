@@ -7,9 +7,24 @@ import { admit, type SignupPolicy } from './signup-policy.js';
 export interface AccountSettings {
   signup: SignupPolicy;
   allowedDomains: readonly string[];
+  /**
+   * The provider is trusted to own the addresses it marks verified (`link_by_email`): a new
+   * identity may join the account that has its email, and a linked one moves its account's email.
+   */
+  linkByEmail: boolean;
 }
 
-export type AccountRefusal = 'deactivated' | 'not_invited' | 'domain_not_allowed' | 'email_taken';
+/**
+ * `identity_conflict`: the account with this email is linked to another subject of the same
+ * issuer. `link_not_trusted`: an account has this email and the provider may not join it.
+ */
+export type AccountRefusal =
+  | 'deactivated'
+  | 'not_invited'
+  | 'domain_not_allowed'
+  | 'email_taken'
+  | 'identity_conflict'
+  | 'link_not_trusted';
 
 export type AccountOutcome =
   | { ok: true; user: User; created: boolean; linked: boolean }
@@ -59,9 +74,12 @@ export function readGroupsClaim(
  * Finds or makes the account a verified provider identity signs in to.
  *
  * 1. An identity already linked (issuer + `sub`) signs in to its user, whatever email it now
- *    claims; a new verified email follows along unless another account has it.
- * 2. A new identity joins the account that has its email, only because the provider asserted
- *    `email_verified` (the nOAuth takeover is an unverified, editable email claim).
+ *    claims. A new verified email follows along only from a provider trusted with emails
+ *    (`linkByEmail`), and unless another account has it.
+ * 2. A new identity joins the account that has its email only when the provider is trusted
+ *    with emails and asserted `email_verified`, and never when that account is linked to another
+ *    subject of the same issuer: the nOAuth takeover is a second provider account presenting
+ *    the victim's (editable, sometimes "verified") email.
  * 3. Otherwise a user is created if `auth.signup` admits the address.
  *
  * `groups` (null when this provider sends no groups claim) replaces the groups this identity
@@ -86,13 +104,17 @@ export async function resolveAccount(
   let linked = false;
   if (!link || !user) {
     if (!claims.emailVerified) return { ok: false, reason: 'not_invited' };
-    const existing = await store.getUserByEmail(claims.email);
+    let existing = await store.getUserByEmail(claims.email);
+    if (existing) {
+      const refusal = await refuseJoin(store, settings, claims, existing);
+      if (refusal) return { ok: false, reason: refusal };
+    }
     const admission = admit(claims.email, existing, settings.signup, settings.allowedDomains);
     if (admission.kind === 'refuse') return { ok: false, reason: admission.reason };
     if (existing) {
       user = existing;
     } else {
-      user = await store.createUser({
+      const fresh: User = {
         id: randomUUID(),
         email: claims.email,
         name: claims.name ?? (claims.email.split('@')[0] as string),
@@ -101,8 +123,16 @@ export async function resolveAccount(
         verified: true,
         createdAt: now,
         lastLoginAt: null,
-      });
-      created = true;
+      };
+      user = await store.createUser(fresh);
+      created = user.id === fresh.id;
+      if (!created) {
+        // Someone else made an account with this email meanwhile: that is a join, not a signup.
+        existing = user;
+        const refusal = await refuseJoin(store, settings, claims, existing);
+        if (refusal) return { ok: false, reason: refusal };
+        if (!existing.active) return { ok: false, reason: 'deactivated' };
+      }
     }
     link = await store.linkIdentity({
       issuer: claims.issuer,
@@ -117,12 +147,16 @@ export async function resolveAccount(
       // A concurrent sign-in of the same identity linked it first: use its user.
       user = await store.getUser(link.userId);
       if (!user) return { ok: false, reason: 'not_invited' };
+    } else if (await linkedToOtherSubject(store, user.id, claims)) {
+      // Two subjects of one issuer raced onto the same account: neither keeps it.
+      await store.unlinkIdentity(claims.issuer, claims.subject);
+      return { ok: false, reason: 'identity_conflict' };
     }
   }
   if (!user.active) return { ok: false, reason: 'deactivated' };
 
   let next: User = user;
-  if (next.email !== claims.email) next = { ...next, email: claims.email };
+  if (settings.linkByEmail && next.email !== claims.email) next = { ...next, email: claims.email };
   if (groups !== null) next = { ...next, groups: mergeGroups(next.groups, link.groups, groups) };
   if (next !== user) {
     try {
@@ -135,6 +169,28 @@ export async function resolveAccount(
   const updated: IdentityLink = { ...link, groups: groups ?? link.groups, lastLoginAt: now };
   await store.updateIdentity(updated);
   return { ok: true, user: next, created, linked };
+}
+
+/** Why a new identity may not join `existing` (the account that has its email), or null. */
+async function refuseJoin(
+  store: Store,
+  settings: AccountSettings,
+  claims: VerifiedClaims,
+  existing: User,
+): Promise<AccountRefusal | null> {
+  if (await linkedToOtherSubject(store, existing.id, claims)) return 'identity_conflict';
+  if (!settings.linkByEmail || !claims.emailVerified) return 'link_not_trusted';
+  return null;
+}
+
+/** The user has an identity at this issuer under another subject. */
+async function linkedToOtherSubject(
+  store: Store,
+  userId: string,
+  claims: VerifiedClaims,
+): Promise<boolean> {
+  const links = await store.listUserIdentities(userId);
+  return links.some((l) => l.issuer === claims.issuer && l.subject !== claims.subject);
 }
 
 /** Drops what the provider gave last time, adds what it gives now; the rest is untouched. */

@@ -50,6 +50,8 @@ export interface OidcMethodOptions {
   authorizationParams?: Readonly<Record<string, string>>;
   /** A method's own refusal after the common checks (Google's hosted domains), or null. */
   checkClaims?: (claims: VerifiedClaims) => string | null;
+  /** `link_by_email`: see `AccountSettings.linkByEmail`. */
+  linkByEmail: boolean;
 }
 
 /** Sign-in starts per client address and minute, per method. */
@@ -124,6 +126,16 @@ function refusalMessage(name: string, reason: AccountRefusal, email: string): Re
       return {
         status: 409,
         text: `${name} now gives your address as ${email}, but another account here has it. Ask an administrator to sort the two accounts out.`,
+      };
+    case 'identity_conflict':
+      return {
+        status: 409,
+        text: `The account for ${email} here belongs to a different ${name} account, so this one cannot sign in to it. Sign in with the ${name} account you used before, or ask an administrator.`,
+      };
+    case 'link_not_trusted':
+      return {
+        status: 409,
+        text: `An account for ${email} exists here already, and ${name} is not set up to sign in to existing accounts. Sign in the way you did before, or ask an administrator.`,
       };
   }
 }
@@ -263,7 +275,11 @@ export function createOidcLoginMethod(
     const outcome = await resolveAccount(
       ctx.store,
       ctx.clock,
-      { signup: ctx.config.raw.auth.signup, allowedDomains: ctx.config.raw.auth.allowed_domains },
+      {
+        signup: ctx.config.raw.auth.signup,
+        allowedDomains: ctx.config.raw.auth.allowed_domains,
+        linkByEmail: options.linkByEmail,
+      },
       claims,
       groups,
     );
@@ -329,5 +345,6 @@ export function createOidcMethod(deps: OidcMethodDeps): LoginMethod {
     scopes: settings.scopes,
     pkce: settings.pkce,
     groupsClaim: settings.groups_claim,
+    linkByEmail: settings.link_by_email,
   });
 }

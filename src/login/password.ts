@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { MAX_PASSWORD_LENGTH } from '../core/password.js';
 import { safeRedirect } from '../core/redirect.js';
-import { readForm } from '../http/body.js';
+import { readForm, refuseRepeated } from '../http/body.js';
 import type { AppContext } from '../http/context.js';
 import { checkFormOrigin } from '../http/csrf.js';
 import { html } from '../http/html.js';
@@ -35,6 +35,7 @@ export function createPasswordMethod(
 ): LoginMethod {
   const handle = async (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => {
     const form = await readForm(req);
+    refuseRepeated(form, ['email', 'password', 'rd', 'csrf']);
     checkFormOrigin(ctx, req, form);
     const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
     const email = typed(form.get('email'));

@@ -11,8 +11,16 @@ export interface User {
   lastLoginAt: number | null;
   passwordHash?: string;
   externalId?: string;
-  /** SCIM `userName` when the provisioning client's differs from the email (e.g. Entra ID's UPN). */
+  /**
+   * SCIM `userName` exactly as the provisioning client last sent it (Entra ID's UPN, or the
+   * email in the client's own spelling); unique case-insensitively. Absent: the email.
+   */
   userName?: string;
+  /**
+   * `scim` when SCIM created the user. SCIM may change the email only of users it provisioned:
+   * an email decides who can sign in to the account, and others were not the IdP's to give.
+   */
+  provisionedBy?: 'scim';
   /** SCIM `name.givenName` / `name.familyName`, kept so provisioning clients read back what they wrote. */
   givenName?: string;
   familyName?: string;
@@ -37,6 +45,8 @@ export interface TokenRecord {
   rd: string;
   expiresAt: number;
   purpose: 'magic_link' | 'oidc_state';
+  /** `magic_link` only: the stamp `nextLinkStamp` gave it; absent on records from before stamps. */
+  issuedAt?: number;
   /** `oidc_state` only: what the callback checks, kept server-side (never in the browser). */
   oidc?: OidcStateData;
 }
@@ -70,8 +80,29 @@ export interface TokenStore {
   putToken(hash: string, record: TokenRecord): Promise<void>;
   /** Atomically returns and removes the record: of two racing callers, exactly one gets it. */
   consumeToken(hash: string): Promise<TokenRecord | null>;
+  /** The unexpired record, left in place (the magic-link confirm page names its account). */
+  peekToken(hash: string): Promise<TokenRecord | null>;
   /** Marks a key used until `expiresAt`; true only for the first caller (for signed, stateless tokens). */
   markUsed(key: string, expiresAt: number): Promise<boolean>;
+}
+
+/**
+ * One number per address (lower-cased) that orders its one-time links: a link whose stamp is
+ * below the address's floor is void. Issuing a link takes the next stamp (voiding older links),
+ * deactivating or deleting a user moves the floor past every link issued so far. Stamps are
+ * clock milliseconds, so a link signed elsewhere (the CLI beside a memory store) can carry its
+ * own issue time and still be ordered against the server's.
+ */
+export interface LinkFloors {
+  /**
+   * Atomically moves the floor to max(floor + 1, atLeast) and returns it: a stamp no earlier
+   * link has, even within one millisecond. `keepMs` null keeps the floor until the next change.
+   */
+  nextLinkStamp(email: string, atLeast: number, keepMs: number | null): Promise<number>;
+  /** Moves the floor up to `stamp`, never down. */
+  raiseLinkFloor(email: string, stamp: number, keepMs: number): Promise<void>;
+  /** 0 when the address has none. */
+  getLinkFloor(email: string): Promise<number>;
 }
 
 /**
@@ -104,11 +135,16 @@ export interface UserPage {
 export interface UserDirectory {
   getUser(id: string): Promise<User | null>;
   getUserByEmail(email: string): Promise<User | null>;
-  /** Creates the user; returns the existing one instead when the email is taken. */
+  /**
+   * Creates the user; returns the existing one instead when the email is taken. A user created
+   * inactive has the link floor of its email moved, as on deactivation.
+   */
   createUser(user: User): Promise<User>;
   /**
    * Replaces the stored record (email changes keep the index in step); throws `EmailTakenError`
-   * when the new email belongs to another user.
+   * when the new email belongs to another user. Deactivating (active true → false) also moves
+   * the link floor of the old and new email: every outstanding link is void for good, whatever
+   * path (admin panel, SCIM) deactivates.
    */
   updateUser(user: User): Promise<void>;
   /**
@@ -118,7 +154,10 @@ export interface UserDirectory {
    */
   updateUserGroups(id: string, change: (groups: readonly string[]) => string[]): Promise<boolean>;
   listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage>;
-  /** Removes the record and its email index entry (sessions and groups are the caller's). */
+  /**
+   * Removes the record and its email index entry (sessions and groups are the caller's), and
+   * moves the link floor of its email: a later account at that address never inherits old links.
+   */
   deleteUser(id: string): Promise<void>;
 }
 
@@ -206,6 +245,12 @@ export interface IdentityDirectory {
   /** Replaces an existing link's record; does nothing when the identity is not linked. */
   updateIdentity(link: IdentityLink): Promise<void>;
   unlinkIdentity(issuer: string, subject: string): Promise<void>;
+  /**
+   * Every identity linked to the user (so a second subject of an issuer that already has one
+   * can be refused); order unspecified. Never misses a link stored by `linkIdentity` or updated
+   * by `updateIdentity` (Redis links older than this method are indexed at their next sign-in).
+   */
+  listUserIdentities(userId: string): Promise<IdentityLink[]>;
 }
 
 export interface Counters {
@@ -216,6 +261,11 @@ export interface Counters {
 /** Store health, for readiness and for dropping local caches when the link to shared state breaks. */
 export interface StoreHealth {
   ping(): Promise<void>;
+  /**
+   * Whether every node the store needs answers now (each Cluster primary, the primary a
+   * Sentinel names), for readiness; never rejects. `ping` asks only one node.
+   */
+  ready(): Promise<boolean>;
   /** Called with false when the store becomes unreachable and true when it is back. */
   onAvailability(listener: (available: boolean) => void): void;
   close(): Promise<void>;
@@ -224,6 +274,7 @@ export interface StoreHealth {
 
 export type Store = SessionStore &
   TokenStore &
+  LinkFloors &
   UserDirectory &
   GroupDirectory &
   IdentityDirectory &

@@ -189,6 +189,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     sessions: ctx.sessions,
     clock: ctx.clock,
     logger: ctx.logger,
+    isProtectedAdmin: (user) => ctx.users.isAdmin({ ...user, groups: [] }),
   });
 
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
@@ -277,9 +278,13 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       const user =
         id !== null ? await ctx.store.getUser(id) : await ctx.store.getUserByEmail(email as string);
       found = user && test(user) ? [user] : [];
-    } else {
-      for await (const user of provisioning.allUsers()) if (test(user)) found.push(user);
     }
+    // A userName that is an address need not be its user's email (the email follows `emails`):
+    // a miss by email is not a miss by userName.
+    const scan =
+      (email === null && id === null) ||
+      (found.length === 0 && id === null && pinnedValue(filter, 'username') !== null);
+    if (scan) for await (const user of provisioning.allUsers()) if (test(user)) found.push(user);
     const slice = found.slice(start - 1, start - 1 + count);
     const resources = await Promise.all(slice.map(renderUser));
     return listResponse(resources.map(project), found.length, start);

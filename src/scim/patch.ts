@@ -86,6 +86,12 @@ function identity(item: unknown): unknown {
   return isObject(item) ? getAttr(item, 'value') : item;
 }
 
+function isPrimary(item: unknown): boolean {
+  if (!isObject(item)) return false;
+  const primary = getAttr(item, 'primary');
+  return primary === true || (typeof primary === 'string' && primary.toLowerCase() === 'true');
+}
+
 function setKey(object: Json, lowerName: string, value: unknown): void {
   object[keyOf(object, lowerName) ?? lowerName] = value;
 }
@@ -217,7 +223,14 @@ function apply(
       seen.add(id);
       return true;
     });
-    setKey(resource, ref.attr, [...current, ...added]);
+    // RFC 7644 §3.5.2.1: adding a value with `primary: true` takes `primary` from the others,
+    // so the element the client just made primary is the one read back (the user's email).
+    const kept = added.some(isPrimary)
+      ? current.map((item) =>
+          isObject(item) && isPrimary(item) ? merge(item, { primary: false }) : item,
+        )
+      : current;
+    setKey(resource, ref.attr, [...kept, ...added]);
     return;
   }
   // A complex attribute keeps the sub-attributes the value does not name (RFC 7644 §3.5.2.1, .3).

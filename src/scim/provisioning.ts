@@ -18,6 +18,11 @@ export interface ProvisioningDeps {
   sessions: SessionService;
   clock: Clock;
   logger: Logger;
+  /**
+   * Admin by `admin.emails` or the admin panel: SCIM never changes such a user's email (their
+   * address is what makes them admin, and the account was never the IdP's to hand over).
+   */
+  isProtectedAdmin: (user: User) => boolean;
   /** Jitter for the retry backoff; `Math.random` unless a test injects one. */
   random?: () => number;
 }
@@ -114,11 +119,25 @@ export class Provisioning {
     }
   }
 
-  private async checkUserName(userName: string | undefined, self: string | null): Promise<void> {
-    if (userName === undefined) return;
+  /**
+   * `userName` is unique case-insensitively (a user without one answers to its email) and
+   * `externalId` exactly (RFC 7643 §3.1: caseExact): an IdP that found two users for one of its
+   * ids would update the wrong one. Only values that change are checked, so users stored before
+   * these checks existed stay writable.
+   */
+  private async checkUnique(fields: UserFields, existing: User | null): Promise<void> {
+    const checkName = !existing || !sameName(scimUserName(existing), fields.userName);
+    const externalId =
+      fields.externalId !== undefined && fields.externalId !== existing?.externalId
+        ? fields.externalId
+        : undefined;
+    if (!checkName && externalId === undefined) return;
     for await (const other of this.allUsers()) {
-      if (other.id !== self && other.userName !== undefined && sameName(other.userName, userName))
-        throw taken(`userName ${userName} is taken`);
+      if (other.id === existing?.id) continue;
+      if (checkName && sameName(scimUserName(other), fields.userName))
+        throw taken(`userName ${fields.userName} is taken`);
+      if (externalId !== undefined && other.externalId === externalId)
+        throw taken(`externalId ${externalId} belongs to another user`);
     }
   }
 
@@ -134,16 +153,17 @@ export class Provisioning {
     const { store, clock } = this.deps;
     if (await store.getUserByEmail(fields.email))
       throw taken(`a user with email ${fields.email} exists`);
-    await this.checkUserName(fields.userName, null);
+    await this.checkUnique(fields, null);
     const blank: User = {
       id: randomUUID(),
       email: fields.email,
       name: fields.name,
       groups: [],
-      active: fields.active,
+      active: fields.active ?? true,
       verified: false,
       createdAt: clock.now(),
       lastLoginAt: null,
+      provisionedBy: 'scim',
     };
     const user = withFields(blank, fields);
     const stored = await store.createUser(user);
@@ -152,11 +172,16 @@ export class Provisioning {
     return stored;
   }
 
-  /** PUT, and the outcome of a PATCH. Deactivation ends every session of the user. */
+  /**
+   * PUT, and the outcome of a PATCH. Deactivation and an email change end every session of the
+   * user (sessions opened under the old address must not outlive it).
+   */
   async replaceUser(existing: User, fields: UserFields): Promise<User> {
     const { store, sessions } = this.deps;
-    await this.checkUserName(fields.userName, existing.id);
     const next = withFields(existing, fields);
+    const emailChanged = next.email !== existing.email;
+    if (emailChanged) this.checkEmailChange(existing);
+    await this.checkUnique(fields, existing);
     try {
       await store.updateUser(next);
     } catch (error) {
@@ -164,19 +189,46 @@ export class Provisioning {
       throw error;
     }
     const target = { id: next.id, label: next.email };
-    if (existing.active && !next.active) {
+    const deactivated = existing.active && !next.active;
+    if (deactivated || emailChanged) {
       const ended = await sessions.revokeUser(next.id);
       await sessions.refreshUser(next.id);
-      this.log('deactivate_user', target, { sessions_ended: ended.length });
+      if (deactivated) this.log('deactivate_user', target, { sessions_ended: ended.length });
+      if (emailChanged)
+        this.log('change_email', target, { from: existing.email, sessions_ended: ended.length });
     } else {
       await sessions.refreshUser(next.id);
-      if (!existing.active && next.active) this.log('activate_user', target);
     }
+    if (!existing.active && next.active) this.log('activate_user', target);
     const changed = (
       ['email', 'name', 'userName', 'externalId', 'givenName', 'familyName'] as const
     ).filter((key) => existing[key] !== next[key]);
     if (changed.length) this.log('update_user', target, { changed });
     return next;
+  }
+
+  /**
+   * The email decides who can sign in to an account (magic links go to it, `admin.emails` match
+   * it), so SCIM moves it only for users SCIM created and who are not admins by config or the
+   * panel: otherwise an IdP could hand a self-registered admin's account to an address it
+   * controls. 400 `mutability` (RFC 7644 §3.12: "not compatible with the target attribute's
+   * mutability or current state") rather than 403, which IdPs read as a credential problem, or
+   * 409, which means uniqueness; a 4xx other than 429 is also final for Entra ID and Okta, so
+   * the refusal is reported instead of retried.
+   */
+  private checkEmailChange(existing: User): void {
+    if (existing.provisionedBy !== 'scim')
+      throw new ScimError(
+        400,
+        `the email of ${existing.email} cannot be changed over SCIM: the user was not created by SCIM`,
+        'mutability',
+      );
+    if (this.deps.isProtectedAdmin(existing))
+      throw new ScimError(
+        400,
+        `the email of ${existing.email} cannot be changed over SCIM: the user is a portcullis admin`,
+        'mutability',
+      );
   }
 
   /**
@@ -358,14 +410,28 @@ export class Provisioning {
   }
 }
 
-/** The user with the SCIM-settable fields replaced (absent optional fields are cleared, as PUT says). */
+/** What a user answers to as SCIM `userName`. */
+export function scimUserName(user: User): string {
+  return user.userName ?? user.email;
+}
+
+/**
+ * The user with the SCIM-settable fields replaced (absent optional fields are cleared, as PUT
+ * says; an absent `active` is not "true" but "unchanged": a PUT that leaves it out must not
+ * re-activate a deactivated user).
+ */
 function withFields(user: User, fields: UserFields): User {
-  const next: User = { ...user, email: fields.email, name: fields.name, active: fields.active };
+  const next: User = {
+    ...user,
+    email: fields.email,
+    name: fields.name,
+    active: fields.active ?? user.active,
+  };
   delete next.userName;
   delete next.givenName;
   delete next.familyName;
   delete next.externalId;
-  if (fields.userName !== undefined) next.userName = fields.userName;
+  next.userName = fields.userName;
   if (fields.givenName !== undefined) next.givenName = fields.givenName;
   if (fields.familyName !== undefined) next.familyName = fields.familyName;
   if (fields.externalId !== undefined) next.externalId = fields.externalId;

@@ -82,11 +82,14 @@ function optionalString(resource: Json, name: string, label = name): string | un
   return value;
 }
 
-/** Entra ID sends booleans as "True"/"False" strings in PATCH values. */
+/**
+ * Entra ID sends booleans as "True"/"False" strings in PATCH values; those (in any case) pass,
+ * anything else that is not a boolean is refused rather than guessed (`null` is not `true`).
+ */
 function toBoolean(value: unknown, label: string): boolean {
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string') {
-    const lower = value.trim().toLowerCase();
+    const lower = value.toLowerCase();
     if (lower === 'true') return true;
     if (lower === 'false') return false;
   }
@@ -109,12 +112,14 @@ function checkSchemas(resource: Json, core: string): void {
 /** The fields of a user a SCIM client may set. */
 export interface UserFields {
   email: string;
-  userName?: string;
+  /** Exactly as the client sent it: clients compare what they read back with what they wrote. */
+  userName: string;
   name: string;
   givenName?: string;
   familyName?: string;
   externalId?: string;
-  active: boolean;
+  /** Absent: the request did not say (PUT keeps the user's state, POST makes them active). */
+  active?: boolean;
 }
 
 function pickEmail(resource: Json): string | null {
@@ -154,10 +159,10 @@ export function userFromScim(resource: unknown): UserFields {
   const userName = optionalString(resource, 'userName');
   if (userName === undefined || userName.trim() === '')
     throw badRequest('invalidValue', 'userName is required');
-  // A userName that is an address is the account's email (and its unique key); otherwise the
-  // email comes from `emails` and the userName is kept beside it (Entra ID's default UPN).
-  const listed = pickEmail(resource);
-  const email = normalizeEmail(userName) ?? listed;
+  // The email is what `emails` names (Entra ID patches `emails[type eq "work"].value` and keeps
+  // its UPN as userName, often an address too); a userName that is an address stands in when
+  // there are no emails (Okta's default).
+  const email = pickEmail(resource) ?? normalizeEmail(userName);
   if (!email)
     throw badRequest(
       'invalidValue',
@@ -175,10 +180,10 @@ export function userFromScim(resource: unknown): UserFields {
   const active = getAttr(resource, 'active');
   const fields: UserFields = {
     email,
+    userName,
     name: (displayName || formatted || joined || (email.split('@')[0] as string)).trim(),
-    active: active === undefined || active === null ? true : toBoolean(active, 'active'),
   };
-  if (userName.toLowerCase() !== email) fields.userName = userName.trim();
+  if (active !== undefined) fields.active = toBoolean(active, 'active');
   if (givenName !== undefined) fields.givenName = givenName;
   if (familyName !== undefined) fields.familyName = familyName;
   const externalId = optionalString(resource, 'externalId');

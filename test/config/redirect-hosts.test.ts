@@ -32,3 +32,52 @@ describe('rule hosts as rd targets', () => {
     expect(safeRedirect('https://example.com.evil.com/', policy)).toBe('/');
   });
 });
+
+/**
+ * `rd` on an allowed host is honoured only on a port the config names: public_url's (explicit)
+ * or the default port of the rd's scheme (rule hosts and cookie_domain name none).
+ */
+describe('ports of rd targets', () => {
+  function policy(publicUrl: string, cookieDomain: string | null = null) {
+    const path = writeConfig({
+      server: { public_url: publicUrl },
+      session: { cookie_domain: cookieDomain },
+      access: {
+        rules: [{ host: ['app.example.com', '*.apps.example.org'], policy: 'authenticated' }],
+      },
+    });
+    return loadConfig({ path, env: {} }).redirectPolicy;
+  }
+
+  const table: [string, string | null, string, boolean][] = [
+    // public_url on the default port: every host on the default port only.
+    ['https://auth.example.com', null, 'https://auth.example.com/x', true],
+    ['https://auth.example.com', null, 'https://auth.example.com:443/x', true],
+    ['https://auth.example.com', null, 'https://auth.example.com:8443/x', false],
+    ['https://auth.example.com', null, 'https://app.example.com/', true],
+    ['https://auth.example.com', null, 'http://app.example.com/', true],
+    ['https://auth.example.com', null, 'https://app.example.com:8443/', false],
+    ['https://auth.example.com', null, 'http://app.example.com:8080/', false],
+    ['https://auth.example.com', null, 'https://app.example.com:80/', false],
+    ['https://auth.example.com', null, 'https://x.apps.example.org:9443/', false],
+    ['https://auth.example.com', null, 'https://x.apps.example.org/', true],
+    ['https://auth.example.com:443', null, 'https://auth.example.com:8443/', false],
+    // public_url names a port: that one too, for every host of the deployment.
+    ['https://auth.example.com:8443', null, 'https://auth.example.com:8443/x', true],
+    ['https://auth.example.com:8443', null, 'https://auth.example.com/x', true],
+    ['https://auth.example.com:8443', null, 'https://auth.example.com:9443/x', false],
+    ['https://auth.example.com:8443', null, 'https://app.example.com:8443/', true],
+    ['https://auth.example.com:8443', null, 'https://app.example.com:8444/', false],
+    ['http://127.0.0.1:4180', null, 'http://127.0.0.1:4180/notes', true],
+    ['http://127.0.0.1:4180', null, 'http://127.0.0.1:4181/notes', false],
+    ['http://127.0.0.1:4180', null, 'http://127.0.0.1:8080/', false],
+    // cookie_domain hosts: the default port, or public_url's.
+    ['https://auth.example.com', '.example.com', 'https://wiki.example.com/', true],
+    ['https://auth.example.com', '.example.com', 'https://wiki.example.com:8443/', false],
+    ['http://auth.example.com:8080', '.example.com', 'http://wiki.example.com:8080/', true],
+    ['http://auth.example.com:8080', '.example.com', 'http://wiki.example.com:8081/', false],
+  ];
+  it.each(table)('public_url %s, cookie_domain %s: %s honoured: %s', (url, domain, rd, kept) => {
+    expect(safeRedirect(rd, policy(url, domain))).toBe(kept ? rd : '/');
+  });
+});

@@ -112,6 +112,33 @@ describe.each(kinds)('identity links ($name store)', (kind) => {
     );
   });
 
+  it("lists a user's identities, on every instance, and forgets unlinked ones", async () => {
+    expect(await store.listUserIdentities('u-many')).toEqual([]);
+    const a = await store.linkIdentity(link({ subject: 'many-a', userId: 'u-many' }));
+    const b = await peer.linkIdentity(
+      link({ issuer: 'https://other', subject: 'many-b', userId: 'u-many' }),
+    );
+    await store.linkIdentity(link({ subject: 'many-c', userId: 'u-someone-else' }));
+    const bySubject = (links: IdentityLink[]) =>
+      [...links].sort((x, y) => (x.subject < y.subject ? -1 : 1));
+    expect(bySubject(await peer.listUserIdentities('u-many'))).toEqual([a, b]);
+    await peer.unlinkIdentity(ISSUER, 'many-a');
+    expect(await store.listUserIdentities('u-many')).toEqual([b]);
+  });
+
+  it('keeps listing a link after it is updated', async () => {
+    const stored = await store.linkIdentity(link({ subject: 'legacy', userId: 'u-legacy' }));
+    await peer.updateIdentity({ ...stored, lastLoginAt: stored.lastLoginAt + 1 });
+    expect((await store.listUserIdentities('u-legacy')).map((l) => l.subject)).toEqual(['legacy']);
+  });
+
+  it("does not list a link another user won under this user's name", async () => {
+    await store.linkIdentity(link({ subject: 'won', userId: 'u-winner' }));
+    await peer.linkIdentity(link({ subject: 'won', userId: 'u-loser' }));
+    expect(await store.listUserIdentities('u-loser')).toEqual([]);
+    expect((await peer.listUserIdentities('u-winner')).map((l) => l.subject)).toEqual(['won']);
+  });
+
   it('returns copies: changing a returned link does not change the stored one', async () => {
     const stored = await store.linkIdentity(link({ subject: 'sub-copy', groups: ['a'] }));
     stored.groups.push('mutated');

@@ -305,6 +305,70 @@ describe.each(kinds)('$name store contract', (kind) => {
     });
   });
 
+  describe('link floors', () => {
+    it('hands out stamps above the floor, strictly increasing within one millisecond', async () => {
+      const { store, peer, clock } = await kind.open();
+      const now = clock.now();
+      expect(await store.getLinkFloor('zoe@example.com')).toBe(0);
+      expect(await store.nextLinkStamp('zoe@example.com', now, 60_000)).toBe(now);
+      expect(await peer.nextLinkStamp('Zoe@Example.com', now, 60_000)).toBe(now + 1);
+      expect(await store.nextLinkStamp('zoe@example.com', now, 60_000)).toBe(now + 2);
+      expect(await peer.getLinkFloor('ZOE@example.com')).toBe(now + 2);
+      expect(await store.getLinkFloor('other@example.com')).toBe(0);
+      clock.advance(5_000);
+      expect(await store.nextLinkStamp('zoe@example.com', clock.now(), 60_000)).toBe(clock.now());
+    });
+
+    it('raiseLinkFloor only ever moves the floor up', async () => {
+      const { store, peer, clock } = await kind.open();
+      const now = clock.now();
+      await store.raiseLinkFloor('amy@example.com', now + 10, 60_000);
+      expect(await peer.getLinkFloor('amy@example.com')).toBe(now + 10);
+      await peer.raiseLinkFloor('amy@example.com', now + 3, 60_000);
+      expect(await store.getLinkFloor('amy@example.com')).toBe(now + 10);
+      expect(await store.nextLinkStamp('amy@example.com', now, 60_000)).toBe(now + 11);
+    });
+
+    it('two instances taking stamps at once never get the same one', async () => {
+      const { store, peer, clock } = await kind.open();
+      const now = clock.now();
+      const stamps = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? peer : store).nextLinkStamp('race@example.com', now, 60_000),
+        ),
+      );
+      expect(new Set(stamps).size).toBe(20);
+      expect(await store.getLinkFloor('race@example.com')).toBe(Math.max(...stamps));
+    });
+
+    it('deactivation, creation as inactive and deletion move the floor past this millisecond', async () => {
+      const { store, peer, clock } = await kind.open();
+      const now = clock.now();
+      const user = await store.createUser(userNamed('Dee@Example.com', 'Dee', clock));
+      const stamp = await store.nextLinkStamp('dee@example.com', now, 60_000);
+      await store.updateUser({ ...user, name: 'Dee D' });
+      expect(await store.getLinkFloor('dee@example.com')).toBe(stamp);
+      await peer.updateUser({ ...user, active: false });
+      const floor = await store.getLinkFloor('dee@example.com');
+      expect(floor).toBeGreaterThan(stamp);
+      expect(floor).toBeGreaterThan(now);
+      // Re-activation never brings the older links back.
+      await store.updateUser({ ...user, active: true });
+      expect(await store.getLinkFloor('dee@example.com')).toBe(floor);
+      // Deactivating while moving the email voids the links of both addresses.
+      await store.updateUser({ ...user, email: 'dee2@example.com', active: false });
+      expect(await store.getLinkFloor('dee@example.com')).toBeGreaterThan(floor);
+      expect(await store.getLinkFloor('dee2@example.com')).toBeGreaterThan(now);
+
+      await store.createUser({ ...userNamed('ina@example.com', 'Ina', clock), active: false });
+      expect(await peer.getLinkFloor('ina@example.com')).toBeGreaterThan(now);
+      const kept = await store.createUser(userNamed('kay@example.com', 'Kay', clock));
+      expect(await store.getLinkFloor('kay@example.com')).toBe(0);
+      await peer.deleteUser(kept.id);
+      expect(await store.getLinkFloor('kay@example.com')).toBeGreaterThan(now);
+    });
+  });
+
   describe('counters', () => {
     it('counts hits in a fixed window that starts at the first hit', async () => {
       const { store, peer, clock } = await kind.open();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CSRF, type LoggedApp, sessionCookieOf, startLoggedApp } from '../helpers/mail-app.js';
+import { formToken } from '../helpers/form-token.js';
+import { type LoggedApp, sessionCookieOf, startLoggedApp } from '../helpers/mail-app.js';
 
 const ADMIN = 'admin@example.com';
 
@@ -21,16 +22,21 @@ describe('admin panel', () => {
       headers: { ...headers, ...(cookie ? { cookie: `portcullis_session=${cookie}` } : {}) },
     });
 
-  /** Submits the panel's form; `fields` may repeat keys (several ticked users). */
-  const post = (cookie: string, fields: [string, string][], csrf: string | null = CSRF) => {
+  /**
+   * Submits the panel's form; `fields` may repeat keys (several ticked users). The token is the
+   * one the panel hands this session unless `csrf` says otherwise (null: none).
+   */
+  const post = async (cookie: string, fields: [string, string][], csrf?: string | null) => {
     const body = new URLSearchParams(fields);
-    if (csrf) body.set('csrf', csrf);
+    const token =
+      csrf === undefined ? (await formToken(app.url, `portcullis_session=${cookie}`)).token : csrf;
+    if (token) body.set('csrf', token);
     return fetch(`${app.url}/auth/admin`, {
       method: 'POST',
       redirect: 'manual',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${cookie}; portcullis_csrf=${CSRF}`,
+        cookie: `portcullis_session=${cookie}`,
       },
       body: body.toString(),
     });
@@ -310,14 +316,15 @@ describe('admin panel', () => {
       null,
     );
     expect(missing.status).toBe(403);
+    const { token } = await formToken(app.url, `portcullis_session=${adminCookie}`);
     const foreign = await fetch(`${app.url}/auth/admin`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${adminCookie}; portcullis_csrf=${CSRF}`,
+        cookie: `portcullis_session=${adminCookie}`,
         origin: 'https://evil.example.net',
       },
-      body: new URLSearchParams({ csrf: CSRF, action: 'deactivate', user: id }).toString(),
+      body: new URLSearchParams({ csrf: token, action: 'deactivate', user: id }).toString(),
     });
     expect(foreign.status).toBe(403);
     expect((await app.ctx.store.getUser(id))?.active).toBe(true);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
+import { formToken } from '../helpers/form-token.js';
 import { type LoggedApp, sessionCookieOf, startLoggedApp } from '../helpers/mail-app.js';
 
 /**
@@ -67,17 +68,18 @@ function post(
   });
 }
 
-/** The same, with the double-submit pair our pages hand out. */
-function postWithToken(
+/**
+ * The same, with the token our pages hand this client: bound to the session when there is one,
+ * else to the `__Host-` cookie the page sets (public_url is https).
+ */
+async function postWithToken(
   path: string,
   fields: Record<string, string>,
   headers: Record<string, string> = {},
   session?: string,
 ): Promise<Response> {
-  const cookie = [`portcullis_csrf=${CSRF}`, session ? `portcullis_session=${session}` : null]
-    .filter(Boolean)
-    .join('; ');
-  return post(path, { ...fields, csrf: CSRF }, { ...headers, cookie });
+  const form = await formToken(app.url, session ? `portcullis_session=${session}` : '');
+  return post(path, { ...fields, csrf: form.token }, { ...headers, cookie: form.cookie });
 }
 
 const mailsTo = (email: string) =>

@@ -46,6 +46,7 @@ describe('magic links on one instance (memory store)', () => {
       email: 'admin@example.com',
       rd: '/',
       expiresAt: Date.now() + 600_000,
+      issuedAt: Date.now(),
     });
     for (const token of [
       foreign,

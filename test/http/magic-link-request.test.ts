@@ -28,7 +28,8 @@ describe('login page', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(response.headers.get('set-cookie')).toMatch(
-      /^portcullis_csrf=[A-Za-z0-9_-]{43}; Path=\/auth; HttpOnly; Secure; SameSite=Lax$/,
+      // https: a __Host- cookie, which no sibling subdomain can plant (src/http/csrf.ts).
+      /^__Host-portcullis_csrf=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
     );
     const body = await response.text();
     expect(body).toContain('<label for="magic-email">Email address</label>');

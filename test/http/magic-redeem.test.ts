@@ -48,6 +48,44 @@ describe('one-time login links', () => {
     );
   });
 
+  it('names the account on the confirm page, escaped, so a forwarded link shows whose it is', async () => {
+    for (const [email, shown] of [
+      ['alice@example.com', 'alice@example.com'],
+      ['"<b>x</b>"@example.com', '&quot;&lt;b&gt;x&lt;/b&gt;&quot;@example.com'],
+    ] as const) {
+      const token = tokenOf(await app.ctx.loginLinks.issue(email, '/'));
+      const page = await fetch(`${app.url}/auth/magic?token=${encodeURIComponent(token)}`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain(`You are signing in as <strong>${shown}</strong>`);
+      expect(html).not.toContain('<b>x</b>');
+    }
+    const signed = tokenOf(app.ctx.loginLinks.issueSigned('signed@example.com', '/'));
+    const page = await fetch(`${app.url}/auth/magic?token=${encodeURIComponent(signed)}`);
+    expect(await page.text()).toContain(
+      'You are signing in as <strong>signed@example.com</strong>',
+    );
+  });
+
+  it('says at once on GET that a used, unknown or forged link no longer works, and GET never uses one up', async () => {
+    const used = tokenOf(await app.ctx.loginLinks.issue('used@example.com', '/'));
+    expect((await redeem(used)).status).toBe(303);
+    const fresh = tokenOf(await app.ctx.loginLinks.issue('fresh@example.com', '/'));
+    for (const token of [used, 'nope', 's1.eyJlIjoiYUBiLmMifQ.AAAA', 'x'.repeat(3000), '']) {
+      const page = await fetch(`${app.url}/auth/magic?token=${encodeURIComponent(token)}`, {
+        redirect: 'manual',
+      });
+      expect(page.status).toBe(303);
+      expect(page.headers.get('location')).toBe('/auth/login?error=link_used');
+    }
+    for (let i = 0; i < 3; i++) {
+      const page = await fetch(`${app.url}/auth/magic?token=${encodeURIComponent(fresh)}`);
+      expect(page.status).toBe(200);
+      await page.arrayBuffer();
+    }
+    expect((await redeem(fresh)).headers.get('set-cookie')).toContain('portcullis_session=');
+  });
+
   it('works once: a second use lands on the login page with a message', async () => {
     const token = tokenOf(await app.ctx.loginLinks.issue('dave@example.com', '/'));
     expect((await redeem(token)).status).toBe(303);

@@ -54,7 +54,12 @@ beforeAll(async () => {
     { clock },
   );
   inviteOnly = await startSsoApp(b, {
-    auth: { enabled_auth: ['oidc'], signup: 'invite_only', oidc: oidcConfig() },
+    auth: {
+      enabled_auth: ['oidc'],
+      signup: 'invite_only',
+      // An invited account is joined by email: only a provider trusted with emails may.
+      oidc: oidcConfig({ link_by_email: true }),
+    },
   });
   noPkceAgainstRequired = await startSsoApp(c, {
     auth: { enabled_auth: ['oidc'], oidc: oidcConfig({ pkce: false }) },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
 import type { User } from '../../src/ports/store.js';
+import { formToken } from '../helpers/form-token.js';
 import { type SsoApp, startSsoApp } from '../helpers/oidc-provider.js';
 import { basicSignIn } from '../helpers/password.js';
 import { freePort } from '../helpers/ports.js';
@@ -55,13 +56,15 @@ afterAll(async () => {
   await app?.close();
 });
 
-function setPassword(userId: string, password: string, cookie = adminCookie) {
+async function setPassword(userId: string, password: string, cookie = adminCookie) {
+  // The panel's forms carry a token bound to the session (src/http/csrf.ts).
+  const { token } = await formToken(app.url, cookie);
   return fetch(`${app.url}/auth/admin`, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
     body: new URLSearchParams({
-      csrf: CSRF,
+      csrf: token,
       action: 'set_password',
       user: userId,
       view: userId,

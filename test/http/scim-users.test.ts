@@ -340,7 +340,10 @@ describe('SCIM users', () => {
         emails: [{ value: 'grace@testuser.com' }],
       });
       expect(await app.ctx.store.getUserByEmail('test_user_11bb11bb@testuser.com')).toBeNull();
-      expect((await check(cookie)).headers.get('remote-email')).toBe('grace@testuser.com');
+      // The email changed: the session opened under the old address ends at once.
+      expect((await check(cookie)).status).toBe(401);
+      const regraced = await app.login('grace@testuser.com');
+      expect((await check(regraced)).headers.get('remote-email')).toBe('grace@testuser.com');
       // Deactivation: {"op":"Replace","path":"active","value":"False"}.
       const off = await scim(
         'PATCH',
@@ -349,7 +352,7 @@ describe('SCIM users', () => {
         BEARER,
       );
       expect(off.json.active).toBe(false);
-      expect((await check(cookie)).status).toBe(401);
+      expect((await check(regraced)).status).toBe(401);
       // Hard delete: 204, then 404 for everything about the user.
       expect((await scim('DELETE', `/Users/${id}`, undefined, BEARER)).status).toBe(204);
       expectScimError(await scim('GET', `/Users/${id}`, undefined, BEARER), 404);

@@ -20,6 +20,8 @@ export class MemoryStore implements Store {
   private readonly userSessions = new Map<string, Set<string>>();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly used = new Map<string, number>();
+  /** Per lower-cased address: the floor and until when it is kept (Infinity: until changed). */
+  private readonly linkFloors = new Map<string, { floor: number; until: number }>();
   private readonly users = new Map<string, User>();
   private readonly emails = new Map<string, string>();
   private readonly groups = new Map<string, Group>();
@@ -40,6 +42,7 @@ export class MemoryStore implements Store {
     for (const [id, session] of this.sessions) if (session.expiresAt <= now) this.removeSession(id);
     for (const [hash, record] of this.tokens) if (record.expiresAt <= now) this.tokens.delete(hash);
     for (const [key, until] of this.used) if (until <= now) this.used.delete(key);
+    for (const [key, mark] of this.linkFloors) if (mark.until <= now) this.linkFloors.delete(key);
     for (const [key, counter] of this.counters)
       if (counter.resetAt <= now) this.counters.delete(key);
   }
@@ -124,12 +127,42 @@ export class MemoryStore implements Store {
     return record.expiresAt > this.clock.now() ? record : null;
   }
 
+  async peekToken(hash: string): Promise<TokenRecord | null> {
+    const record = this.tokens.get(hash);
+    return record && record.expiresAt > this.clock.now() ? { ...record } : null;
+  }
+
   async markUsed(key: string, expiresAt: number): Promise<boolean> {
     this.sweep();
     const until = this.used.get(key);
     if (until !== undefined && until > this.clock.now()) return false;
     this.used.set(key, expiresAt);
     return true;
+  }
+
+  async nextLinkStamp(email: string, atLeast: number, keepMs: number | null): Promise<number> {
+    this.sweep();
+    const key = email.toLowerCase();
+    const now = this.clock.now();
+    const stamp = Math.max((this.linkFloors.get(key)?.floor ?? 0) + 1, atLeast);
+    this.linkFloors.set(key, { floor: stamp, until: keepMs === null ? Infinity : now + keepMs });
+    return stamp;
+  }
+
+  /** Past every link issued so far, this millisecond's included (a tie is refused). */
+  private async voidLinks(email: string): Promise<void> {
+    await this.nextLinkStamp(email, this.clock.now() + 1, null);
+  }
+
+  async raiseLinkFloor(email: string, stamp: number, keepMs: number): Promise<void> {
+    const key = email.toLowerCase();
+    const current = this.linkFloors.get(key);
+    if (current && current.floor >= stamp) return;
+    this.linkFloors.set(key, { floor: stamp, until: this.clock.now() + keepMs });
+  }
+
+  async getLinkFloor(email: string): Promise<number> {
+    return this.linkFloors.get(email.toLowerCase())?.floor ?? 0;
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -149,6 +182,7 @@ export class MemoryStore implements Store {
     const stored = structuredClone({ ...user, email });
     this.users.set(user.id, stored);
     this.emails.set(email, user.id);
+    if (!stored.active) await this.voidLinks(email);
     return structuredClone(stored);
   }
 
@@ -160,6 +194,10 @@ export class MemoryStore implements Store {
     if (previous && previous.email !== email) this.emails.delete(previous.email);
     this.users.set(user.id, structuredClone({ ...user, email }));
     this.emails.set(email, user.id);
+    if (previous?.active && !user.active) {
+      await this.voidLinks(previous.email);
+      if (previous.email !== email) await this.voidLinks(email);
+    }
   }
 
   async updateUserGroups(
@@ -190,6 +228,7 @@ export class MemoryStore implements Store {
     if (!user) return;
     this.users.delete(id);
     if (this.emails.get(user.email) === id) this.emails.delete(user.email);
+    await this.voidLinks(user.email);
   }
 
   async getGroup(id: string): Promise<Group | null> {
@@ -267,6 +306,12 @@ export class MemoryStore implements Store {
     this.identities.delete(JSON.stringify([issuer, subject]));
   }
 
+  async listUserIdentities(userId: string): Promise<IdentityLink[]> {
+    return [...this.identities.values()]
+      .filter((link) => link.userId === userId)
+      .map((link) => structuredClone(link));
+  }
+
   async hit(key: string, windowMs: number): Promise<number> {
     this.sweep();
     const now = this.clock.now();
@@ -280,6 +325,10 @@ export class MemoryStore implements Store {
   }
 
   async ping(): Promise<void> {}
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
 
   onAvailability(_listener: (available: boolean) => void): void {}
 

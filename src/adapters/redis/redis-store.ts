@@ -73,6 +73,20 @@ if until_ > tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`,
   },
+  // KEYS[1] an address's link floor; ARGV mode, at-least (next) or stamp (raise), keep ms ('' to
+  // keep until changed). `next` sets max(floor + 1, at-least) and returns it; `raise` only moves
+  // it up.
+  psLinkFloor: {
+    numberOfKeys: 1,
+    lua: `local floor = tonumber(redis.call('GET', KEYS[1]) or '0')
+local value = tonumber(ARGV[2])
+if ARGV[1] == 'next' then value = math.max(floor + 1, value)
+elseif value <= floor then return string.format('%.0f', floor) end
+local text = string.format('%.0f', value)
+if ARGV[3] == '' then redis.call('SET', KEYS[1], text)
+else redis.call('SET', KEYS[1], text, 'PX', ARGV[3]) end
+return text`,
+  },
   // KEYS[1] counter hash; ARGV now, window ms. Fixed window starting at the first hit.
   psHit: {
     numberOfKeys: 1,
@@ -140,7 +154,13 @@ function baseOptions(timeout: number): RedisOptions {
     // for a reconnect (or for commandTimeout), so checks answer 503 immediately.
     maxRetriesPerRequest: 0,
     commandTimeout: timeout,
-    enableAutoPipelining: true,
+    // Off: an auto-pipelined batch is only sent once the previous one has settled, and the
+    // timeout starts when a command is sent, so with Redis hung (SIGSTOP) a command queued
+    // behind a batch waited out that batch's timeout before its own began (2 × the timeout).
+    // On a Cluster it also took commands past ioredis' MOVED/ASK handling and, before the slot
+    // map was known, past `sendCommand`, so their failures reached the caller unclassified.
+    // Checks are mostly answered from the session cache, so the batching saved little.
+    enableAutoPipelining: false,
     retryStrategy: (times: number) => Math.min(times * 100, 1000),
     // The subscriber (re)subscribes itself on every 'ready', so it knows when it really listens.
     autoResubscribe: false,
@@ -148,24 +168,38 @@ function baseOptions(timeout: number): RedisOptions {
   };
 }
 
+/** What `store.url` (or REDIS_URL) lends to Sentinel and Cluster nodes: credentials, database, TLS. */
+function urlSettings(url: string): Pick<RedisOptions, 'username' | 'password' | 'db' | 'tls'> {
+  if (!/^rediss?:\/\//.test(url)) return {};
+  const parsed = new URL(url);
+  return {
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: Number(parsed.pathname.slice(1) || 0),
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
 function createClient(options: RedisStoreOptions): Client {
   const timeout = options.commandTimeoutMs ?? 2000;
   if (options.cluster) {
+    const { db: _db, ...lent } = urlSettings(options.url);
     return new Cluster(options.cluster.map(hostPort), {
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      redisOptions: baseOptions(timeout),
+      enableAutoPipelining: false,
+      redisOptions: { ...baseOptions(timeout), ...lent },
       clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000),
     });
   }
   if (options.sentinel) {
-    const url = new URL(options.url);
     return new Redis({
       ...baseOptions(timeout),
+      ...urlSettings(options.url),
       sentinels: options.sentinel.nodes.map(hostPort),
       name: options.sentinel.name,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: Number(url.pathname.slice(1) || 0),
+      // Sentinels are asked for the primary again on every reconnect, and a primary demoted by
+      // a failover (READONLY) drops the connection so the next one goes to the new primary.
+      reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 1 : false),
     });
   }
   return new Redis(options.url, baseOptions(timeout));
@@ -360,6 +394,13 @@ export class RedisStore implements Store {
     return record.expiresAt > this.clock.now() ? record : null;
   }
 
+  async peekToken(hash: string): Promise<TokenRecord | null> {
+    const data = await this.client.get(this.key('t', hash));
+    if (!data) return null;
+    const record = JSON.parse(data) as TokenRecord;
+    return record.expiresAt > this.clock.now() ? record : null;
+  }
+
   async markUsed(key: string, expiresAt: number): Promise<boolean> {
     const first = await this.scripts.psMarkUsed(
       this.key('used', key),
@@ -368,6 +409,38 @@ export class RedisStore implements Store {
       this.ttl(expiresAt),
     );
     return Number(first) === 1;
+  }
+
+  private linkFloorKey(email: string): string {
+    return this.key('lf', email.toLowerCase());
+  }
+
+  async nextLinkStamp(email: string, atLeast: number, keepMs: number | null): Promise<number> {
+    const stamp = await this.scripts.psLinkFloor(
+      this.linkFloorKey(email),
+      'next',
+      String(atLeast),
+      keepMs === null ? '' : String(Math.max(1, keepMs)),
+    );
+    return Number(stamp);
+  }
+
+  /** Past every link issued so far, this millisecond's included (a tie is refused). */
+  private async voidLinks(email: string): Promise<void> {
+    await this.nextLinkStamp(email, this.clock.now() + 1, null);
+  }
+
+  async raiseLinkFloor(email: string, stamp: number, keepMs: number): Promise<void> {
+    await this.scripts.psLinkFloor(
+      this.linkFloorKey(email),
+      'raise',
+      String(stamp),
+      String(Math.max(1, keepMs)),
+    );
+  }
+
+  async getLinkFloor(email: string): Promise<number> {
+    return Number((await this.client.get(this.linkFloorKey(email))) ?? 0);
   }
 
   async getUser(id: string): Promise<User | null> {
@@ -397,6 +470,7 @@ export class RedisStore implements Store {
       }
     }
     await this.client.zadd(this.key('index', 'users'), 0, `${email}\u0000${user.id}`);
+    if (!stored.active) await this.voidLinks(email);
     return stored;
   }
 
@@ -414,6 +488,10 @@ export class RedisStore implements Store {
       await this.client.zrem(this.key('index', 'users'), `${previous.email}\u0000${user.id}`);
     }
     await this.client.zadd(this.key('index', 'users'), 0, `${email}\u0000${user.id}`);
+    if (previous?.active && !user.active) {
+      await this.voidLinks(previous.email);
+      if (previous.email !== email) await this.voidLinks(email);
+    }
   }
 
   async updateUserGroups(
@@ -458,6 +536,7 @@ export class RedisStore implements Store {
     await this.client.del(this.key('u', id));
     await this.scripts.psDelIfEquals(this.key('ue', user.email), id);
     await this.client.zrem(this.key('index', 'users'), `${user.email}\u0000${id}`);
+    await this.voidLinks(user.email);
   }
 
   async getGroup(id: string): Promise<Group | null> {
@@ -561,24 +640,55 @@ export class RedisStore implements Store {
     return data ? (JSON.parse(data) as IdentityLink) : null;
   }
 
+  /** `uident:<userId>`: a set of identity keys, a superset of the user's links (see `linkIdentity`). */
+  private userIdentitiesKey(userId: string): string {
+    return this.key('uident', userId);
+  }
+
   async linkIdentity(link: IdentityLink): Promise<IdentityLink> {
     const key = this.identityKey(link.issuer, link.subject);
+    const index = this.userIdentitiesKey(link.userId);
+    // Indexed before the link exists, so a crash in between leaves an extra index entry (which
+    // `listUserIdentities` skips), never a link the index misses.
+    await this.client.sadd(index, key);
     // SET NX: of two instances linking the same identity at once, exactly one link is stored.
     // A retry covers a link deleted between the SET and the GET.
     for (let attempt = 0; attempt < 3; attempt++) {
       if ((await this.client.set(key, JSON.stringify(link), 'NX')) === 'OK') return link;
       const data = await this.client.get(key);
-      if (data) return JSON.parse(data) as IdentityLink;
+      if (data) {
+        const stored = JSON.parse(data) as IdentityLink;
+        if (stored.userId !== link.userId) await this.client.srem(index, key);
+        return stored;
+      }
     }
     throw new Error('identity link keeps changing');
   }
 
   async updateIdentity(link: IdentityLink): Promise<void> {
-    await this.client.set(this.identityKey(link.issuer, link.subject), JSON.stringify(link), 'XX');
+    const key = this.identityKey(link.issuer, link.subject);
+    // Every sign-in updates its link: this also indexes links stored before the index existed.
+    if ((await this.client.set(key, JSON.stringify(link), 'XX')) === 'OK')
+      await this.client.sadd(this.userIdentitiesKey(link.userId), key);
   }
 
   async unlinkIdentity(issuer: string, subject: string): Promise<void> {
-    await this.client.del(this.identityKey(issuer, subject));
+    const key = this.identityKey(issuer, subject);
+    const data = await this.client.get(key);
+    await this.client.del(key);
+    if (data)
+      await this.client.srem(
+        this.userIdentitiesKey((JSON.parse(data) as IdentityLink).userId),
+        key,
+      );
+  }
+
+  async listUserIdentities(userId: string): Promise<IdentityLink[]> {
+    const keys = await this.client.smembers(this.userIdentitiesKey(userId));
+    const found = await Promise.all(keys.map((key) => this.client.get(key)));
+    return found
+      .map((data) => (data ? (JSON.parse(data) as IdentityLink) : null))
+      .filter((link): link is IdentityLink => link?.userId === userId);
   }
 
   async hit(key: string, windowMs: number): Promise<number> {
@@ -589,6 +699,28 @@ export class RedisStore implements Store {
 
   async ping(): Promise<void> {
     await this.client.ping();
+  }
+
+  async ready(): Promise<boolean> {
+    if (!this.available) return false;
+    try {
+      if (this.client instanceof Cluster) {
+        const primaries = this.client.nodes('master');
+        if (primaries.length === 0) return false;
+        // A node that is down or rejoining may still be in the slot map (and answer pings
+        // once back, before it serves its slots): the cluster's own view decides as well.
+        const [info] = await Promise.all([
+          this.client.cluster('INFO'),
+          ...primaries.map((node) => node.ping()),
+        ]);
+        return /^cluster_state:ok\r?$/m.test(String(info));
+      }
+      // A Sentinel-discovered node that a failover has just demoted still answers PING.
+      const [role] = (await this.client.role()) as [string, ...unknown[]];
+      return role === 'master';
+    } catch {
+      return false;
+    }
   }
 
   onAvailability(listener: (available: boolean) => void): void {

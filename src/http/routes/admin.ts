@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PortcullisError } from '../../core/errors.js';
+import { explain, subjectFromUser } from '../../core/explain.js';
+import { parseAbsoluteTarget } from '../../core/target.js';
 import { describeDuration } from '../../mail/describe-duration.js';
 import type { User } from '../../ports/store.js';
 import { type AdminOutcome, isBulkAction } from '../../services/admin.js';
@@ -9,7 +11,7 @@ import { csrfToken, requireCsrfToken } from '../csrf.js';
 import { page } from '../html.js';
 import { logoUrl, stylesheetUrl } from '../pages.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
-import { adminPageBody } from '../views/admin-page.js';
+import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
 import { currentSession } from './session-routes.js';
 
 /**
@@ -43,6 +45,38 @@ interface ViewState {
   search: string;
   page: number;
   userId: string | null;
+  /** "Explain access" on a user's page: the URL and method asked about. */
+  explain?: { url: string; method: string } | null;
+}
+
+/** The same explanation as `portcullis explain`, for the user on the page. */
+function explainFor(
+  ctx: AppContext,
+  user: User,
+  asked: { url: string; method: string },
+): AdminExplain {
+  const method = asked.method.toUpperCase();
+  if (!/^[A-Z]{0,16}$/.test(method)) {
+    return { ...asked, error: 'That is not an HTTP method.' };
+  }
+  const parsed = parseAbsoluteTarget(asked.url, method);
+  if (!parsed.ok) {
+    return {
+      ...asked,
+      error: `A check would refuse this URL (${parsed.reason}): use a full http:// or https:// URL.`,
+    };
+  }
+  const subject = subjectFromUser(user.email, user);
+  return {
+    ...asked,
+    result: explain(
+      ctx.policy,
+      ctx.config.raw.access.rules,
+      parsed.target,
+      subject,
+      ctx.anonymousUser,
+    ),
+  };
 }
 
 async function renderAdmin(
@@ -56,6 +90,8 @@ async function renderAdmin(
   const csrf = csrfToken(ctx, req);
   const detail = state.userId ? await ctx.admin.userDetail(state.userId) : null;
   const list = state.userId ? null : await ctx.admin.listUsers(state.search, state.page);
+  const explained =
+    detail && state.explain ? explainFor(ctx, detail.row.user, state.explain) : null;
   const body = adminPageBody({
     prefix: ctx.config.prefix,
     csrf: csrf.token,
@@ -65,6 +101,7 @@ async function renderAdmin(
     ttl: describeDuration(ctx.config.raw.auth.magic_link.ttl),
     list,
     detail,
+    explain: explained,
     passwords: ctx.config.raw.auth.enabled_auth.includes('basic'),
   });
   sendHtml(
@@ -88,6 +125,12 @@ function stateFrom(params: URLSearchParams): ViewState {
     search: (params.get('q') ?? '').slice(0, 200),
     page: Number.parseInt(params.get('page') ?? '1', 10) || 1,
     userId: params.get('user') || params.get('view') || null,
+    explain: params.has('explain_url')
+      ? {
+          url: (params.get('explain_url') ?? '').trim().slice(0, 8192),
+          method: (params.get('explain_method') ?? '').slice(0, 16),
+        }
+      : null,
   };
 }
 

@@ -3,7 +3,7 @@ import { safeRedirect } from '../../core/redirect.js';
 import type { MagicLinkRequests } from '../../login/magic-link/request-link.js';
 import type { RouteHandler } from '../../login/method.js';
 import { describeDuration, minutesUntil } from '../../mail/describe-duration.js';
-import { readForm } from '../body.js';
+import { readForm, refuseRepeated } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkFormOrigin } from '../csrf.js';
 import { renderPage } from '../pages.js';
@@ -20,6 +20,7 @@ function typed(value: string | null): string {
 export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandler {
   return async (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => {
     const form = await readForm(req);
+    refuseRepeated(form, ['email', 'rd', 'csrf']);
     checkFormOrigin(ctx, req, form);
     const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
     const outcome = await requests.request({

@@ -4,24 +4,28 @@ import { finishLogin } from '../../login/flow.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkFormOrigin, csrfToken } from '../csrf.js';
-import { html } from '../html.js';
 import { renderPage } from '../pages.js';
 import { redirect } from '../respond.js';
+import { magicConfirmBody } from '../views/magic-confirm.js';
 
 /**
  * GET /auth/magic?token= — only shows a button. Mail scanners fetch links to look at them; if
- * a GET used the token, the person would find their link already spent.
+ * a GET used the token, the person would find their link already spent. The page names the
+ * account the link signs into, so someone who opens a link forwarded to them (or planted on
+ * them) sees it is not theirs before pressing the button. A link that can no longer work is said
+ * so at once, by the same redirect POST would give; reading it leaves it as it was.
  */
-export function handleMagicConfirm(
+export async function handleMagicConfirm(
   ctx: AppContext,
   req: IncomingMessage,
   res: ServerResponse,
   query: URLSearchParams,
-): void {
+): Promise<void> {
   const token = query.get('token') ?? '';
   const csrf = csrfToken(ctx, req);
   const headers = csrf.setCookie ? ['Set-Cookie', csrf.setCookie] : [];
-  if (token === '' || token.length > 2048) {
+  const link = await ctx.loginLinks.peek(token);
+  if (!link) {
     redirect(res, 303, `${ctx.config.prefix}/login?error=link_used`, headers);
     return;
   }
@@ -31,13 +35,12 @@ export function handleMagicConfirm(
     res,
     200,
     'Confirm sign-in',
-    html`<h1>Confirm sign-in</h1>
-<p>Press the button to finish signing in on this device.</p>
-<form method="post" action="${ctx.config.prefix}/magic">
-<input type="hidden" name="token" value="${token}">
-<input type="hidden" name="csrf" value="${csrf.token}">
-<button type="submit" autofocus>Sign in</button>
-</form>`,
+    magicConfirmBody({
+      prefix: ctx.config.prefix,
+      token,
+      csrf: csrf.token,
+      email: normalizeEmail(link.email) ?? link.email,
+    }),
     headers,
   );
 }

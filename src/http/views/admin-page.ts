@@ -1,3 +1,4 @@
+import type { Explanation } from '../../core/explain.js';
 import type { Session } from '../../ports/store.js';
 import {
   type AdminOutcome,
@@ -18,8 +19,56 @@ export interface AdminPageView {
   /** The list, or one user's detail. */
   list: UserList | null;
   detail: { row: UserRow; sessions: Session[] } | null;
+  /** "Explain access" asked on this user's page, with its answer or why it has none. */
+  explain?: AdminExplain | null;
   /** Password sign-in (`basic`) is enabled: offer "Set password" on a user's page. */
   passwords?: boolean;
+}
+
+export interface AdminExplain {
+  url: string;
+  method: string;
+  result?: Explanation;
+  error?: string;
+}
+
+const EXPLAIN_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+
+function explainResult(asked: AdminExplain): SafeHtml | '' {
+  if (asked.error) return html`<p class="message error" role="alert">${asked.error}</p>`;
+  const result = asked.result;
+  if (!result) return '';
+  return html`<dl id="explain-result" aria-live="polite">
+<dt>Answer</dt><dd><strong class="badge${result.answer === 'allow' ? ' info' : result.answer === 'deny' ? ' off' : ''}">${result.answer}</strong> for ${result.method || 'a request whose method the proxy does not forward (the strictest any method gets)'} ${result.url}</dd>
+<dt>Rule</dt><dd>${result.rule ? html`access.rules[${String(result.rule.index)}] <code>${result.rule.written}</code>` : 'none matched: access.default_policy'}</dd>
+<dt>Why</dt><dd>${result.why.map((line) => html`<p>${line}</p>`)}</dd>
+${
+  result.perMethod.length > 0
+    ? html`<dt>By method</dt><dd>${result.perMethod.map(
+        (row) =>
+          html`<p>${row.method}: ${row.answer} (${row.rule === -1 ? 'access.default_policy' : `access.rules[${row.rule}]`})</p>`,
+      )}</dd>`
+    : ''
+}
+</dl>`;
+}
+
+function explainSection(view: AdminPageView, userId: string): SafeHtml {
+  const asked = view.explain ?? null;
+  const method = asked?.method.toUpperCase() ?? '';
+  return html`<h2>Explain access</h2>
+<form method="get" action="${view.prefix}/admin" class="bar">
+<input type="hidden" name="user" value="${userId}">
+<div><label for="explain-url">URL</label>
+<input id="explain-url" name="explain_url" type="url" required maxlength="8192" value="${asked?.url ?? ''}" placeholder="https://app.example.com/path"></div>
+<div><label for="explain-method">Method</label>
+<select id="explain-method" name="explain_method">
+<option value=""${method === '' ? ' selected' : ''}>not forwarded</option>
+${EXPLAIN_METHODS.map((m) => html`<option value="${m}"${m === method ? ' selected' : ''}>${m}</option>`)}
+</select></div>
+<button type="submit">Explain</button>
+</form>
+${asked ? explainResult(asked) : ''}`;
 }
 
 function when(ms: number | null): string {
@@ -164,6 +213,7 @@ ${
 </form>`
     : ''
 }
+${explainSection(view, user.id)}
 <h2>Active sessions (${sessions.length})</h2>
 ${
   sessions.length === 0

@@ -1,0 +1,51 @@
+import { connect } from 'node:net';
+
+export interface RawReply {
+  status: number;
+  /** Header names lower-cased; repeats kept in order. */
+  headers: [string, string][];
+  body: string;
+}
+
+/**
+ * Sends a request written out by hand on its own connection: the only way to put two `Cookie`
+ * headers on one request (fetch and node:http merge or refuse what the tests need to send).
+ */
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: [string, string][],
+  body = '',
+): Promise<RawReply> {
+  const url = new URL(baseUrl);
+  const lines = [`${method} ${path} HTTP/1.1`];
+  if (!headers.some(([name]) => name.toLowerCase() === 'host')) lines.push(`Host: ${url.host}`);
+  for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+  lines.push('Connection: close', `Content-Length: ${Buffer.byteLength(body)}`, '', body);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const [statusLine = '', ...headerLines] = text.slice(0, split).split('\r\n');
+      resolve({
+        status: Number(statusLine.split(' ')[1]),
+        headers: headerLines.map((line) => {
+          const colon = line.indexOf(':');
+          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+        }),
+        body: text.slice(split + 4),
+      });
+    });
+    socket.write(lines.join('\r\n'));
+  });
+}
+
+/** The first value of a header in a raw reply, or undefined. */
+export function headerOf(reply: RawReply, name: string): string | undefined {
+  return reply.headers.find(([n]) => n === name.toLowerCase())?.[1];
+}
