@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import type { Config } from './config/load.js';
+import { storeIsRedis } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { SessionTokens } from './core/session-token.js';
 import type { AppContext } from './http/context.js';
+import { Lifecycle } from './http/lifecycle.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createLoginMethods } from './login/create-login-methods.js';
@@ -35,12 +37,19 @@ export interface App {
   proxy: ReverseProxy | null;
   /** `http://host:port` actually bound. */
   url: string;
+  /**
+   * Graceful stop (SIGTERM): readyz answers 503 at once and the listener keeps serving, with
+   * `Connection: close`, until no request is in flight and every WebSocket has been told
+   * goodbye and closed, or `drainMs` (default `server.drain_timeout`) has passed; then `close`.
+   */
+  shutdown(drainMs?: number): Promise<void>;
+  /** Stops at once: open connections and WebSockets are cut. */
   close(): Promise<void>;
 }
 
 /** Opens the configured store; for Redis, waits briefly for it but starts anyway (checks answer 503 until it is up). */
 export async function openStore(config: Config, clock: Clock, logger: Logger): Promise<Store> {
-  if (config.raw.store.url === 'memory://') return new MemoryStore(clock);
+  if (!storeIsRedis(config.raw.store)) return new MemoryStore(clock);
   const store = new RedisStore({
     url: config.raw.store.url,
     sentinel: config.raw.store.sentinel,
@@ -61,7 +70,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Before any traffic: the per-request nextTicks inside node:http must stay fast (see file).
   keepNextTickShape();
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.raw.log.level);
+  const logger = options.logger ?? createLogger(config.raw.log.level, config.raw.log.format);
   for (const warning of config.warnings) logger.warn(warning);
   let secrets = config.secretKeys;
   let runtimeKey = false;
@@ -125,7 +134,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const proxy = upstream
     ? (await import('./proxy/reverse-proxy.js')).createReverseProxy(ctx, upstream)
     : null;
-  const server = createHttpServer(ctx, proxy);
+  const lifecycle = new Lifecycle();
+  const server = createHttpServer(ctx, proxy, lifecycle);
   const listen = options.listen ?? config.listen;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -150,19 +160,52 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info({ url, store: store.kind, public_url: config.publicOrigin }, 'portcullis listening');
-  return {
+  let stopped: Promise<void> | null = null;
+  // `server.close` called twice would wait forever for a 'close' that already happened.
+  const stopListening = (): Promise<void> => {
+    stopped ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    return stopped;
+  };
+  const app: App = {
     ctx,
     server,
     proxy,
     url,
+    async shutdown(drainMs = config.raw.server.drain_timeout) {
+      const started = Date.now();
+      lifecycle.startDraining(server);
+      logger.info(
+        { in_flight: lifecycle.inFlight, websockets: proxy?.openTunnels ?? 0, drain_ms: drainMs },
+        'draining: readyz answers 503; in-flight work may finish',
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      });
+      const drained = (async () => {
+        await Promise.all([lifecycle.whenIdle(), proxy?.drainTunnels()]);
+        // Idle for now: stop taking connections, then finish what arrived meanwhile.
+        void stopListening();
+        server.closeIdleConnections();
+        await lifecycle.whenIdle();
+      })();
+      await Promise.race([drained, deadline]);
+      clearTimeout(timer);
+      const left = lifecycle.inFlight + (proxy?.openTunnels ?? 0);
+      const log = left > 0 ? logger.warn.bind(logger) : logger.info.bind(logger);
+      log(
+        { ms: Date.now() - started, cut: left },
+        left > 0 ? 'drain timeout: closing what is left' : 'drained',
+      );
+      await app.close();
+    },
     async close() {
       // Upgraded sockets are not among the server's HTTP connections but still hold it open:
       // the proxy closes its tunnels (and its upstream pool) first.
       await proxy?.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      const closing = stopListening();
+      server.closeAllConnections();
+      await closing;
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),
       );
@@ -171,4 +214,5 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       if (runtimeKey) removeRuntimeKey(config.path);
     },
   };
+  return app;
 }

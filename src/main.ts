@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type App, openStore, startApp } from './app.js';
+import { ExplainUsageError, explainCommand } from './cli/explain.js';
 import { ConfigError, formatIssue } from './config/issues.js';
 import { type Config, loadConfig } from './config/load.js';
+import { describeStore, storeIsRedis } from './config/schema.js';
 import { systemClock } from './core/clock.js';
 import { normalizeEmail } from './core/email.js';
 import { hashPassword, MAX_PASSWORD_LENGTH } from './core/password.js';
@@ -15,7 +18,10 @@ const USAGE = `usage: portcullis <command> [options]
   serve [--config FILE] [--anonymous-mode]      start the server
   check-config [--config FILE]                  validate the config and exit
   login-url EMAIL [--rd URL] [--config FILE]    print a one-time login link for EMAIL
-  hash-password                                 read a password on stdin, print its hash`;
+  hash-password                                 read a password on stdin, print its hash
+  explain URL [--method M] [--user EMAIL] [--config FILE]
+                                                which access rule matches URL, and the answer
+  --version                                     print the version`;
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 config or usage error. */
 const EXIT_CONFIG = 2;
@@ -48,12 +54,25 @@ async function serve(configPath: string | undefined, anonymousMode: boolean): Pr
   }
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait for the drain.
+      app.ctx.logger.warn({ signal }, 'second signal: stopping now');
+      app.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+      return;
+    }
     stopping = true;
-    app.ctx.logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(0), 5000);
+    const drainMs = config.raw.server.drain_timeout;
+    app.ctx.logger.info({ signal, drain_timeout_ms: drainMs }, 'shutting down');
+    // The drain is bounded; closing the store and the mailer after it must not hang either.
+    const force = setTimeout(() => {
+      app.ctx.logger.error('shutdown did not finish in time: exiting anyway');
+      process.exit(1);
+    }, drainMs + 5000);
     force.unref();
-    app.close().then(
+    app.shutdown(drainMs).then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -67,7 +86,7 @@ function checkConfig(configPath: string | undefined): void {
   for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
   const raw = config.raw;
   process.stdout.write(
-    `config OK: ${config.path} — listen ${raw.server.listen}, public_url ${raw.server.public_url}, store ${raw.store.url.replace(/\/\/[^@/]*@/, '//***@')}, login ${raw.auth.enabled_auth.join(',')}, ${raw.access.rules.length} access rule(s)${raw.anonymous_mode ? ', anonymous mode' : ''}\n`,
+    `config OK: ${config.path} — listen ${raw.server.listen}, public_url ${raw.server.public_url}, store ${describeStore(raw.store)}, login ${raw.auth.enabled_auth.join(',')}, ${raw.access.rules.length} access rule(s)${raw.anonymous_mode ? ', anonymous mode' : ''}\n`,
   );
 }
 
@@ -92,7 +111,7 @@ async function loginUrl(
   const baseUrl = `${config.publicOrigin}${publicPath}${config.prefix}`;
   const ttl = config.raw.auth.magic_link.ttl;
   const logger = createLogger('error');
-  if (config.raw.store.url === 'memory://') {
+  if (!storeIsRedis(config.raw.store)) {
     // The running server's memory cannot be reached from here: sign a link it can verify.
     const secret = config.secretKeys?.[0] ?? readRuntimeKey(config.path);
     if (!secret) {
@@ -140,6 +159,31 @@ async function hashPasswordCommand(): Promise<void> {
   process.stdout.write(`${await hashPassword(input)}\n`);
 }
 
+/** The installed package's version: package.json sits one level above both src/ and dist/. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+async function explainCli(
+  url: string | undefined,
+  method: string | undefined,
+  user: string | undefined,
+  configPath: string | undefined,
+): Promise<void> {
+  if (url === undefined) fail(`portcullis explain: a URL is required\n${USAGE}`, EXIT_CONFIG);
+  const config = load(configPath);
+  let lines: string[];
+  try {
+    lines = await explainCommand(config, { url, method, user });
+  } catch (error) {
+    if (error instanceof ExplainUsageError)
+      fail(`portcullis explain: ${error.message}`, EXIT_CONFIG);
+    fail(`portcullis explain: the store is unreachable: ${(error as Error).message}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 export async function main(argv: string[]): Promise<void> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -150,6 +194,9 @@ export async function main(argv: string[]): Promise<void> {
         config: { type: 'string', short: 'c' },
         'anonymous-mode': { type: 'boolean' },
         rd: { type: 'string' },
+        method: { type: 'string' },
+        user: { type: 'string' },
+        version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -161,8 +208,15 @@ export async function main(argv: string[]): Promise<void> {
     config?: string;
     'anonymous-mode'?: boolean;
     rd?: string;
+    method?: string;
+    user?: string;
+    version?: boolean;
     help?: boolean;
   };
+  if (values.version) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return;
+  }
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     if (!command && !values.help) process.exit(EXIT_CONFIG);
@@ -177,6 +231,8 @@ export async function main(argv: string[]): Promise<void> {
       return loginUrl(rest[0], values.rd, values.config);
     case 'hash-password':
       return hashPasswordCommand();
+    case 'explain':
+      return explainCli(rest[0], values.method, values.user, values.config);
     default:
       fail(`portcullis: unknown command "${command}"\n${USAGE}`, EXIT_CONFIG);
   }

@@ -20,7 +20,14 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 * 1024, m: 1024 * 1024 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1024,
+  k: 1024,
+  mb: 1024 * 1024,
+  m: 1024 * 1024,
+};
 
 /** `64kb`, `16k`, `1mb` or a byte count (binary units, as nginx reads them); 1 KiB to 16 MiB. */
 const byteSize = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -299,7 +306,8 @@ export const configSchema = z.strictObject({
         ctx.addIssue({
           code: 'custom',
           path: ['cluster'],
-          message: 'Redis Cluster has only database 0: store.url (or REDIS_URL) must not select another',
+          message:
+            'Redis Cluster has only database 0: store.url (or REDIS_URL) must not select another',
         });
       }
     })

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
+  | 'headers_too_large'
   | 'store_unavailable'
   | 'rate_limited'
   | 'forbidden'
@@ -19,6 +20,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
+  headers_too_large: 431,
   rate_limited: 429,
   internal: 500,
   store_unavailable: 503,
@@ -33,6 +35,8 @@ const MESSAGE: Record<ErrorCode, string> = {
   not_found: 'There is nothing here.',
   method_not_allowed: 'This method is not allowed here.',
   payload_too_large: 'The request was too large.',
+  headers_too_large:
+    'The request carries more header fields than this server accepts. Clearing this site’s cookies usually fixes it.',
   rate_limited: 'Too many attempts. Wait a little and try again.',
   internal: 'Something went wrong on our side. Try again in a moment.',
   store_unavailable: 'The session store is unreachable. Try again in a moment.',

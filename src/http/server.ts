@@ -13,8 +13,9 @@ import {
   failureHeaders,
   handleCheck,
 } from './forward-auth.js';
-import { STYLESHEET } from './html.js';
-import { sendProblem } from './pages.js';
+import { CONTENT_SECURITY_POLICY, html, page, STYLESHEET } from './html.js';
+import { Lifecycle } from './lifecycle.js';
+import { logoUrl, sendProblem, stylesheetUrl } from './pages.js';
 import { requestId } from './request.js';
 import { redirect, sendBody } from './respond.js';
 import { handleAdminAction, handleAdminPage } from './routes/admin.js';
@@ -43,7 +44,10 @@ const check =
     handleCheck(ctx, dialect, names, req, res);
 
 /** Builds the exact-path routing table once; a lookup is one Map get. */
-export function buildRoutes(ctx: AppContext): Map<string, Route> {
+export function buildRoutes(
+  ctx: AppContext,
+  lifecycle: Lifecycle = new Lifecycle(),
+): Map<string, Route> {
   const p = ctx.config.prefix;
   const own = checkNames(ctx.headerNames, 'portcullis');
   const routes = new Map<string, Route>([
@@ -68,13 +72,21 @@ export function buildRoutes(ctx: AppContext): Map<string, Route> {
       `${p}/readyz`,
       {
         GET: async (c, req, res) => {
-          try {
-            await c.store.ping();
+          if (lifecycle.draining) {
+            // Shutting down: load balancers take this instance out while it finishes its work.
+            sendBody(req, res, 503, 'text/plain; charset=utf-8', 'shutting down\n', [
+              'Cache-Control',
+              'no-store',
+            ]);
+            return;
+          }
+          // Every node the store needs (each Cluster primary), not just one that answers.
+          if (await c.store.ready()) {
             sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ready\n', [
               'Cache-Control',
               'no-store',
             ]);
-          } catch {
+          } else {
             sendBody(req, res, 503, 'text/plain; charset=utf-8', 'store unreachable\n', [
               'Cache-Control',
               'no-store',
@@ -176,9 +188,17 @@ export function sendError(
   sendProblem(ctx, req, res, known.status, known.code, known.publicMessage, failureHeaders(known));
 }
 
+/** Header fields per request; real browsers send a few dozen. */
+const MAX_HEADER_FIELDS = 1000;
+
 /** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */
-export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = null): Server {
-  const routes = buildRoutes(ctx);
+export function createHttpServer(
+  ctx: AppContext,
+  proxy: ReverseProxy | null = null,
+  lifecycle: Lifecycle = new Lifecycle(),
+): Server {
+  const routes = buildRoutes(ctx, lifecycle);
+  const maxHeaderSize = ctx.config.raw.server.max_header_size;
   const scim = createScimHandler(ctx);
   const prefix = ctx.config.prefix;
   const server = createServer(
@@ -187,9 +207,26 @@ export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = n
       requestTimeout: proxy ? 0 : 30_000,
       headersTimeout: 20_000,
       keepAliveTimeout: 75_000,
-      maxHeaderSize: 16 * 1024,
+      maxHeaderSize,
     },
     (req, res) => {
+      lifecycle.track(res);
+      if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
+        // Node drops the fields past maxHeadersCount without a word; refuse instead of deciding
+        // (or proxying) a request that is not the one the client sent.
+        ctx.logger.warn(
+          { peer: req.socket.remoteAddress, limit: MAX_HEADER_FIELDS, code: 'headers_too_large' },
+          'request has too many header fields: answered 431',
+        );
+        res.shouldKeepAlive = false;
+        sendError(
+          ctx,
+          req,
+          res,
+          new PortcullisError('headers_too_large', 'too many header fields'),
+        );
+        return;
+      }
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
@@ -227,6 +264,8 @@ export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = n
       }
     },
   );
+  // One more than we accept, so that a request past the limit is seen as such.
+  server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
   if (proxy) {
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const url = req.url ?? '/';
@@ -235,15 +274,71 @@ export function createHttpServer(ctx: AppContext, proxy: ReverseProxy | null = n
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
         return;
       }
+      if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
+        socket.end(
+          'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        );
+        return;
+      }
+      if (lifecycle.draining) {
+        // A socket opened now would be cut when the drain ends: the client reconnects elsewhere.
+        socket.end(
+          'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        );
+        return;
+      }
       proxy.handleUpgrade(req, socket, head);
     });
   }
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable)
+  server.on(
+    'clientError',
+    (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      if (error.code === 'HPE_HEADER_OVERFLOW') {
+        ctx.logger.warn(
+          { peer: socket.remoteAddress, limit: maxHeaderSize, code: 'headers_too_large' },
+          'request headers too large: answered 431 (raise server.max_header_size if they are legitimate)',
+        );
+        socket.end(headersTooLarge(ctx, maxHeaderSize, error.rawPacket));
+        return;
+      }
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+    },
+  );
   return server;
+}
+
+/** Sniffs `Accept: application/json` in what was read: the overflowing headers are never parsed. */
+const ACCEPTS_JSON = /\r\naccept:[^\r\n]*application\/json/i;
+
+/**
+ * The whole 431 answer, written on the socket: Node's parser gave up, so there is no request
+ * or response object to answer through. Same shapes as `sendProblem` (SPEC §5).
+ */
+function headersTooLarge(ctx: AppContext, limit: number, raw: Buffer | undefined): string {
+  const message = `The request's headers are larger than this server accepts (${Math.round(limit / 1024)} KB). Clearing this site's cookies usually fixes it.`;
+  let type: string;
+  let body: string;
+  let extra = '';
+  if (raw && ACCEPTS_JSON.test(raw.toString('latin1'))) {
+    type = 'application/json; charset=utf-8';
+    body = JSON.stringify({ error: 'headers_too_large', message });
+  } else {
+    type = 'text/html; charset=utf-8';
+    body = page({
+      title: 'Request too large',
+      productName: ctx.productName,
+      stylesheet: stylesheetUrl(ctx),
+      logoUrl: logoUrl(ctx),
+      body: html`<h1>Request too large</h1>
+<p class="message error" role="alert">${message}</p>`,
+    });
+    extra = `Content-Security-Policy: ${CONTENT_SECURITY_POLICY}\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n`;
+  }
+  return `HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extra}Connection: close\r\n\r\n${body}`;
 }
 
 const EMPTY_QUERY = new URLSearchParams();

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { Pool } from 'undici';
 import { clientResponseHeaders, contentLength } from './response-headers.js';
 import { type UpstreamFailure, upstreamFailure } from './upstream-failure.js';
+import { closeFrame, FrameBoundaries } from './websocket-frames.js';
 
 /**
  * The forwarding engine, and the only file that knows which HTTP client carries requests to
@@ -20,6 +21,8 @@ export interface EngineOptions {
   headersTimeoutMs: number;
   /** Longest silence inside a response body; null: none. */
   bodyTimeoutMs: number | null;
+  /** Largest response header block accepted from the upstream. */
+  maxHeaderSize?: number;
 }
 
 /**
@@ -32,6 +35,11 @@ export type FailureListener = (failure: UpstreamFailure, res: ServerResponse) =>
 export interface Tunnel {
   /** Ends both sides at once (TCP close: the browser sees close code 1006 and reconnects). */
   close(): void;
+  /**
+   * Shutdown: sends the client a 1001 (going away) close frame between two of the upstream's
+   * frames; the client's answering close frame reaches the upstream, which then hangs up.
+   */
+  goAway(): void;
   readonly closed: boolean;
   onClose(listener: () => void): void;
 }
@@ -57,7 +65,7 @@ export class ProxyEngine {
       connect: { timeout: options.connectTimeoutMs, noDelay: true },
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyTimeoutMs ?? 0,
-      maxHeaderSize: 64 * 1024,
+      maxHeaderSize: Math.max(64 * 1024, options.maxHeaderSize ?? 0),
       strictContentLength: true,
     });
   }
@@ -365,6 +373,9 @@ class UpgradeHandler {
 function joinSockets(client: Socket, upstream: Socket): Tunnel {
   const listeners: (() => void)[] = [];
   let closed = false;
+  const frames = new FrameBoundaries();
+  let goingAway = false;
+  let saidGoodbye = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
@@ -380,12 +391,41 @@ function joinSockets(client: Socket, upstream: Socket): Tunnel {
   client.on('error', close);
   upstream.on('error', close);
   client.on('close', close);
-  upstream.on('close', close);
+  const goodbye = (): void => {
+    saidGoodbye = true;
+    client.write(closeFrame(1001));
+    // Whatever the upstream still sends is read and dropped: the client was told goodbye.
+    upstream.resume();
+  };
+  // Upstream to client is relayed by hand, not piped, to know where its frames begin.
+  upstream.on('data', (chunk: Buffer) => {
+    if (saidGoodbye) return;
+    if (!goingAway) {
+      frames.feed(chunk);
+      if (!client.write(chunk)) upstream.pause();
+      return;
+    }
+    const cut = frames.feed(chunk, 0, true);
+    if (cut > 0) client.write(chunk.subarray(0, cut));
+    if (frames.atBoundary) goodbye();
+  });
+  client.on('drain', () => upstream.resume());
+  upstream.on('end', () => client.end());
+  upstream.on('close', () => {
+    // After a goodbye the client's own close frame may still be on its way out: end, not
+    // destroy, and let the client's socket close the tunnel (the drain deadline bounds it).
+    if (saidGoodbye && !closed) client.end();
+    else close();
+  });
   // A half-close is passed on (a WebSocket close handshake ends with one), then both go.
   client.pipe(upstream);
-  upstream.pipe(client);
   return {
     close,
+    goAway() {
+      if (closed || goingAway) return;
+      goingAway = true;
+      if (frames.atBoundary) goodbye();
+    },
     get closed() {
       return closed;
     },

@@ -32,6 +32,8 @@ export interface ReverseProxy {
   handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
   readonly openTunnels: number;
   readonly upstreamConnections: number;
+  /** Shutdown: tells every WebSocket client goodbye (1001); resolves when all are closed. */
+  drainTunnels(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     connectTimeoutMs: settings.connect_timeout,
     headersTimeoutMs: settings.timeout,
     bodyTimeoutMs: settings.body_timeout,
+    maxHeaderSize: ctx.config.raw.server.max_header_size,
   });
   const upstreamHost = url.host;
   const policy = new RequestHeaderPolicy(ctx.headerNames, ctx.config.raw.session.cookie_name);
@@ -320,6 +323,9 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     },
     get upstreamConnections() {
       return engine.upstreamConnections;
+    },
+    drainTunnels() {
+      return tunnels.goAwayAll();
     },
     async close() {
       tunnels.closeAll();

@@ -23,6 +23,7 @@ export class TunnelRegistry {
   private readonly bySession = new Map<string, Set<TunnelEntry>>();
   private readonly timer: NodeJS.Timeout;
   private sweeping = false;
+  private emptyWaiters: (() => void)[] = [];
 
   constructor(
     private readonly resolve: (cookie: string) => Promise<Lookup>,
@@ -55,6 +56,11 @@ export class TunnelRegistry {
 
   private remove(entry: TunnelEntry): void {
     this.entries.delete(entry);
+    if (this.entries.size === 0 && this.emptyWaiters.length > 0) {
+      const waiters = this.emptyWaiters;
+      this.emptyWaiters = [];
+      for (const waiter of waiters) waiter();
+    }
     const id = entry.sessionId;
     if (id === null) return;
     const set = this.bySession.get(id);
@@ -106,6 +112,13 @@ export class TunnelRegistry {
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /** Shutdown: every socket gets a 1001 close frame; resolves once all of them are closed. */
+  goAwayAll(): Promise<void> {
+    for (const entry of this.entries) entry.tunnel.goAway();
+    if (this.entries.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   closeAll(): void {

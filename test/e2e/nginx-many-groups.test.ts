@@ -12,7 +12,10 @@ import { type EchoUpstream, rawValues, startEchoUpstream } from '../helpers/upst
  * groups of ~20 characters (the groups go out under two names by default: ~8.5 KB).
  */
 
-const GROUPS = Array.from({ length: 200 }, (_, i) => `team-${String(i).padStart(3, '0')}-engineering`);
+const GROUPS = Array.from(
+  { length: 200 },
+  (_, i) => `team-${String(i).padStart(3, '0')}-engineering`,
+);
 
 interface ExampleCase {
   file: string;
@@ -53,7 +56,8 @@ const EXAMPLES: ExampleCase[] = [
 
 function replaceExactly(text: string, from: string, to: string, times: number): string {
   const count = text.split(from).length - 1;
-  if (count !== times) throw new Error(`example changed: expected ${times} × "${from}", found ${count}`);
+  if (count !== times)
+    throw new Error(`example changed: expected ${times} × "${from}", found ${count}`);
   return text.split(from).join(to);
 }
 
@@ -70,8 +74,16 @@ describe.each(EXAMPLES)('examples/nginx/$file with a user in 200 groups', (examp
       server: { public_url: `http://${example.publicHost(port)}` },
       ...(example.cookieDomain ? { session: { cookie_domain: example.cookieDomain } } : {}),
     });
-    let conf = readFileSync(new URL(`../../examples/nginx/${example.file}`, import.meta.url), 'utf8');
-    conf = replaceExactly(conf, 'server 127.0.0.1:4180;', `server 127.0.0.1:${new URL(app.url).port};`, 1);
+    let conf = readFileSync(
+      new URL(`../../examples/nginx/${example.file}`, import.meta.url),
+      'utf8',
+    );
+    conf = replaceExactly(
+      conf,
+      'server 127.0.0.1:4180;',
+      `server 127.0.0.1:${new URL(app.url).port};`,
+      1,
+    );
     conf = replaceExactly(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${upstream.port};`, 1);
     conf = replaceExactly(conf, 'listen 80;', `listen 127.0.0.1:${port};`, example.listens);
     nginx = await startNginx(conf, [port]);
