@@ -54,8 +54,13 @@ describe('session.cookie_domain', () => {
     expect(problems('github.io')[0]).toContain('github.io is a public suffix');
   });
 
-  // The real binary, as an operator runs it (runs the last build: `npm run build` first).
-  it.each(table)('check-config, line $line: $domain', ({ domain, ok }) => {
+  // The real binary, as an operator runs it (runs the last build: `npm run build` first), for a
+  // sample of the table: each run starts a process, and loadConfig above covers every line.
+  const sample = [
+    ...table.filter((row) => row.ok).slice(0, 2),
+    ...table.filter((row) => !row.ok).slice(0, 4),
+  ];
+  it.each(sample)('check-config, line $line: $domain', ({ domain, ok }) => {
     if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('run `npm run build` first');
     const path = writeConfig({ session: { cookie_domain: domain } });
     const result = spawnSync(process.execPath, [BIN, 'check-config', '--config', path], {
