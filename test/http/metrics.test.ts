@@ -30,7 +30,47 @@ describe('metrics.listen', () => {
     expect(text).toContain('portcullis_auth_checks_total{dialect="nginx",result="bad_request"} 1');
     expect(text).toContain('portcullis_logins_total{method="magic_link"} 1');
     expect(text).toContain('portcullis_store_up 1');
-    expect(text).toContain('portcullis_process_cpu_user_seconds_total');
+    // Node's standard names, unprefixed, as dashboards for Node services expect them.
+    expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d/m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
+    expect(text).not.toContain('portcullis_process_');
+    expect(text).not.toContain('portcullis_nodejs_');
+  });
+
+  it('times checks in a histogram by dialect and result', async () => {
+    const before = await (await fetch(metricsUrl)).text();
+    const count = (text: string, result: string) =>
+      Number(
+        new RegExp(
+          `^portcullis_check_duration_seconds_count\\{dialect="traefik",result="${result}"\\} (\\d+)$`,
+          'm',
+        ).exec(text)?.[1] ?? '0',
+      );
+    const cookie = await app.login('lee@example.com');
+    const forwarded = { 'x-forwarded-host': 'app.test', 'x-forwarded-uri': '/' };
+    await fetch(`${app.url}/auth/traefik`, {
+      headers: { ...forwarded, cookie: `portcullis_session=${cookie}` },
+    });
+    await fetch(`${app.url}/auth/traefik`, { headers: forwarded, redirect: 'manual' });
+    await fetch(`${app.url}/auth/traefik`, { headers: forwarded, redirect: 'manual' });
+    const text = await (await fetch(metricsUrl)).text();
+    expect(count(text, 'allow') - count(before, 'allow')).toBe(1);
+    expect(count(text, 'login') - count(before, 'login')).toBe(2);
+    const inf =
+      /^portcullis_check_duration_seconds_bucket\{le="\+Inf",dialect="traefik",result="login"\} (\d+)$/m.exec(
+        text,
+      );
+    expect(Number(inf?.[1])).toBe(count(text, 'login'));
+    const sum =
+      /^portcullis_check_duration_seconds_sum\{dialect="traefik",result="login"\} (\S+)$/m.exec(
+        text,
+      );
+    // Real time was measured: more than nothing, less than a second for two local answers.
+    expect(Number(sum?.[1])).toBeGreaterThan(0);
+    expect(Number(sum?.[1])).toBeLessThan(1);
+    expect(text).toContain('# TYPE portcullis_check_duration_seconds histogram');
   });
 
   it('serves nothing else on the metrics port, and no metrics on the main port', async () => {
