@@ -200,9 +200,38 @@ function createClient(options: RedisStoreOptions): Client {
       // Sentinels are asked for the primary again on every reconnect, and a primary demoted by
       // a failover (READONLY) drops the connection so the next one goes to the new primary.
       reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 1 : false),
+      // Without this ioredis ignores `tls` for the primary it finds through the sentinels.
+      enableTLSForSentinelMode: options.url.startsWith('rediss://'),
     });
   }
   return new Redis(options.url, baseOptions(timeout));
+}
+
+const CLUSTER_SLOTS = 16_384;
+
+/**
+ * Every slot has a primary, each of those answers PING, and the cluster says it is whole. The
+ * client drops a dead node's connection from its pool while the slot map still names it, so
+ * pinging the pool alone would miss exactly the node that is down; a node back from a restart
+ * answers PING before the others have taken it back, which `cluster_state` reports.
+ */
+async function clusterReady(cluster: Cluster): Promise<boolean> {
+  const owners = new Set<string>();
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined) return false;
+    owners.add(owner);
+  }
+  const pool = new Map(
+    cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]),
+  );
+  const primaries = [...owners].map((key) => pool.get(key));
+  if (primaries.some((node) => node === undefined)) return false;
+  const [info] = await Promise.all([
+    cluster.cluster('INFO'),
+    ...primaries.map((node) => (node as Redis).ping()),
+  ]);
+  return /^cluster_state:ok\r?$/m.test(String(info));
 }
 
 /**
@@ -704,17 +733,7 @@ export class RedisStore implements Store {
   async ready(): Promise<boolean> {
     if (!this.available) return false;
     try {
-      if (this.client instanceof Cluster) {
-        const primaries = this.client.nodes('master');
-        if (primaries.length === 0) return false;
-        // A node that is down or rejoining may still be in the slot map (and answer pings
-        // once back, before it serves its slots): the cluster's own view decides as well.
-        const [info] = await Promise.all([
-          this.client.cluster('INFO'),
-          ...primaries.map((node) => node.ping()),
-        ]);
-        return /^cluster_state:ok\r?$/m.test(String(info));
-      }
+      if (this.client instanceof Cluster) return await clusterReady(this.client);
       // A Sentinel-discovered node that a failover has just demoted still answers PING.
       const [role] = (await this.client.role()) as [string, ...unknown[]];
       return role === 'master';

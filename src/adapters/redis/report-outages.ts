@@ -8,6 +8,12 @@ import { StoreUnavailableError } from '../../ports/store.js';
  * the adapter, without a try/catch per store method. On success nothing extra runs or is
  * allocated: no wrapping promise, no closure (the replacement is one shared function that reads
  * the original from the command).
+ *
+ * This holds only with auto-pipelining off (see `baseOptions`): an auto-pipelined command on a
+ * Cluster whose slot map is not known yet waits in `delayUntilReady` and is rejected from there,
+ * and a pipeline that fails as a whole (keys whose slots moved apart between queueing and
+ * sending) rejects its callers directly, both without a command `reject` to swap; a MOVED
+ * inside a pipeline also skipped the Cluster's redirect handling and reached the caller raw.
  */
 
 const originalReject = Symbol('portcullis.originalReject');
@@ -25,10 +31,19 @@ interface CommandSender {
 /**
  * Redis error replies that mean "not now" rather than "wrong": the server is still loading its
  * dataset, has lost its master, is a replica just demoted by a Sentinel failover (READONLY), or
- * its cluster is down or resharding. The word before the first space is the reply's error code
+ * its cluster is down, resharding or has a node rejoining (a MOVED or ASK that outlived the
+ * Cluster client's redirects). The word before the first space is the reply's error code
  * (RESP "simple errors").
  */
-const TRANSIENT_REPLY = new Set(['LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'READONLY']);
+const TRANSIENT_REPLY = new Set([
+  'LOADING',
+  'MASTERDOWN',
+  'CLUSTERDOWN',
+  'TRYAGAIN',
+  'READONLY',
+  'MOVED',
+  'ASK',
+]);
 
 const ReplyErrorClass: abstract new (...args: never[]) => Error = ReplyError;
 
