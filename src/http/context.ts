@@ -9,6 +9,7 @@ import type { Mailer } from '../mail/mailer.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../ports/store.js';
 import type { AdminService } from '../services/admin.js';
+import type { AuditLog } from '../services/audit.js';
 import type { LoginLinks } from '../services/login-links.js';
 import type { SessionService } from '../services/sessions.js';
 import type { UserService } from '../services/users.js';
@@ -32,6 +33,8 @@ export interface AppContext {
   metrics: Metrics | null;
   /** Sends magic-link mails (`auth.magic_link.mailer`). */
   mailer: Mailer;
+  /** Sign-ins, sessions, links, admin and SCIM changes: the audit logger and per-user trail. */
+  audit: AuditLog;
   /** The admin panel's operations (`/auth/admin`). */
   admin: AdminService;
   /** The enabled login methods, in `auth.enabled_auth` order. */

@@ -45,6 +45,8 @@ export function clientIp(ctx: AppContext, req: IncomingMessage): string {
 
 let sequence = 0;
 const PROCESS_TAG = process.pid.toString(36);
+/** Ids made here, so every line of one request (an audit line, an error) carries the same one. */
+const madeIds = new WeakMap<IncomingMessage, string>();
 
 /**
  * The id that ties a request's log lines together: the proxy's `X-Request-Id` when it looks
@@ -53,6 +55,11 @@ const PROCESS_TAG = process.pid.toString(36);
 export function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   if (typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given)) return given;
-  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
-  return `${PROCESS_TAG}-${sequence.toString(36)}`;
+  let made = madeIds.get(req);
+  if (made === undefined) {
+    sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+    made = `${PROCESS_TAG}-${sequence.toString(36)}`;
+    madeIds.set(req, made);
+  }
+  return made;
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serializeCookie } from '../core/cookies.js';
 import { safeRedirect } from '../core/redirect.js';
+import { auditSource } from '../http/audit-source.js';
 import type { AppContext } from '../http/context.js';
-import { clientIp, requestId } from '../http/request.js';
 import { redirect } from '../http/respond.js';
 import type { User } from '../ports/store.js';
 import type { LoginMethodId } from './method.js';
@@ -20,27 +20,25 @@ export async function finishLogin(
   method: LoginMethodId,
   rd: string,
 ): Promise<void> {
+  const source = auditSource(ctx, req);
   const signedIn = await ctx.users.recordLogin(user);
   if (!signedIn) {
+    await ctx.audit.record(
+      { event: 'auth.login_failed', method, reason: 'not_allowed' },
+      { actor: user, subject: user, source },
+    );
     redirect(res, 303, `${ctx.config.prefix}/login?error=not_allowed`);
     return;
   }
   ctx.metrics?.login(method);
   const { cookie } = await ctx.sessions.create(signedIn, {
-    ip: clientIp(ctx, req),
+    ip: source.ip,
     userAgent: String(req.headers['user-agent'] ?? ''),
     method,
   });
-  ctx.logger.info(
-    {
-      request_id: requestId(req),
-      event: 'login',
-      user: signedIn.id,
-      method,
-      ip: clientIp(ctx, req),
-    },
-    'signed in',
-  );
+  const who = { actor: signedIn, subject: signedIn, source };
+  await ctx.audit.record({ event: 'auth.login', method }, who);
+  await ctx.audit.record({ event: 'session.created', method }, who);
   const setCookie = serializeCookie(ctx.config.raw.session.cookie_name, cookie, {
     secure: ctx.config.secureCookies,
     domain: ctx.config.raw.session.cookie_domain,

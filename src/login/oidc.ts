@@ -4,12 +4,14 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { readCookie, serializeCookie } from '../core/cookies.js';
 import { safeRedirect } from '../core/redirect.js';
+import { auditSource } from '../http/audit-source.js';
 import type { AppContext } from '../http/context.js';
 import { html } from '../http/html.js';
 import { clientIp } from '../http/request.js';
 import { redirect } from '../http/respond.js';
 import { renderLoginPage } from '../http/routes/login.js';
 import type { Store } from '../ports/store.js';
+import { ANONYMOUS_ACTOR, type AuditParty, type LoginFailureReason } from '../services/audit.js';
 import { RateLimiter, type RateLimitRule } from '../services/rate-limit.js';
 import { finishLogin } from './flow.js';
 import type { LoginControlInput, LoginMethod, LoginMethodId } from './method.js';
@@ -196,6 +198,19 @@ export function createOidcLoginMethod(
     });
   };
 
+  const failed = (
+    ctx: AppContext,
+    req: IncomingMessage,
+    reason: LoginFailureReason,
+    detail: string,
+    actor: AuditParty = ANONYMOUS_ACTOR,
+    subject: AuditParty | null = null,
+  ) =>
+    ctx.audit.record(
+      { event: 'auth.login_failed', method: options.id, reason, detail: detail.slice(0, 200) },
+      { actor, subject, source: auditSource(ctx, req) },
+    );
+
   const start = async (
     ctx: AppContext,
     req: IncomingMessage,
@@ -206,6 +221,7 @@ export function createOidcLoginMethod(
     // Each start stores an attempt for ten minutes: a flood from one address must not fill the store.
     const limited = await limiter.hit(START_LIMIT, clientIp(ctx, req));
     if (!limited.allowed) {
+      await failed(ctx, req, 'rate_limited', 'start');
       const seconds = Math.ceil(limited.retryAfterMs / 1000);
       await renderLoginPage(ctx, req, res, {
         status: 429,
@@ -228,6 +244,7 @@ export function createOidcLoginMethod(
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       ctx.logger.warn({ method: options.id, detail: error.message }, 'OIDC start failed');
+      await failed(ctx, req, 'provider_error', `start: ${error.failure.kind}`);
       await refuse(ctx, req, res, rd, failureMessage(name, error.failure));
     }
   };
@@ -256,6 +273,7 @@ export function createOidcLoginMethod(
         },
         'OIDC sign-in failed',
       );
+      await failed(ctx, req, 'provider_error', failure.kind);
       await refuse(ctx, req, res, result.rd, failureMessage(name, failure));
       return;
     }
@@ -266,6 +284,8 @@ export function createOidcLoginMethod(
         { method: options.id, failure: 'claims', detail: own },
         'OIDC sign-in refused',
       );
+      const who = { id: null, label: claims.email };
+      await failed(ctx, req, 'refused', 'claims', who, who);
       await refuse(ctx, req, res, rd, { status: 403, text: own });
       return;
     }
@@ -288,6 +308,10 @@ export function createOidcLoginMethod(
         { method: options.id, failure: outcome.reason, issuer: claims.issuer },
         'OIDC sign-in refused',
       );
+      // The account the address names, if any, gets the refusal in its trail: a refused link
+      // (`link_not_trusted`, `identity_conflict`) is someone else's identity at the door.
+      const account = await ctx.store.getUserByEmail(claims.email).catch(() => null);
+      await failed(ctx, req, 'refused', outcome.reason, { id: null, label: claims.email }, account);
       await refuse(ctx, req, res, rd, refusalMessage(name, outcome.reason, claims.email));
       return;
     }

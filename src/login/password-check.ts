@@ -16,10 +16,13 @@ export const IP_LIMIT: RateLimitRule = { name: 'basic:ip', limit: 50, windowMs: 
 
 export type PasswordOutcome =
   | { kind: 'ok'; user: User; created: boolean }
-  /** Unknown address, wrong or empty password, no password set: one answer for all. */
-  | { kind: 'invalid' }
+  /**
+   * Unknown address, wrong or empty password, no password set: one answer for all. `user` is
+   * the account the address names, for the audit trail only: never tell the person.
+   */
+  | { kind: 'invalid'; user: User | null }
   /** Right password, deactivated account (said only after the password proved who asks). */
-  | { kind: 'deactivated' }
+  | { kind: 'deactivated'; user: User }
   | { kind: 'throttled'; retryAfterMs: number }
   /** Too many hashes already running or queued on this instance. */
   | { kind: 'busy' };
@@ -104,9 +107,10 @@ export class PasswordChecker {
     const match = await this.gate.run(() => verifyPassword(password, hash));
     if (match === null) return { kind: 'busy' };
     if (!match || stored === undefined || password.length === 0 || !email)
-      return { kind: 'invalid' };
+      return { kind: 'invalid', user };
 
-    if (user) return user.active ? { kind: 'ok', user, created: false } : { kind: 'deactivated' };
+    if (user)
+      return user.active ? { kind: 'ok', user, created: false } : { kind: 'deactivated', user };
     // A static user signing in for the first time gets an account record.
     const created = await this.store.createUser({
       id: randomUUID(),
@@ -118,6 +122,8 @@ export class PasswordChecker {
       createdAt: this.clock.now(),
       lastLoginAt: null,
     });
-    return created.active ? { kind: 'ok', user: created, created: true } : { kind: 'deactivated' };
+    return created.active
+      ? { kind: 'ok', user: created, created: true }
+      : { kind: 'deactivated', user: created };
   }
 }

@@ -4,14 +4,15 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { MAX_PASSWORD_LENGTH } from '../core/password.js';
 import { safeRedirect } from '../core/redirect.js';
+import { auditSource } from '../http/audit-source.js';
 import { readForm, refuseRepeated } from '../http/body.js';
 import type { AppContext } from '../http/context.js';
 import { checkFormOrigin } from '../http/csrf.js';
 import { html } from '../http/html.js';
-import { clientIp } from '../http/request.js';
 import { renderLoginPage } from '../http/routes/login.js';
 import { minutesUntil } from '../mail/describe-duration.js';
 import type { Store } from '../ports/store.js';
+import { ANONYMOUS_ACTOR, type AuditParty } from '../services/audit.js';
 import { finishLogin } from './flow.js';
 import type { LoginControlInput, LoginMethod } from './method.js';
 import { PasswordChecker } from './password-check.js';
@@ -39,8 +40,15 @@ export function createPasswordMethod(
     checkFormOrigin(ctx, req, form);
     const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
     const email = typed(form.get('email'));
-    const ip = clientIp(ctx, req);
-    const outcome = await checker.check(form.get('email') ?? '', form.get('password') ?? '', ip);
+    const source = auditSource(ctx, req);
+    const outcome = await checker.check(
+      form.get('email') ?? '',
+      form.get('password') ?? '',
+      source.ip,
+    );
+    // Who asks is not proven until the password is: the actor stays anonymous till then, and
+    // an address that names no account is still worth a line (whose account is guessed at).
+    const typedParty: AuditParty = { id: null, label: email.toLowerCase() };
     const again = (status: number, text: string, headers: string[] = []) =>
       renderLoginPage(ctx, req, res, {
         status,
@@ -53,16 +61,28 @@ export function createPasswordMethod(
       case 'ok':
         await finishLogin(ctx, req, res, outcome.user, 'basic', rd);
         return;
-      case 'invalid':
-        ctx.logger.info({ event: 'login_failed', method: 'basic', email, ip }, 'wrong password');
+      case 'invalid': {
+        const subject = outcome.user ?? typedParty;
+        ctx.audit.recordUnawaited(
+          { event: 'auth.login_failed', method: 'basic', reason: 'bad_password' },
+          { actor: ANONYMOUS_ACTOR, subject, source },
+        );
         await again(401, 'Wrong email or password.');
         return;
+      }
       case 'deactivated':
+        await ctx.audit.record(
+          { event: 'auth.login_failed', method: 'basic', reason: 'deactivated' },
+          { actor: outcome.user, subject: outcome.user, source },
+        );
         await again(403, 'This account is deactivated. Ask an administrator.');
         return;
       case 'throttled': {
         const minutes = minutesUntil(outcome.retryAfterMs);
-        ctx.logger.warn({ event: 'login_throttled', method: 'basic', email, ip }, 'locked out');
+        await ctx.audit.record(
+          { event: 'auth.login_failed', method: 'basic', reason: 'rate_limited' },
+          { actor: ANONYMOUS_ACTOR, subject: typedParty, source },
+        );
         await again(
           429,
           `Too many sign-in attempts for this account or from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
@@ -71,6 +91,10 @@ export function createPasswordMethod(
         return;
       }
       case 'busy':
+        await ctx.audit.record(
+          { event: 'auth.login_failed', method: 'basic', reason: 'busy' },
+          { actor: ANONYMOUS_ACTOR, subject: typedParty, source },
+        );
         await again(503, 'Too many sign-ins at once right now. Try again in a moment.', [
           'Retry-After',
           '5',

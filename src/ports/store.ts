@@ -157,6 +157,7 @@ export interface UserDirectory {
   /**
    * Removes the record and its email index entry (sessions and groups are the caller's), and
    * moves the link floor of its email: a later account at that address never inherits old links.
+   * Its audit trail goes too.
    */
   deleteUser(id: string): Promise<void>;
 }
@@ -253,6 +254,34 @@ export interface IdentityDirectory {
   listUserIdentities(userId: string): Promise<IdentityLink[]>;
 }
 
+/**
+ * One entry of a user's recent activity, kept for the admin panel. Never a secret: no token,
+ * cookie, password or link URL, and no session id (it names a bearer credential's record).
+ */
+export interface AuditEntry {
+  /** Epoch milliseconds (the injected clock). */
+  at: number;
+  /** `auth.login`, `session.ended`, `admin.deactivate`, … (docs/admin-panel.md, "Audit log"). */
+  event: string;
+  outcome: 'success' | 'failure';
+  /** Who did it: an email (the user or an admin), `scim`, `cli` or `anonymous`. */
+  actor: string;
+  ip: string | null;
+  requestId: string | null;
+  /** The event's own short facts (method, reason, via, …). */
+  detail: Record<string, string | number | boolean>;
+}
+
+/** How many entries a user's trail keeps; older ones drop off as new ones arrive. */
+export const AUDIT_KEEP = 100;
+
+export interface AuditTrail {
+  /** Puts the entry in front of the user's trail, which keeps only the newest AUDIT_KEEP. */
+  appendAudit(userId: string, entry: AuditEntry): Promise<void>;
+  /** Newest first; at most `limit` entries. `deleteUser` removes the trail with the user. */
+  listAudit(userId: string, limit: number): Promise<AuditEntry[]>;
+}
+
 export interface Counters {
   /** Adds one to a fixed-window counter and returns the new value; the window starts at the first hit. */
   hit(key: string, windowMs: number): Promise<number>;
@@ -278,5 +307,6 @@ export type Store = SessionStore &
   UserDirectory &
   GroupDirectory &
   IdentityDirectory &
+  AuditTrail &
   Counters &
   StoreHealth;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeEmail } from '../core/email.js';
 import { isPortcullisError } from '../core/errors.js';
+import { auditSource } from '../http/audit-source.js';
 import type { AppContext } from '../http/context.js';
 import { readJson } from '../http/json-body.js';
 import { requestId } from '../http/request.js';
@@ -189,6 +190,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     sessions: ctx.sessions,
     clock: ctx.clock,
     logger: ctx.logger,
+    audit: ctx.audit,
     isProtectedAdmin: (user) => ctx.users.isAdmin({ ...user, groups: [] }),
   });
 
@@ -334,7 +336,9 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       if (method === 'GET') return send(req, res, 200, await listUsers(query));
       if (method === 'POST') {
         const fields = userFromScim(await body(req));
-        const user = await provisioning.serialize(() => provisioning.createUser(fields));
+        const user = await provisioning.serialize(() =>
+          provisioning.createUser(fields, auditSource(ctx, req)),
+        );
         const rendered = await renderUser(user);
         return send(req, res, 201, project(rendered), ['Location', `${base}/Users/${user.id}`]);
       }
@@ -344,7 +348,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     if (method === 'PUT') {
       const fields = userFromScim(await body(req));
       const user = await provisioning.serialize(async () =>
-        provisioning.replaceUser(await loadUser(id), fields),
+        provisioning.replaceUser(await loadUser(id), fields, auditSource(ctx, req)),
       );
       return send(req, res, 200, project(await renderUser(user)));
     }
@@ -353,12 +357,14 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       const user = await provisioning.serialize(async () => {
         const existing = await loadUser(id);
         const patched = applyPatch(userToScim(existing, base, []), patch, USER_PATCH);
-        return provisioning.replaceUser(existing, userFromScim(patched));
+        return provisioning.replaceUser(existing, userFromScim(patched), auditSource(ctx, req));
       });
       return send(req, res, 200, project(await renderUser(user)));
     }
     if (method === 'DELETE') {
-      await provisioning.serialize(async () => provisioning.deleteUser(await loadUser(id)));
+      await provisioning.serialize(async () =>
+        provisioning.deleteUser(await loadUser(id), auditSource(ctx, req)),
+      );
       return send(req, res, 204, undefined);
     }
     throw new ScimError(405, `${method} is not allowed on /Users/{id}`);
@@ -376,7 +382,9 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       if (method === 'GET') return send(req, res, 200, await listGroups(query));
       if (method === 'POST') {
         const fields = groupFromScim(await body(req));
-        const group = await provisioning.serialize(() => provisioning.createGroup(fields));
+        const group = await provisioning.serialize(() =>
+          provisioning.createGroup(fields, auditSource(ctx, req)),
+        );
         return send(req, res, 201, project(groupToScim(group, base)), [
           'Location',
           `${base}/Groups/${group.id}`,
@@ -390,7 +398,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       const fields = groupFromScim(await body(req));
       const group = await provisioning.serialize(() =>
         provisioning.retryOnConflict(async () =>
-          provisioning.replaceGroup(await loadGroup(id), fields),
+          provisioning.replaceGroup(await loadGroup(id), fields, auditSource(ctx, req)),
         ),
       );
       return send(req, res, 200, project(groupToScim(group, base)));
@@ -403,13 +411,15 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
         provisioning.retryOnConflict(async () => {
           const existing = await loadGroup(id);
           const patched = applyPatch(groupToScim(existing, base), patch, GROUP_PATCH);
-          return provisioning.replaceGroup(existing, groupFromScim(patched));
+          return provisioning.replaceGroup(existing, groupFromScim(patched), auditSource(ctx, req));
         }),
       );
       return send(req, res, 200, project(groupToScim(group, base)));
     }
     if (method === 'DELETE') {
-      await provisioning.serialize(async () => provisioning.deleteGroup(await loadGroup(id)));
+      await provisioning.serialize(async () =>
+        provisioning.deleteGroup(await loadGroup(id), auditSource(ctx, req)),
+      );
       return send(req, res, 204, undefined);
     }
     throw new ScimError(405, `${method} is not allowed on /Groups/{id}`);

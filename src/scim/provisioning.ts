@@ -9,6 +9,15 @@ import {
   type Store,
   type User,
 } from '../ports/store.js';
+import {
+  type AuditFacts,
+  type AuditLog,
+  type AuditParty,
+  type AuditSource,
+  SCIM_ACTOR,
+  type ScimAction,
+  type SessionEndReason,
+} from '../services/audit.js';
 import type { SessionService } from '../services/sessions.js';
 import { ScimError } from './errors.js';
 import type { GroupFields, UserFields } from './resources.js';
@@ -18,6 +27,7 @@ export interface ProvisioningDeps {
   sessions: SessionService;
   clock: Clock;
   logger: Logger;
+  audit: AuditLog;
   /**
    * Admin by `admin.emails` or the admin panel: SCIM never changes such a user's email (their
    * address is what makes them admin, and the account was never the IdP's to hand over).
@@ -39,15 +49,13 @@ const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
  * What SCIM changes, apart from HTTP. Writes run one at a time on this instance (provisioning
  * clients send few, mostly sequential requests); across instances a group is written with
  * compare-and-set on its version and the whole read-modify-write is retried on a conflict
- * (`retryOnConflict`). Every change is audited, like the admin panel's, with `actor: "scim"`.
+ * (`retryOnConflict`). Every change is an audit event (`scim.*`, `actor: "scim"`), like the
+ * admin panel's; each writing method takes the request's `AuditSource` for it.
  */
 export class Provisioning {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly audit: Logger;
 
-  constructor(private readonly deps: ProvisioningDeps) {
-    this.audit = deps.logger.child({ audit: true });
-  }
+  constructor(private readonly deps: ProvisioningDeps) {}
 
   /** Runs `task` after every write queued before it. */
   serialize<T>(task: () => Promise<T>): Promise<T> {
@@ -83,20 +91,28 @@ export class Provisioning {
     }
   }
 
-  private log(
-    event: string,
-    target: { id: string; label: string },
-    extra: Record<string, unknown> = {},
-  ) {
-    this.audit.info(
-      {
-        event: `scim.${event}`,
-        actor: 'scim',
-        target: target.label,
-        target_id: target.id,
-        ...extra,
-      },
-      `scim: ${event} ${target.label}`,
+  private async log(
+    action: ScimAction,
+    subject: AuditParty,
+    source: AuditSource | null,
+    facts: AuditFacts = {},
+  ): Promise<void> {
+    await this.deps.audit.record(
+      { event: `scim.${action}`, facts },
+      { actor: SCIM_ACTOR, subject, source },
+    );
+  }
+
+  private async ended(
+    subject: AuditParty,
+    reason: SessionEndReason,
+    count: number,
+    source: AuditSource | null,
+  ): Promise<void> {
+    if (count === 0) return;
+    await this.deps.audit.record(
+      { event: 'session.ended', reason, sessions: count },
+      { actor: SCIM_ACTOR, subject, source },
     );
   }
 
@@ -149,7 +165,7 @@ export class Provisioning {
     return groups.filter((g): g is Group => g?.members.includes(user.id) === true);
   }
 
-  async createUser(fields: UserFields): Promise<User> {
+  async createUser(fields: UserFields, source: AuditSource | null = null): Promise<User> {
     const { store, clock } = this.deps;
     if (await store.getUserByEmail(fields.email))
       throw taken(`a user with email ${fields.email} exists`);
@@ -168,7 +184,7 @@ export class Provisioning {
     const user = withFields(blank, fields);
     const stored = await store.createUser(user);
     if (stored.id !== user.id) throw taken(`a user with email ${fields.email} exists`);
-    this.log('create_user', { id: user.id, label: user.email }, { active: user.active });
+    await this.log('create_user', stored, source, { active: user.active });
     return stored;
   }
 
@@ -176,7 +192,11 @@ export class Provisioning {
    * PUT, and the outcome of a PATCH. Deactivation and an email change end every session of the
    * user (sessions opened under the old address must not outlive it).
    */
-  async replaceUser(existing: User, fields: UserFields): Promise<User> {
+  async replaceUser(
+    existing: User,
+    fields: UserFields,
+    source: AuditSource | null = null,
+  ): Promise<User> {
     const { store, sessions } = this.deps;
     const next = withFields(existing, fields);
     const emailChanged = next.email !== existing.email;
@@ -188,22 +208,27 @@ export class Provisioning {
       if (error instanceof EmailTakenError) throw taken(`a user with email ${next.email} exists`);
       throw error;
     }
-    const target = { id: next.id, label: next.email };
     const deactivated = existing.active && !next.active;
     if (deactivated || emailChanged) {
       const ended = await sessions.revokeUser(next.id);
       await sessions.refreshUser(next.id);
-      if (deactivated) this.log('deactivate_user', target, { sessions_ended: ended.length });
+      if (deactivated)
+        await this.log('deactivate_user', next, source, { sessions_ended: ended.length });
       if (emailChanged)
-        this.log('change_email', target, { from: existing.email, sessions_ended: ended.length });
+        await this.log('change_email', next, source, {
+          from: existing.email,
+          sessions_ended: ended.length,
+        });
+      const reason = deactivated ? 'deactivated' : 'email_changed';
+      await this.ended(next, reason, ended.length, source);
     } else {
       await sessions.refreshUser(next.id);
     }
-    if (!existing.active && next.active) this.log('activate_user', target);
+    if (!existing.active && next.active) await this.log('activate_user', next, source);
     const changed = (
       ['email', 'name', 'userName', 'externalId', 'givenName', 'familyName'] as const
     ).filter((key) => existing[key] !== next[key]);
-    if (changed.length) this.log('update_user', target, { changed });
+    if (changed.length) await this.log('update_user', next, source, { changed });
     return next;
   }
 
@@ -236,7 +261,7 @@ export class Provisioning {
    * first, the user leaves its SCIM groups, then the record goes. Okta never deletes (it
    * deactivates); Entra ID deletes after its soft-delete period.
    */
-  async deleteUser(user: User): Promise<void> {
+  async deleteUser(user: User, source: AuditSource | null = null): Promise<void> {
     const { store, sessions } = this.deps;
     const ended = await sessions.revokeUser(user.id);
     for (const { id } of await this.groupsOf(user)) {
@@ -252,7 +277,10 @@ export class Provisioning {
     }
     await store.deleteUser(user.id);
     await sessions.refreshUser(user.id);
-    this.log('delete_user', { id: user.id, label: user.email }, { sessions_ended: ended.length });
+    // Named, not passed as the user: its trail went with it and must not be written again.
+    const gone = { id: user.id, label: user.email };
+    await this.ended(gone, 'deleted', ended.length, source);
+    await this.log('delete_user', gone, source, { sessions_ended: ended.length });
   }
 
   /** Keeps only ids of existing users (a client may name one deleted meanwhile). */
@@ -275,7 +303,7 @@ export class Provisioning {
     return out;
   }
 
-  async createGroup(fields: GroupFields): Promise<Group> {
+  async createGroup(fields: GroupFields, source: AuditSource | null = null): Promise<Group> {
     const { store, clock } = this.deps;
     if (await store.getGroupByName(fields.displayName))
       throw taken(`a group named ${fields.displayName} exists`);
@@ -292,11 +320,9 @@ export class Provisioning {
     const stored = await store.createGroup(group);
     if (stored.id !== group.id) throw taken(`a group named ${fields.displayName} exists`);
     await this.syncMembers(null, group);
-    this.log(
-      'create_group',
-      { id: group.id, label: group.displayName },
-      { members: group.members.length },
-    );
+    await this.log('create_group', { id: group.id, label: group.displayName }, source, {
+      members: group.members.length,
+    });
     return group;
   }
 
@@ -304,7 +330,11 @@ export class Provisioning {
    * Writes `existing` changed by PUT or PATCH; throws `GroupVersionConflictError` when another
    * write came first (run it inside `retryOnConflict`, which reads the group again).
    */
-  async replaceGroup(existing: Group, fields: GroupFields): Promise<Group> {
+  async replaceGroup(
+    existing: Group,
+    fields: GroupFields,
+    source: AuditSource | null = null,
+  ): Promise<Group> {
     let next: Group = {
       id: existing.id,
       displayName: fields.displayName,
@@ -322,28 +352,20 @@ export class Provisioning {
       throw error;
     }
     const { added, removed } = await this.syncMembers(existing, next);
-    this.log(
-      'update_group',
-      { id: next.id, label: next.displayName },
-      {
-        ...(existing.displayName !== next.displayName
-          ? { renamed_from: existing.displayName }
-          : {}),
-        members_added: added,
-        members_removed: removed,
-      },
-    );
+    await this.log('update_group', { id: next.id, label: next.displayName }, source, {
+      ...(existing.displayName !== next.displayName ? { renamed_from: existing.displayName } : {}),
+      members_added: added,
+      members_removed: removed,
+    });
     return next;
   }
 
-  async deleteGroup(group: Group): Promise<void> {
+  async deleteGroup(group: Group, source: AuditSource | null = null): Promise<void> {
     await this.deps.store.deleteGroup(group.id);
     await this.syncMembers(group, null);
-    this.log(
-      'delete_group',
-      { id: group.id, label: group.displayName },
-      { members: group.members.length },
-    );
+    await this.log('delete_group', { id: group.id, label: group.displayName }, source, {
+      members: group.members.length,
+    });
   }
 
   /**

@@ -1,8 +1,8 @@
-import type { Logger } from 'pino';
 import { normalizeEmail } from '../core/email.js';
 import type { StaticUser } from '../login/password-check.js';
 import { setUserPassword } from '../login/password-set.js';
-import type { Session, Store, User } from '../ports/store.js';
+import type { AuditEntry, Session, Store, User } from '../ports/store.js';
+import type { AdminAction, AuditFacts, AuditLog, AuditSource, SessionEndReason } from './audit.js';
 import type { LoginLinks } from './login-links.js';
 import type { SessionService } from './sessions.js';
 import type { UserService } from './users.js';
@@ -53,6 +53,13 @@ export interface UserRow {
   sessions: number;
 }
 
+export interface UserDetail {
+  row: UserRow;
+  sessions: Session[];
+  /** Newest first; null when the store could not give it just now. */
+  activity: AuditEntry[] | null;
+}
+
 export interface UserList {
   rows: UserRow[];
   total: number;
@@ -66,21 +73,19 @@ export interface AdminDeps {
   sessions: SessionService;
   users: UserService;
   loginLinks: LoginLinks;
-  logger: Logger;
+  audit: AuditLog;
 }
 
 const MAX_TICKED = 200;
+/** Entries of the trail the user's page shows. */
+const RECENT_ACTIVITY = 50;
 
 /**
- * What the admin panel can do, apart from HTTP. Every change is written to the log as an audit
- * event naming who did what to whom; login URLs themselves never reach the log.
+ * What the admin panel can do, apart from HTTP. Every change is an audit event (`admin.*`)
+ * naming who did what to whom, in the log and the user's trail; login URLs never reach either.
  */
 export class AdminService {
-  private readonly audit: Logger;
-
-  constructor(private readonly deps: AdminDeps) {
-    this.audit = deps.logger.child({ audit: true });
-  }
+  constructor(private readonly deps: AdminDeps) {}
 
   private async row(user: User): Promise<UserRow> {
     const { users, store } = this.deps;
@@ -119,32 +124,47 @@ export class AdminService {
     };
   }
 
-  async userDetail(id: string): Promise<{ row: UserRow; sessions: Session[] } | null> {
+  async userDetail(id: string): Promise<UserDetail | null> {
     const user = await this.deps.store.getUser(id);
     if (!user) return null;
     const sessions = await this.deps.store.listUserSessions(id);
-    return { row: await this.row(user), sessions };
+    const activity = await this.deps.audit.recent(id, RECENT_ACTIVITY);
+    return { row: await this.row(user), sessions, activity };
   }
 
-  private log(
+  private async log(
     actor: User,
-    action: string,
-    target: User | null,
-    extra: Record<string, unknown> = {},
-  ) {
-    this.audit.info(
-      {
-        event: `admin.${action}`,
-        actor: actor.email,
-        actor_id: actor.id,
-        ...(target ? { target: target.email, target_id: target.id } : {}),
-        ...extra,
-      },
-      `admin ${actor.email}: ${action}${target ? ` ${target.email}` : ''}`,
+    action: AdminAction,
+    target: User,
+    source: AuditSource | null,
+    facts: AuditFacts = {},
+  ): Promise<void> {
+    await this.deps.audit.record(
+      { event: `admin.${action}`, facts },
+      { actor, subject: target, source },
     );
   }
 
-  async bulk(actor: User, action: BulkAction, ids: readonly string[]): Promise<AdminOutcome> {
+  private async ended(
+    actor: User,
+    target: User,
+    reason: SessionEndReason,
+    count: number,
+    source: AuditSource | null,
+  ): Promise<void> {
+    if (count === 0) return;
+    await this.deps.audit.record(
+      { event: 'session.ended', reason, sessions: count },
+      { actor, subject: target, source },
+    );
+  }
+
+  async bulk(
+    actor: User,
+    action: BulkAction,
+    ids: readonly string[],
+    source: AuditSource | null = null,
+  ): Promise<AdminOutcome> {
     const outcome: AdminOutcome = { notices: [], links: [] };
     const unique = [...new Set(ids)].slice(0, MAX_TICKED);
     if (unique.length === 0) {
@@ -157,7 +177,7 @@ export class AdminService {
         outcome.notices.push({ kind: 'error', text: 'One of the ticked users no longer exists.' });
         continue;
       }
-      outcome.notices.push(...(await this.applyOne(actor, action, user, outcome)));
+      outcome.notices.push(...(await this.applyOne(actor, action, user, outcome, source)));
     }
     return outcome;
   }
@@ -167,6 +187,7 @@ export class AdminService {
     action: BulkAction,
     user: User,
     outcome: AdminOutcome,
+    source: AuditSource | null,
   ): Promise<Notice[]> {
     const { store, sessions, loginLinks } = this.deps;
     const self = user.id === actor.id;
@@ -181,7 +202,11 @@ export class AdminService {
           ];
         }
         outcome.links.push({ email: user.email, url: await loginLinks.issue(user.email, '/') });
-        this.log(actor, 'login_url_issued', user);
+        await this.log(actor, 'login_url_issued', user, source);
+        await this.deps.audit.record(
+          { event: 'link.issued', via: 'admin' },
+          { actor, subject: user, source },
+        );
         return [];
       }
       case 'deactivate': {
@@ -190,7 +215,8 @@ export class AdminService {
         await store.updateUser({ ...user, active: false });
         const ended = await sessions.revokeUser(user.id);
         await sessions.refreshUser(user.id);
-        this.log(actor, 'deactivate', user, { sessions_ended: ended.length });
+        await this.log(actor, 'deactivate', user, source, { sessions_ended: ended.length });
+        await this.ended(actor, user, 'deactivated', ended.length, source);
         return [
           {
             kind: 'info',
@@ -202,12 +228,15 @@ export class AdminService {
         if (user.active) return [{ kind: 'info', text: `${user.email} was already active.` }];
         await store.updateUser({ ...user, active: true });
         await sessions.refreshUser(user.id);
-        this.log(actor, 'activate', user);
+        await this.log(actor, 'activate', user, source);
         return [{ kind: 'info', text: `Activated ${user.email}.` }];
       }
       case 'logout_everywhere': {
         const ended = await sessions.revokeUser(user.id);
-        this.log(actor, 'logout_everywhere', user, { sessions_ended: ended.length });
+        await this.log(actor, 'logout_everywhere', user, source, {
+          sessions_ended: ended.length,
+        });
+        await this.ended(actor, user, 'admin', ended.length, source);
         return [
           {
             kind: 'info',
@@ -219,7 +248,7 @@ export class AdminService {
         if (user.admin) return [{ kind: 'info', text: `${user.email} was already an admin.` }];
         await store.updateUser({ ...user, admin: true });
         await sessions.refreshUser(user.id);
-        this.log(actor, 'make_admin', user);
+        await this.log(actor, 'make_admin', user, source);
         return [{ kind: 'info', text: `${user.email} is now an admin.` }];
       }
       case 'unmake_admin': {
@@ -228,7 +257,7 @@ export class AdminService {
         if (user.admin) {
           await store.updateUser({ ...user, admin: false });
           await sessions.refreshUser(user.id);
-          this.log(actor, 'unmake_admin', user);
+          await this.log(actor, 'unmake_admin', user, source);
           notices.push({ kind: 'info', text: `${user.email} is no longer an admin here.` });
         }
         if (this.deps.users.isAdmin({ ...user, admin: false })) {
@@ -244,7 +273,12 @@ export class AdminService {
     }
   }
 
-  async addUser(actor: User, rawEmail: string, rawName: string): Promise<AdminOutcome> {
+  async addUser(
+    actor: User,
+    rawEmail: string,
+    rawName: string,
+    source: AuditSource | null = null,
+  ): Promise<AdminOutcome> {
     const email = normalizeEmail(rawEmail);
     if (!email) {
       return {
@@ -258,7 +292,7 @@ export class AdminService {
     }
     const name = rawName.trim().slice(0, 200);
     const user = await this.deps.users.findOrCreate(email, name || undefined);
-    this.log(actor, 'add_user', user);
+    await this.log(actor, 'add_user', user, source);
     return {
       notices: [
         {
@@ -276,6 +310,7 @@ export class AdminService {
     userId: string,
     password: string,
     staticUsers: readonly StaticUser[],
+    source: AuditSource | null = null,
   ): Promise<AdminOutcome> {
     const user = await this.deps.store.getUser(userId);
     if (!user)
@@ -288,21 +323,31 @@ export class AdminService {
       remove ? null : password,
     );
     if (!result.ok) return { notices: [{ kind: 'error', text: result.message }], links: [] };
-    this.log(actor, remove ? 'remove_password' : 'set_password', user);
+    await this.log(actor, remove ? 'remove_password' : 'set_password', user, source);
     const text = remove
       ? `Removed the password of ${user.email}.`
       : `Set a new password for ${user.email}. Their open sessions go on; use "Log out everywhere" to end them.`;
     return { notices: [{ kind: 'info', text }], links: [] };
   }
 
-  async endSession(actor: User, userId: string, sessionId: string): Promise<AdminOutcome> {
+  async endSession(
+    actor: User,
+    userId: string,
+    sessionId: string,
+    source: AuditSource | null = null,
+  ): Promise<AdminOutcome> {
     const user = await this.deps.store.getUser(userId);
     const session = await this.deps.store.getSession(sessionId);
     if (!user || !session || session.userId !== user.id) {
       return { notices: [{ kind: 'error', text: 'That session has already ended.' }], links: [] };
     }
     await this.deps.sessions.revoke(session.id);
-    this.log(actor, 'end_session', user, { session_created: session.createdAt, ip: session.ip });
+    // The session is named by when and where it started: its id is a bearer credential's key.
+    await this.log(actor, 'end_session', user, source, {
+      session_created: new Date(session.createdAt).toISOString(),
+      session_ip: session.ip,
+    });
+    await this.ended(actor, user, 'admin', 1, source);
     return { notices: [{ kind: 'info', text: `Ended one session of ${user.email}.` }], links: [] };
   }
 }

@@ -3,6 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { ManualClock } from '../../src/core/clock.js';
 import {
+  AUDIT_KEEP,
+  type AuditEntry,
   EmailTakenError,
   type Session,
   type Store,
@@ -366,6 +368,50 @@ describe.each(kinds)('$name store contract', (kind) => {
       expect(await store.getLinkFloor('kay@example.com')).toBe(0);
       await peer.deleteUser(kept.id);
       expect(await store.getLinkFloor('kay@example.com')).toBeGreaterThan(now);
+    });
+  });
+
+  describe('audit trail', () => {
+    const entry = (at: number, event: string): AuditEntry => ({
+      at,
+      event,
+      outcome: event.endsWith('failed') ? 'failure' : 'success',
+      actor: 'ann@example.com',
+      ip: '203.0.113.9',
+      requestId: `req-${at}`,
+      detail: { method: 'magic_link', sessions: 1, first: at === 0 },
+    });
+
+    it("lists a user's entries newest first, up to the limit, on every instance", async () => {
+      const { store, peer } = await kind.open();
+      await store.appendAudit('u-a', entry(1, 'auth.login'));
+      await peer.appendAudit('u-a', entry(2, 'auth.login_failed'));
+      await store.appendAudit('u-b', entry(3, 'session.ended'));
+      expect(await peer.listAudit('u-a', 10)).toEqual([
+        entry(2, 'auth.login_failed'),
+        entry(1, 'auth.login'),
+      ]);
+      expect(await store.listAudit('u-a', 1)).toEqual([entry(2, 'auth.login_failed')]);
+      expect(await store.listAudit('u-a', 0)).toEqual([]);
+      expect(await store.listAudit('u-b', 10)).toEqual([entry(3, 'session.ended')]);
+      expect(await store.listAudit('nobody', 10)).toEqual([]);
+    });
+
+    it(`keeps only the newest ${AUDIT_KEEP} entries per user`, async () => {
+      const { store } = await kind.open();
+      for (let i = 0; i < AUDIT_KEEP + 5; i += 1) await store.appendAudit('u-c', entry(i, 'e'));
+      const kept = await store.listAudit('u-c', AUDIT_KEEP * 2);
+      expect(kept).toHaveLength(AUDIT_KEEP);
+      expect(kept[0]?.at).toBe(AUDIT_KEEP + 4);
+      expect(kept.at(-1)?.at).toBe(5);
+    });
+
+    it('removes the trail with the user', async () => {
+      const { store, peer, clock } = await kind.open();
+      const user = await store.createUser(userNamed('trail@example.com', 'Trail', clock));
+      await store.appendAudit(user.id, entry(1, 'auth.login'));
+      await peer.deleteUser(user.id);
+      expect(await store.listAudit(user.id, 10)).toEqual([]);
     });
   });
 

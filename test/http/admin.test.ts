@@ -128,7 +128,7 @@ describe('admin panel', () => {
     const cookie = sessionCookieOf(redeemed) as string;
     expect((await check(cookie)).headers.get('remote-email')).toBe(email);
     const audit = app.logs.find((l) => l.event === 'admin.login_url_issued');
-    expect(audit).toMatchObject({ audit: true, actor: ADMIN, target: email });
+    expect(audit).toMatchObject({ audit: true, actor: ADMIN, subject: email });
     expect(JSON.stringify(app.logs)).not.toContain(
       new URL(link as string).searchParams.get('token') as string,
     );
@@ -168,7 +168,7 @@ describe('admin panel', () => {
     expect((await check(two)).status).toBe(401);
     const link = await app.ctx.loginLinks.issue(email, '/');
     expect((await app.redeem(link)).headers.get('location')).toBe('/auth/login?error=not_allowed');
-    const audit = app.logs.find((l) => l.event === 'admin.deactivate' && l.target === email);
+    const audit = app.logs.find((l) => l.event === 'admin.deactivate' && l.subject === email);
     expect(audit).toMatchObject({ actor: ADMIN, sessions_ended: 2 });
     await post(adminCookie, [
       ['action', 'activate'],

@@ -90,7 +90,7 @@ describe('admin: set or reset a password', () => {
     expect(await response.text()).toContain('Set a new password for member@example.com');
     expect(await signIn('member@example.com', 'fresh password 1')).toBe(303);
     expect(
-      app.logs.some((l) => l.event === 'admin.set_password' && l.target === 'member@example.com'),
+      app.logs.some((l) => l.event === 'admin.set_password' && l.subject === 'member@example.com'),
     ).toBe(true);
     expect(JSON.stringify(app.logs)).not.toContain('fresh password 1');
   });

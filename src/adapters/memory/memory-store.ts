@@ -1,5 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import {
+  AUDIT_KEEP,
+  type AuditEntry,
   EmailTakenError,
   type Group,
   GroupNameTakenError,
@@ -30,6 +32,8 @@ export class MemoryStore implements Store {
   private readonly counters = new Map<string, { count: number; resetAt: number }>();
   /** Keyed by `JSON.stringify([issuer, subject])`: no separator can make two pairs collide. */
   private readonly identities = new Map<string, IdentityLink>();
+  /** Per user id, newest first. */
+  private readonly audit = new Map<string, AuditEntry[]>();
   private readonly revokeListeners: ((id: string) => void)[] = [];
   private sweepAt = 0;
 
@@ -228,6 +232,7 @@ export class MemoryStore implements Store {
     if (!user) return;
     this.users.delete(id);
     if (this.emails.get(user.email) === id) this.emails.delete(user.email);
+    this.audit.delete(id);
     await this.voidLinks(user.email);
   }
 
@@ -310,6 +315,19 @@ export class MemoryStore implements Store {
     return [...this.identities.values()]
       .filter((link) => link.userId === userId)
       .map((link) => structuredClone(link));
+  }
+
+  async appendAudit(userId: string, entry: AuditEntry): Promise<void> {
+    const trail = this.audit.get(userId) ?? [];
+    trail.unshift(structuredClone(entry));
+    if (trail.length > AUDIT_KEEP) trail.length = AUDIT_KEEP;
+    this.audit.set(userId, trail);
+  }
+
+  async listAudit(userId: string, limit: number): Promise<AuditEntry[]> {
+    return (this.audit.get(userId) ?? [])
+      .slice(0, Math.max(0, limit))
+      .map((entry) => structuredClone(entry));
   }
 
   async hit(key: string, windowMs: number): Promise<number> {

@@ -1,6 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import {
+  AUDIT_KEEP,
+  type AuditEntry,
   EmailTakenError,
   type Group,
   GroupNameTakenError,
@@ -118,6 +120,14 @@ if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end
 redis.call('SET', KEYS[1], ARGV[2])
 return {1, data}`,
   },
+  // KEYS[1] a user's audit trail (a list, newest first); ARGV entry (JSON), entries kept, keep ms.
+  psAppendAudit: {
+    numberOfKeys: 1,
+    lua: `redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`,
+  },
   // KEYS[1] a user record; ARGV the record as read, the record to store. Compare-and-set on the
   // whole value: 1 when it wrote, 0 when the record changed (or went) since it was read.
   psSetIfEquals: {
@@ -127,6 +137,12 @@ redis.call('SET', KEYS[1], ARGV[2])
 return 1`,
   },
 } as const;
+
+/**
+ * A trail untouched this long goes: only memory reclaim (a user's trail is removed with the
+ * user, but an entry racing a deletion could otherwise leave one behind for good).
+ */
+const AUDIT_RETENTION_MS = 365 * 24 * 3600 * 1000;
 
 type ScriptName = keyof typeof SCRIPTS;
 type Scripted = Record<ScriptName, (key: string, ...args: string[]) => Promise<unknown>>;
@@ -565,6 +581,7 @@ export class RedisStore implements Store {
     await this.client.del(this.key('u', id));
     await this.scripts.psDelIfEquals(this.key('ue', user.email), id);
     await this.client.zrem(this.key('index', 'users'), `${user.email}\u0000${id}`);
+    await this.client.del(this.key('audit', id));
     await this.voidLinks(user.email);
   }
 
@@ -718,6 +735,21 @@ export class RedisStore implements Store {
     return found
       .map((data) => (data ? (JSON.parse(data) as IdentityLink) : null))
       .filter((link): link is IdentityLink => link?.userId === userId);
+  }
+
+  async appendAudit(userId: string, entry: AuditEntry): Promise<void> {
+    await this.scripts.psAppendAudit(
+      this.key('audit', userId),
+      JSON.stringify(entry),
+      String(AUDIT_KEEP),
+      String(AUDIT_RETENTION_MS),
+    );
+  }
+
+  async listAudit(userId: string, limit: number): Promise<AuditEntry[]> {
+    if (limit <= 0) return [];
+    const rows = await this.client.lrange(this.key('audit', userId), 0, limit - 1);
+    return rows.map((row) => JSON.parse(row) as AuditEntry);
   }
 
   async hit(key: string, windowMs: number): Promise<number> {

@@ -5,6 +5,7 @@ import { parseAbsoluteTarget } from '../../core/target.js';
 import { describeDuration } from '../../mail/describe-duration.js';
 import type { User } from '../../ports/store.js';
 import { type AdminOutcome, isBulkAction } from '../../services/admin.js';
+import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { csrfToken, requireCsrfToken } from '../csrf.js';
@@ -166,20 +167,32 @@ export async function handleAdminAction(
     page: Number.parseInt(form.get('page') ?? '1', 10) || 1,
     userId: view || null,
   };
+  const source = auditSource(ctx, req);
   let outcome: AdminOutcome;
   if (action === 'add_user') {
-    outcome = await ctx.admin.addUser(actor, form.get('email') ?? '', form.get('name') ?? '');
+    outcome = await ctx.admin.addUser(
+      actor,
+      form.get('email') ?? '',
+      form.get('name') ?? '',
+      source,
+    );
   } else if (action === 'set_password') {
     outcome = await ctx.admin.setPassword(
       actor,
       form.get('user') ?? '',
       form.get('password') ?? '',
       ctx.config.raw.auth.basic.users,
+      source,
     );
   } else if (action === 'end_session') {
-    outcome = await ctx.admin.endSession(actor, form.get('user') ?? '', form.get('session') ?? '');
+    outcome = await ctx.admin.endSession(
+      actor,
+      form.get('user') ?? '',
+      form.get('session') ?? '',
+      source,
+    );
   } else if (isBulkAction(action)) {
-    outcome = await ctx.admin.bulk(actor, action, form.getAll('user'));
+    outcome = await ctx.admin.bulk(actor, action, form.getAll('user'), source);
   } else {
     throw new PortcullisError('bad_request', `unknown admin action ${action.slice(0, 40)}`);
   }

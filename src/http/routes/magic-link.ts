@@ -3,11 +3,12 @@ import { safeRedirect } from '../../core/redirect.js';
 import type { MagicLinkRequests } from '../../login/magic-link/request-link.js';
 import type { RouteHandler } from '../../login/method.js';
 import { describeDuration, minutesUntil } from '../../mail/describe-duration.js';
+import { ANONYMOUS_ACTOR } from '../../services/audit.js';
+import { auditSource } from '../audit-source.js';
 import { readForm, refuseRepeated } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkFormOrigin } from '../csrf.js';
 import { renderPage } from '../pages.js';
-import { clientIp } from '../request.js';
 import { linkSentBody } from '../views/link-sent.js';
 import { renderLoginPage } from './login.js';
 
@@ -23,13 +24,20 @@ export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandle
     refuseRepeated(form, ['email', 'rd', 'csrf']);
     checkFormOrigin(ctx, req, form);
     const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
+    const source = auditSource(ctx, req);
     const outcome = await requests.request({
       email: form.get('email') ?? '',
       rd,
-      ip: clientIp(ctx, req),
+      ip: source.ip,
     });
     switch (outcome.kind) {
       case 'accepted':
+        // After the answer's pacing: the trail write must not make a known address slower.
+        if (outcome.issuedTo)
+          ctx.audit.recordUnawaited(
+            { event: 'link.issued', via: outcome.delivers ? 'mail' : 'manual' },
+            { actor: ANONYMOUS_ACTOR, subject: outcome.issuedTo, source },
+          );
         renderPage(
           ctx,
           req,
@@ -57,6 +65,12 @@ export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandle
         });
         return;
       case 'rate_limited': {
+        // Refused before any account lookup: the typed address is named, no trail is written.
+        const typedParty = { id: null, label: typed(form.get('email')).toLowerCase() };
+        await ctx.audit.record(
+          { event: 'auth.login_failed', method: 'magic_link', reason: 'rate_limited' },
+          { actor: ANONYMOUS_ACTOR, subject: typedParty, source },
+        );
         const minutes = minutesUntil(outcome.retryAfterMs);
         await renderLoginPage(ctx, req, res, {
           status: 429,

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeEmail } from '../../core/email.js';
 import { finishLogin } from '../../login/flow.js';
+import { ANONYMOUS_ACTOR } from '../../services/audit.js';
+import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkFormOrigin, csrfToken } from '../csrf.js';
@@ -57,11 +59,20 @@ export async function handleMagicRedeem(
   const redeemed = await ctx.loginLinks.redeem(form.get('token') ?? '');
   const email = redeemed ? normalizeEmail(redeemed.email) : null;
   if (!redeemed || !email) {
+    // Whose link it was is unknown (or not to be believed): the line names only the request.
+    await ctx.audit.record(
+      { event: 'auth.login_failed', method: 'magic_link', reason: 'dead_link' },
+      { actor: ANONYMOUS_ACTOR, source: auditSource(ctx, req) },
+    );
     redirect(res, 303, linkUsed);
     return;
   }
   const user = await ctx.users.findOrCreate(email);
   if (!user.active) {
+    await ctx.audit.record(
+      { event: 'auth.login_failed', method: 'magic_link', reason: 'deactivated' },
+      { actor: user, subject: user, source: auditSource(ctx, req) },
+    );
     redirect(res, 303, `${ctx.config.prefix}/login?error=not_allowed`);
     return;
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readCookie, serializeCookie } from '../../core/cookies.js';
 import type { Lookup } from '../../services/sessions.js';
+import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkFormOrigin, csrfToken } from '../csrf.js';
@@ -89,15 +90,16 @@ export async function handleLogout(
   const lookup = await currentSession(ctx, req);
   if (lookup?.kind === 'valid') {
     const { session, user } = lookup.live;
+    const who = { actor: user, subject: user, source: auditSource(ctx, req) };
     if (query.get('everywhere') === '1') {
       const ended = await ctx.sessions.revokeUser(user.id);
-      ctx.logger.info(
-        { event: 'logout_everywhere', user: user.id, sessions: ended.length },
-        'signed out everywhere',
+      await ctx.audit.record(
+        { event: 'session.ended', reason: 'everywhere', sessions: ended.length },
+        who,
       );
     } else {
       await ctx.sessions.revoke(session.id);
-      ctx.logger.info({ event: 'logout', user: user.id }, 'signed out');
+      await ctx.audit.record({ event: 'session.ended', reason: 'logout', sessions: 1 }, who);
     }
   }
   redirect(res, 303, `${ctx.config.prefix}/login?info=signed_out`, [

@@ -1,8 +1,9 @@
 import type { Explanation } from '../../core/explain.js';
-import type { Session } from '../../ports/store.js';
+import type { AuditEntry } from '../../ports/store.js';
 import {
   type AdminOutcome,
   BULK_ACTIONS,
+  type UserDetail,
   type UserList,
   type UserRow,
 } from '../../services/admin.js';
@@ -18,7 +19,7 @@ export interface AdminPageView {
   ttl: string;
   /** The list, or one user's detail. */
   list: UserList | null;
-  detail: { row: UserRow; sessions: Session[] } | null;
+  detail: UserDetail | null;
   /** "Explain access" asked on this user's page, with its answer or why it has none. */
   explain?: AdminExplain | null;
   /** Password sign-in (`basic`) is enabled: offer "Set password" on a user's page. */
@@ -176,10 +177,39 @@ ${list.page < list.pages ? html`<a href="${listUrl(prefix, search, list.page + 1
 </form>`;
 }
 
-function detailSection(
-  view: AdminPageView,
-  detail: { row: UserRow; sessions: Session[] },
-): SafeHtml {
+/** What happened, in a word or two per fact; every value is escaped by `html`. */
+function activityFacts(entry: AuditEntry): string {
+  return Object.entries(entry.detail)
+    .map(([key, value]) => `${key}: ${String(value)}`)
+    .join(', ');
+}
+
+function activitySection(activity: AuditEntry[] | null): SafeHtml {
+  if (activity === null)
+    return html`<h2>Recent activity</h2>
+<p class="message error" role="alert">The store did not answer; recent activity cannot be shown just now.</p>`;
+  return html`<h2>Recent activity</h2>
+${
+  activity.length === 0
+    ? html`<p class="muted">Nothing recorded yet.</p>`
+    : html`<div class="table-wrap"><table id="recent-activity">
+<thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Outcome</th><th scope="col">By</th><th scope="col">IP</th><th scope="col">Details</th></tr></thead>
+<tbody>
+${activity.map(
+  (entry) => html`<tr>
+<td>${new Date(entry.at).toISOString().slice(0, 19).replace('T', ' ')} UTC</td>
+<td><code>${entry.event}</code></td>
+<td>${entry.outcome === 'failure' ? html`<span class="badge off">failure</span>` : 'success'}</td>
+<td>${entry.actor}</td>
+<td>${entry.ip ?? ''}</td>
+<td>${activityFacts(entry)}</td>
+</tr>`,
+)}
+</tbody></table></div>`
+}`;
+}
+
+function detailSection(view: AdminPageView, detail: UserDetail): SafeHtml {
   const { prefix } = view;
   const { row, sessions } = detail;
   const user = row.user;
@@ -239,7 +269,8 @@ ${sessions.map(
 </tr>`,
 )}
 </tbody></table></div>`
-}`;
+}
+${activitySection(detail.activity)}`;
 }
 
 /** The admin panel: results of the last action on top (as in Khoj), then the users. */

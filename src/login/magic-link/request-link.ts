@@ -4,7 +4,7 @@ import { normalizeEmail } from '../../core/email.js';
 import { hashToken } from '../../core/one-time-token.js';
 import { composeLoginMail } from '../../mail/login-mail.js';
 import { MailError, type Mailer } from '../../mail/mailer.js';
-import type { Store } from '../../ports/store.js';
+import type { Store, User } from '../../ports/store.js';
 import type { LoginLinks } from '../../services/login-links.js';
 import type { RateLimiter, RateLimitRule } from '../../services/rate-limit.js';
 import type { UserService } from '../../services/users.js';
@@ -48,7 +48,8 @@ export interface MagicLinkDeps {
  * address alike; only input errors, limits and a failed send differ.
  */
 export type RequestOutcome =
-  | { kind: 'accepted'; email: string; delivers: boolean }
+  /** `issuedTo`: the account a link went out for (for the audit trail; never told apart to the person). */
+  | { kind: 'accepted'; email: string; delivers: boolean; issuedTo?: User }
   | { kind: 'invalid_email' }
   | { kind: 'rate_limited'; retryAfterMs: number }
   | { kind: 'send_failed'; email: string };
@@ -121,7 +122,7 @@ export class MagicLinkRequests {
       return { kind: 'send_failed', email };
     }
     // The user is created only once the mail is out, so a failed send leaves nothing behind.
-    if (admission.kind === 'create') await users.findOrCreate(email);
+    const issuedTo = existing ?? (await users.findOrCreate(email));
     pacer.record(startedAt);
     logger.info(
       {
@@ -136,6 +137,6 @@ export class MagicLinkRequests {
         : 'sign-in link requested: the mailer is manual, hand a link out from the admin panel',
     );
     await pacer.pad(startedAt);
-    return { kind: 'accepted', email, delivers: mailer.delivers };
+    return { kind: 'accepted', email, delivers: mailer.delivers, issuedTo };
   }
 }
