@@ -13,9 +13,18 @@ export function runtimeKeyPath(configPath: string): string {
   return join(tmpdir(), `portcullis-${id}.key`);
 }
 
-export function createRuntimeKey(configPath: string): Buffer {
+/**
+ * `unsaved` hears why the file could not be written: a read-only root file system (`docker run
+ * --read-only`) must not stop the server, it only leaves `login-url` without the key.
+ */
+export function createRuntimeKey(configPath: string, unsaved?: (reason: string) => void): Buffer {
   const key = randomBytes(32);
-  writeFileSync(runtimeKeyPath(configPath), key.toString('hex'), { mode: 0o600 });
+  const path = runtimeKeyPath(configPath);
+  try {
+    writeFileSync(path, key.toString('hex'), { mode: 0o600 });
+  } catch (error) {
+    unsaved?.(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
   return key;
 }
 
@@ -29,5 +38,9 @@ export function readRuntimeKey(configPath: string): Buffer | null {
 }
 
 export function removeRuntimeKey(configPath: string): void {
-  rmSync(runtimeKeyPath(configPath), { force: true });
+  try {
+    rmSync(runtimeKeyPath(configPath), { force: true });
+  } catch {
+    // Never written (read-only file system): nothing to remove.
+  }
 }

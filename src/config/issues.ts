@@ -5,7 +5,11 @@ export interface ConfigIssue {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly issues: readonly ConfigIssue[]) {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    /** What check-config would also have warned about, had the config been valid. */
+    readonly warnings: readonly string[] = [],
+  ) {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
   }

@@ -39,6 +39,8 @@ export interface Config {
   warnings: string[];
   /** `ui.logo_file`, read at load so a missing file is a config error, not a broken page. */
   logo: { bytes: Buffer; contentType: string } | null;
+  /** `auth.magic_link.smtp.tls.ca_file`, read at load so a missing file is a config error. */
+  smtpCa: Buffer | null;
 }
 
 const LOGO_TYPES: Record<string, string> = {
@@ -64,6 +66,33 @@ function readLogo(file: string | null, configPath: string, issues: ConfigIssue[]
   } catch (error) {
     issues.push({
       path: 'ui.logo_file',
+      message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    });
+    return null;
+  }
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
+
+function readSmtpCa(
+  auth: RawConfig['auth'] | undefined,
+  configPath: string,
+  issues: ConfigIssue[],
+) {
+  const file = auth?.magic_link.smtp?.tls.ca_file;
+  if (!file) return null;
+  const path = isAbsolute(file) ? file : resolve(dirname(configPath), file);
+  const key = 'auth.magic_link.smtp.tls.ca_file';
+  try {
+    const bytes = readFileSync(path);
+    if (!PEM_CERT.test(bytes.toString('latin1'))) {
+      issues.push({ path: key, message: `${path} holds no PEM certificate (BEGIN CERTIFICATE)` });
+      return null;
+    }
+    return bytes;
+  } catch (error) {
+    issues.push({
+      path: key,
       message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
     });
     return null;
@@ -264,14 +293,33 @@ function semanticIssues(
     );
   }
   if (auth) authIssues(auth, env, issues);
+  if (auth?.magic_link.smtp?.tls.reject_unauthorized === false) {
+    warnings.push(
+      'auth.magic_link.smtp.tls.reject_unauthorized is false: the relay is not authenticated, so anyone on the path can read sign-in links; prefer tls.ca_file',
+    );
+  }
   if (scim?.enabled && !env.scimBearerToken && !(env.scimUser && env.scimPassword)) {
     issues.push({
       path: 'scim.enabled',
       message: 'SCIM needs SCIM_USER and SCIM_PASSWORD, or SCIM_BEARER_TOKEN, in the environment',
     });
   }
-  if (raw.anonymous_mode)
+  if (raw.headers?.groups_filter === 'rules' && access && !access.rules.some((r) => r.groups)) {
+    warnings.push(
+      'headers.groups_filter is rules but no access rule names a group: the groups headers are always empty',
+    );
+  }
+  if (raw.anonymous_mode) {
     warnings.push('anonymous_mode is on: every request passes the auth check');
+    const unenforced = (access?.rules ?? []).flatMap((rule, index) =>
+      rule.groups || rule.emails || rule.domains || rule.policy === 'deny' ? [index] : [],
+    );
+    if (unenforced.length > 0) {
+      warnings.push(
+        `anonymous_mode is on: access.rules ${unenforced.map((i) => `[${i}]`).join(', ')} (groups, emails, domains or deny) are not enforced`,
+      );
+    }
+  }
   if (access?.default_policy === 'bypass')
     warnings.push('access.default_policy is bypass: unmatched requests pass without login');
   if (server?.trusted_proxies.some((c) => c.endsWith('/0'))) {
@@ -345,6 +393,86 @@ function parseSections(data: Record<string, unknown>): Partial<RawConfig> {
   return out as Partial<RawConfig>;
 }
 
+const REMOVED = Symbol('removed');
+
+function cloneData(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(cloneData);
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) setOwn(out, key, cloneData(item));
+  return out;
+}
+
+/**
+ * Takes the value at `path` out so its default applies; a key that is already missing (a
+ * required one) takes its parent with it. Array items are marked and dropped after the round,
+ * so the other indexes of the same round stay valid.
+ */
+function removeAt(root: unknown, path: readonly PropertyKey[]): boolean {
+  if (path.length === 0) return false;
+  let parent: unknown = root;
+  for (const key of path.slice(0, -1)) {
+    if (parent === null || typeof parent !== 'object' || !Object.hasOwn(parent, key))
+      return removeAt(root, path.slice(0, -1));
+    parent = (parent as Record<PropertyKey, unknown>)[key];
+  }
+  const last = path[path.length - 1] as PropertyKey;
+  if (parent === null || typeof parent !== 'object' || !Object.hasOwn(parent, last))
+    return removeAt(root, path.slice(0, -1));
+  if (Array.isArray(parent)) {
+    if (parent[Number(last)] === REMOVED) return false;
+    parent[Number(last)] = REMOVED;
+  } else {
+    delete (parent as Record<PropertyKey, unknown>)[last];
+  }
+  return true;
+}
+
+function dropRemoved(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((item) => item !== REMOVED).map(dropRemoved);
+  if (!isPlainObject(value)) return value;
+  for (const [key, item] of Object.entries(value)) setOwn(value, key, dropRemoved(item));
+  return value;
+}
+
+/**
+ * The config with every value the schema refused taken out (so defaults stand in), for the
+ * cross-key checks to run on when the schema fails: a typo in one `auth` key must not hide that
+ * google_oauth has no client_id. Null when nothing is left to take out.
+ */
+function salvage(data: Record<string, unknown>): Partial<RawConfig> | null {
+  const current = cloneData(data) as Record<string, unknown>;
+  for (let round = 0; round < 32; round++) {
+    const result = configSchema.safeParse(current);
+    if (result.success) {
+      const listen = result.data.server.listen;
+      const publicUrl = result.data.server.public_url ?? publicUrlFromListen(listen).url;
+      return { ...result.data, server: { ...result.data.server, public_url: publicUrl } };
+    }
+    let progress = false;
+    for (const issue of result.error.issues) {
+      const paths =
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => [...issue.path, key])
+          : [issue.path];
+      for (const path of paths) if (removeAt(current, path)) progress = true;
+    }
+    if (!progress) return null;
+    dropRemoved(current);
+  }
+  return null;
+}
+
+/** Whether `path` and `blamed` are the same key, or one lies inside the other. */
+function overlaps(path: string, blamed: string): boolean {
+  return (
+    path === blamed ||
+    blamed === '' ||
+    path.startsWith(`${blamed}.`) ||
+    blamed.startsWith(`${path}.`)
+  );
+}
+
 export interface LoadOptions {
   path?: string;
   env?: Env;
@@ -380,9 +508,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
     // A key whose variable is unset is already reported; its emptied value would only add noise.
     const blamed = new Set(issues.map((issue) => issue.path));
     issues.push(...zodIssues(parsed.error).filter((issue) => !blamed.has(issue.path)));
-    // Every problem at once: the cross-key checks still run on the sections that are valid.
-    semanticIssues(parseSections(withEnv), envSettingsFrom(env), issues, []);
-    throw new ConfigError(issues);
+    // Every problem at once: the cross-key checks still run, on the config with the refused
+    // values taken out. A check about a key the schema already blamed (or one inside it) would
+    // only restate that problem, or judge a default the operator never chose.
+    const reported = issues.map((issue) => issue.path);
+    const rest = salvage(withEnv) ?? parseSections(withEnv);
+    const crossKey: ConfigIssue[] = [];
+    const warnings: string[] = [];
+    semanticIssues(rest, envSettingsFrom(env), crossKey, warnings);
+    issues.push(
+      ...crossKey.filter((issue) => !reported.some((blamed) => overlaps(issue.path, blamed))),
+    );
+    if (rest.ui) readLogo(rest.ui.logo_file, path, issues);
+    readSmtpCa(rest.auth, path, issues);
+    throw new ConfigError(issues, warnings);
   }
   const derived = publicUrlFromListen(parsed.data.server.listen);
   const raw: RawConfig = {
@@ -398,7 +537,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     );
   }
   const logo = readLogo(raw.ui.logo_file, path, issues);
-  if (issues.length > 0) throw new ConfigError(issues);
+  const smtpCa = readSmtpCa(raw.auth, path, issues);
+  if (issues.length > 0) throw new ConfigError(issues, warnings);
 
   const listenMatch = /^(.*):(\d+)$/.exec(raw.server.listen) as RegExpExecArray;
   const publicUrl = new URL(raw.server.public_url);
@@ -435,5 +575,6 @@ export function loadConfig(options: LoadOptions = {}): Config {
     env: envSettings,
     warnings,
     logo,
+    smtpCa,
   };
 }

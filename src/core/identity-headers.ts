@@ -5,6 +5,22 @@ export interface HeaderNames {
   email: readonly string[];
   name: readonly string[];
   groups: readonly string[];
+  /** The only groups the `groups` headers carry; absent or null: all of them. */
+  groupsFilter?: ReadonlySet<string> | null;
+}
+
+/**
+ * `headers.groups_filter` as a set: `rules`, the groups the access rules name; a list, those;
+ * null, no filter. A user in hundreds of directory groups otherwise sends them all on every
+ * answer, past nginx's `proxy_buffer_size` (issue 11, finding 2) and into every upstream request.
+ */
+export function groupsFilterFrom(
+  setting: 'rules' | readonly string[] | null,
+  rules: readonly { groups?: readonly string[] | undefined }[],
+): ReadonlySet<string> | null {
+  if (setting === null) return null;
+  if (setting === 'rules') return new Set(rules.flatMap((rule) => rule.groups ?? []));
+  return new Set(setting);
 }
 
 const ALIASING = /[^a-z0-9-]/;
@@ -66,7 +82,10 @@ export function headerValue(text: string): string {
   return out;
 }
 
-/** Flat `[name, value, name, value…]` list of identity headers, ready for `writeHead`. */
+/**
+ * Flat `[name, value, name, value…]` list of identity headers, ready for `writeHead`. Callers
+ * cache it per session, so the groups filter runs once per session, not once per check.
+ */
 export function identityHeaders(names: HeaderNames, identity: Identity): string[] {
   const out: string[] = [];
   const add = (list: readonly string[], value: string) => {
@@ -75,6 +94,10 @@ export function identityHeaders(names: HeaderNames, identity: Identity): string[
   add(names.user, headerValue(identity.id));
   add(names.email, headerValue(identity.email));
   add(names.name, headerValue(identity.name));
-  add(names.groups, headerValue(identity.groups.filter((g) => !g.includes(',')).join(',')));
+  if (names.groups.length > 0) {
+    const only = names.groupsFilter;
+    const groups = identity.groups.filter((g) => !g.includes(',') && (!only || only.has(g)));
+    add(names.groups, headerValue(groups.join(',')));
+  }
   return out;
 }

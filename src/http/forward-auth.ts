@@ -309,6 +309,7 @@ export function checkNames(
       email: union(configured.email, required.email),
       name: union(configured.name, required.name),
       groups: union(configured.groups, required.groups),
+      groupsFilter: configured.groupsFilter,
     },
     preferredUsername: family === 'oauth2-proxy',
     memoKey: `allow-headers:${family}`,

@@ -21,7 +21,14 @@ export async function createMailer(config: Config, logger: Logger): Promise<Mail
     case 'smtp': {
       if (!settings.smtp) throw new Error('smtp needs auth.magic_link.smtp.url');
       const { SmtpMailer } = await import('./smtp-mailer.js');
-      return new SmtpMailer(settings.smtp.url);
+      const tls = settings.smtp.tls;
+      return new SmtpMailer(settings.smtp.url, {
+        tls: {
+          ca: config.smtpCa,
+          rejectUnauthorized: tls.reject_unauthorized,
+          servername: tls.servername,
+        },
+      });
     }
     case 'log':
       return new LogMailer(logger);

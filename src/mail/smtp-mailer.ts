@@ -1,19 +1,45 @@
 import { createTransport, type Transporter } from 'nodemailer';
 import { type LoginMail, MailError, type Mailer } from './mailer.js';
 
+/** `auth.magic_link.smtp.tls`, with the CA file already read. */
+export interface SmtpTlsSettings {
+  /** PEM certificates to trust instead of the system's (a relay with a private CA). */
+  ca: Buffer | null;
+  rejectUnauthorized: boolean;
+  /** The name the certificate must carry when the URL's host is an IP or an internal alias. */
+  servername: string | null;
+}
+
+export interface SmtpOptions {
+  timeoutMs?: number;
+  tls?: SmtpTlsSettings;
+}
+
 /** Sends over SMTP with nodemailer; the URL carries host, port, credentials and TLS mode. */
 export class SmtpMailer implements Mailer {
   readonly kind = 'smtp' as const;
   readonly delivers = true;
   private readonly transport: Transporter;
 
-  constructor(url: string, timeoutMs = 10_000) {
+  constructor(url: string, options: SmtpOptions = {}) {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const tls = options.tls;
     this.transport = createTransport({
       url,
       // A hung mail server must not hold the sign-in request open for minutes.
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
       socketTimeout: timeoutMs,
+      // Used for both smtps:// (TLS from the start) and the STARTTLS upgrade of smtp://.
+      ...(tls
+        ? {
+            tls: {
+              rejectUnauthorized: tls.rejectUnauthorized,
+              ...(tls.ca ? { ca: tls.ca } : {}),
+              ...(tls.servername ? { servername: tls.servername } : {}),
+            },
+          }
+        : {}),
     });
   }
 
