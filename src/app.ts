@@ -6,6 +6,7 @@ import { RedisStore } from './adapters/redis/redis-store.js';
 import type { Config } from './config/load.js';
 import { storeIsRedis } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { groupsFilterFrom } from './core/identity-headers.js';
 import { SessionTokens } from './core/session-token.js';
 import type { AppContext } from './http/context.js';
 import { Lifecycle } from './http/lifecycle.js';
@@ -18,6 +19,7 @@ import type { Store } from './ports/store.js';
 import type { ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
 import { AdminService } from './services/admin.js';
+import { AuditLog } from './services/audit.js';
 import { LoginLinks } from './services/login-links.js';
 import { SessionService } from './services/sessions.js';
 import { UserService } from './services/users.js';
@@ -75,7 +77,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   let secrets = config.secretKeys;
   let runtimeKey = false;
   if (!secrets) {
-    secrets = [createRuntimeKey(config.path)];
+    secrets = [
+      createRuntimeKey(config.path, (reason) =>
+        logger.warn(`${reason}: portcullis login-url cannot sign links for this server`),
+      ),
+    ];
     runtimeKey = true;
     logger.warn(
       'auth.secret_key is not set: using a random key for this process (sessions end when it stops)',
@@ -99,6 +105,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const metricsModule = config.raw.metrics.listen ? await import('./metrics.js') : null;
   const metrics: Metrics | null = metricsModule ? new metricsModule.Metrics() : null;
   const mailer = await createMailer(config, logger);
+  const audit = new AuditLog(store, clock, logger);
   const ctx: AppContext = {
     config,
     store,
@@ -113,12 +120,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       anonymousMode: config.raw.anonymous_mode,
     },
     anonymousUser: { id: anon.id, email: anon.email, name: anon.name, groups: [], anonymous: true },
-    headerNames: config.raw.headers,
+    headerNames: {
+      ...config.raw.headers,
+      groupsFilter: groupsFilterFrom(config.raw.headers.groups_filter, config.raw.access.rules),
+    },
     baseUrl,
     productName,
     metrics,
     mailer,
-    admin: new AdminService({ store, sessions, users, loginLinks, logger }),
+    audit,
+    admin: new AdminService({ store, sessions, users, loginLinks, audit }),
     loginMethods: await createLoginMethods({
       config,
       store,
@@ -184,7 +195,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       });
       const drained = (async () => {
         await Promise.all([lifecycle.whenIdle(), proxy?.drainTunnels()]);
-        // Idle for now: stop taking connections, then finish what arrived meanwhile.
+        // Idle for now: stop taking connections, let the ones just accepted deliver their
+        // request, and close only connections left idle (see Lifecycle.stopAccepting); then
+        // finish what arrived meanwhile.
+        lifecycle.stopAccepting();
+        await lifecycle.whenQuiet();
         void stopListening();
         server.closeIdleConnections();
         await lifecycle.whenIdle();

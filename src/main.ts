@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type App, openStore, startApp } from './app.js';
 import { ExplainUsageError, explainCommand } from './cli/explain.js';
+import { healthcheck } from './cli/healthcheck.js';
 import { ConfigError, formatIssue } from './config/issues.js';
 import { type Config, loadConfig } from './config/load.js';
 import { describeStore, storeIsRedis } from './config/schema.js';
@@ -11,12 +12,14 @@ import { hashPassword, MAX_PASSWORD_LENGTH } from './core/password.js';
 import { safeRedirect } from './core/redirect.js';
 import { createLogger } from './logger.js';
 import { readRuntimeKey } from './runtime-key.js';
+import { AuditLog, CLI_ACTOR } from './services/audit.js';
 import { LoginLinks } from './services/login-links.js';
 import { UserService } from './services/users.js';
 
 const USAGE = `usage: portcullis <command> [options]
   serve [--config FILE] [--anonymous-mode]      start the server
   check-config [--config FILE]                  validate the config and exit
+  healthcheck [--config FILE]                   GET healthz where serve listens: exit 0 or 1
   login-url EMAIL [--rd URL] [--config FILE]    print a one-time login link for EMAIL
   hash-password                                 read a password on stdin, print its hash
   explain URL [--method M] [--user EMAIL] [--config FILE]
@@ -38,6 +41,7 @@ function load(path: string | undefined, anonymousMode = false): Config {
     if (error instanceof ConfigError) {
       process.stderr.write(`portcullis: config error${error.issues.length > 1 ? 's' : ''}:\n`);
       for (const issue of error.issues) process.stderr.write(`  ${formatIssue(issue)}\n`);
+      for (const warning of error.warnings) process.stderr.write(`warning: ${warning}\n`);
       process.exit(EXIT_CONFIG);
     }
     throw error;
@@ -134,9 +138,18 @@ async function loginUrl(
   try {
     await store.ping();
     const secrets = config.secretKeys ?? [];
-    await new UserService(store, systemClock, config.raw.admin).findOrCreate(normalized);
+    const user = await new UserService(store, systemClock, config.raw.admin).findOrCreate(
+      normalized,
+    );
     const links = new LoginLinks(store, systemClock, secrets, ttl, baseUrl);
-    process.stdout.write(`${await links.issue(normalized, target)}\n`);
+    const url = await links.issue(normalized, target);
+    // Stdout is the link and stderr stays for problems: the event goes to the shared trail
+    // only, where the admin panel shows it. (A signed link, made above, has no store to go to.)
+    await new AuditLog(store, systemClock, logger, createLogger('silent')).record(
+      { event: 'link.issued', via: 'cli' },
+      { actor: CLI_ACTOR, subject: user },
+    );
+    process.stdout.write(`${url}\n`);
   } catch (error) {
     fail(`portcullis login-url: the store is unreachable: ${(error as Error).message}`);
   } finally {
@@ -184,6 +197,12 @@ async function explainCli(
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+async function healthcheckCli(configPath: string | undefined): Promise<void> {
+  const result = await healthcheck(configPath);
+  (result.code === 0 ? process.stdout : process.stderr).write(`${result.message}\n`);
+  process.exit(result.code);
+}
+
 export async function main(argv: string[]): Promise<void> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -227,6 +246,8 @@ export async function main(argv: string[]): Promise<void> {
       return serve(values.config, values['anonymous-mode'] === true);
     case 'check-config':
       return checkConfig(values.config);
+    case 'healthcheck':
+      return healthcheckCli(values.config);
     case 'login-url':
       return loginUrl(rest[0], values.rd, values.config);
     case 'hash-password':

@@ -20,6 +20,9 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
+/** Node's timers take at most 2^31-1 ms (about 24.8 days); a day is past any sane client bound. */
+const clientTimeout = duration.refine((ms) => ms <= 86_400_000, 'must be at most 24h');
+
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
   b: 1,
@@ -195,6 +198,16 @@ export const configSchema = z.strictObject({
       max_header_size: byteSize.default(64 * 1024),
       /** On SIGTERM: the longest wait for in-flight requests and WebSockets before exiting. */
       drain_timeout: duration.default(15_000),
+      // Slow clients hold a socket and a file descriptor each: every phase of a request has a
+      // bound, so a flood of trickling clients cannot pin an instance (issue 11, finding 6).
+      /** From a connection's opening (or a later request's first byte) to its whole header block. */
+      header_timeout: clientTimeout.default(10_000),
+      /** Longest silence inside a request body that portcullis reads or refuses itself. */
+      body_timeout: clientTimeout.default(30_000),
+      /** An idle keep-alive connection is closed after this long (plus Node's 1 s of grace). */
+      keepalive_timeout: clientTimeout.default(75_000),
+      /** Open client connections per instance; past it new ones are closed at once. */
+      max_connections: z.number().int().min(1).max(1_000_000).default(10_000),
     })
     .prefault({}),
   anonymous_mode: z.boolean().default(false),
@@ -219,7 +232,27 @@ export const configSchema = z.strictObject({
           mailer: z.enum(['resend', 'smtp', 'log', 'manual']).default('log'),
           from: z.string().min(3).default('Portcullis <login@localhost>'),
           ttl: duration.default(15 * 60_000),
-          smtp: z.strictObject({ url: smtpUrl }).optional(),
+          smtp: z
+            .strictObject({
+              url: smtpUrl,
+              // For both smtps:// and the STARTTLS upgrade of smtp://: a relay with a private
+              // CA, or reached by an address its certificate does not name.
+              tls: z
+                .strictObject({
+                  ca_file: z.string().min(1).nullable().default(null),
+                  reject_unauthorized: z.boolean().default(true),
+                  servername: z
+                    .string()
+                    .regex(
+                      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+                      'must be the host name the certificate names, e.g. mail.internal',
+                    )
+                    .nullable()
+                    .default(null),
+                })
+                .prefault({}),
+            })
+            .optional(),
         })
         .prefault({}),
       google_oauth: z
@@ -324,6 +357,11 @@ export const configSchema = z.strictObject({
       email: headerList.default(['Remote-Email', 'X-Auth-Request-Email']),
       name: headerList.default(['Remote-Name']),
       groups: headerList.default(['Remote-Groups', 'X-Auth-Request-Groups']),
+      /** null: every group; `rules`: those the access rules name; a list: those. */
+      groups_filter: z
+        .union([z.literal('rules'), z.array(z.string().min(1)).min(1)])
+        .nullable()
+        .default(null),
     })
     .prefault({}),
   admin: z

@@ -1,4 +1,8 @@
 import type { Server, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
+
+/** See `sweepLater`: long against a proxy's reuse of a pooled connection, short against a drain. */
+export const IDLE_GRACE_MS = 250;
 
 /**
  * What a graceful shutdown needs to know about the listener: whether it is draining (readyz
@@ -10,7 +14,8 @@ export class Lifecycle {
   private readonly active = new Set<ServerResponse>();
   private server: Server | null = null;
   private idleWaiters: (() => void)[] = [];
-  private sweepQueued = false;
+  private quietWaiters: (() => void)[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
   private readonly release: (this: ServerResponse) => void;
 
   constructor() {
@@ -37,14 +42,8 @@ export class Lifecycle {
     this.active.delete(res);
     if (!this.draining) return;
     // An answer whose headers left before the drain began still said keep-alive: its
-    // connection is idle now and is closed rather than left for a request that would be cut.
-    if (!this.sweepQueued) {
-      this.sweepQueued = true;
-      setImmediate(() => {
-        this.sweepQueued = false;
-        this.server?.closeIdleConnections();
-      });
-    }
+    // connection goes idle now and is closed once it has stayed idle IDLE_GRACE_MS.
+    if (res.shouldKeepAlive) this.sweepLater();
     if (this.active.size === 0) this.wake();
   }
 
@@ -54,7 +53,42 @@ export class Lifecycle {
     this.draining = true;
     this.server = server;
     for (const res of this.active) if (!res.headersSent) res.shouldKeepAlive = false;
-    server.closeIdleConnections();
+    this.sweepLater();
+  }
+
+  /**
+   * Closes idle keep-alive connections IDLE_GRACE_MS after the last one went idle. Closing one
+   * the moment it is idle races the client: nginx reuses a pooled connection at once, and a
+   * request already on the wire is cut (retried by nginx for GET/HEAD, a 502 for a POST).
+   * A connection still in use gets its next answer with `Connection: close` instead.
+   */
+  private sweepLater(): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      this.server?.closeIdleConnections();
+      const waiters = this.quietWaiters;
+      this.quietWaiters = [];
+      for (const waiter of waiters) waiter();
+    }, IDLE_GRACE_MS);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * Stops taking connections: a proxy's connect is refused, which it retries elsewhere for any
+   * method. Not http's own `close`, which also closes every connection idle at that instant, a
+   * just-accepted one whose request is still unread included (a reset the proxy sees as a cut
+   * request). Those are left to send it; what stays idle is swept IDLE_GRACE_MS later.
+   */
+  stopAccepting(): void {
+    if (this.server?.listening) NetServer.prototype.close.call(this.server);
+    this.sweepLater();
+  }
+
+  /** Resolves once the idle connections of the drain have been swept (at once if none is due). */
+  whenQuiet(): Promise<void> {
+    if (!this.sweepTimer) return Promise.resolve();
+    return new Promise((resolve) => this.quietWaiters.push(resolve));
   }
 
   /** Resolves once no request is in flight (at once if none is). */

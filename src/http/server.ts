@@ -185,6 +185,8 @@ export function sendError(
     res.destroy();
     return;
   }
+  // A body not read to its end is not read at all: say so (the socket closes after the answer).
+  if (!req.complete && hasBody(req)) res.shouldKeepAlive = false;
   sendProblem(ctx, req, res, known.status, known.code, known.publicMessage, failureHeaders(known));
 }
 
@@ -201,16 +203,22 @@ export function createHttpServer(
   const maxHeaderSize = ctx.config.raw.server.max_header_size;
   const scim = createScimHandler(ctx);
   const prefix = ctx.config.prefix;
+  const limits = ctx.config.raw.server;
+  const bodyTimeout = limits.body_timeout;
   const server = createServer(
     {
-      // A proxied upload may take longer than any fixed limit; the proxy times its silences.
-      requestTimeout: proxy ? 0 : 30_000,
-      headersTimeout: 20_000,
-      keepAliveTimeout: 75_000,
+      // No bound on a whole request: an upload may rightly take long. Its silences are bounded
+      // instead (server.body_timeout here, proxy.body_timeout for forwarded bodies).
+      requestTimeout: 0,
+      headersTimeout: limits.header_timeout,
+      keepAliveTimeout: limits.keepalive_timeout,
+      // Node looks for expired header timers only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, limits.header_timeout >> 2)),
       maxHeaderSize,
     },
     (req, res) => {
       lifecycle.track(res);
+      res.on('finish', closeIfBodyPending);
       if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
         // Node drops the fields past maxHeadersCount without a word; refuse instead of deciding
         // (or proxying) a request that is not the one the client sent.
@@ -238,6 +246,7 @@ export function createHttpServer(
       if (!handler) {
         // SCIM has ids in its paths; it is served here in both modes (never proxied).
         if (!route && isScimPath(path)) {
+          if (hasBody(req)) watchBody(ctx, req, res, bodyTimeout);
           scim(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
           return;
         }
@@ -253,6 +262,7 @@ export function createHttpServer(
         );
         return;
       }
+      if (hasBody(req)) watchBody(ctx, req, res, bodyTimeout);
       try {
         const query = route?.ANY
           ? EMPTY_QUERY
@@ -266,6 +276,23 @@ export function createHttpServer(
   );
   // One more than we accept, so that a request past the limit is seen as such.
   server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
+  // Past it Node closes each new connection as soon as it is accepted: a flood costs this
+  // instance no file descriptor and no parser, and health probes get in again once it ebbs.
+  server.maxConnections = limits.max_connections;
+  let dropped = 0;
+  let dropLogged = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    // One line per 10 s at most: a flood must not also flood the log.
+    if (now - dropLogged < 10_000) return;
+    dropLogged = now;
+    ctx.logger.warn(
+      { limit: limits.max_connections, dropped, code: 'too_many_connections' },
+      'connection limit reached: new connections are closed (server.max_connections)',
+    );
+    dropped = 0;
+  });
   if (proxy) {
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const url = req.url ?? '/';
@@ -305,10 +332,82 @@ export function createHttpServer(
         socket.end(headersTooLarge(ctx, maxHeaderSize, error.rawPacket));
         return;
       }
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        // server.header_timeout: no request was parsed, so nothing else can be on this socket.
+        ctx.logger.debug(
+          { peer: socket.remoteAddress, limit: limits.header_timeout, code: 'request_timeout' },
+          'request headers not received in time: answered 408',
+        );
+        socket.end(
+          'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        );
+        return;
+      }
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     },
   );
   return server;
+}
+
+/**
+ * An answer went out before its request's body had all arrived (a refusal, a check, a 404, an
+ * upstream that answered early): the rest is not read. Node would otherwise keep draining it
+ * for the next request on the connection, and a client trickling a body would hold its socket
+ * for as long as it liked. Shared, so no closure is made per request.
+ */
+function closeIfBodyPending(this: ServerResponse): void {
+  const req = this.req;
+  if (!req.complete) req.socket.destroySoon();
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const headers = req.headers;
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Bounds the silences in a body portcullis reads itself (forms, SCIM JSON): past
+ * `server.body_timeout` without a byte the client gets 408 and the connection is closed. It
+ * watches the socket's byte count rather than the stream, so it never changes how (or whether)
+ * the handler reads the body.
+ */
+function watchBody(ctx: AppContext, req: IncomingMessage, res: ServerResponse, ms: number): void {
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  const timer = setTimeout(() => {
+    if (req.complete || res.writableEnded || socket.destroyed) return;
+    if (socket.bytesRead !== seen) {
+      seen = socket.bytesRead;
+      timer.refresh();
+      return;
+    }
+    ctx.logger.info(
+      {
+        request_id: requestId(req),
+        peer: socket.remoteAddress,
+        limit: ms,
+        code: 'request_timeout',
+        path: req.url?.split('?')[0],
+      },
+      'request body stalled: answered 408 (server.body_timeout)',
+    );
+    if (res.headersSent) {
+      socket.destroy();
+      return;
+    }
+    res.shouldKeepAlive = false;
+    sendProblem(
+      ctx,
+      req,
+      res,
+      408,
+      'request_timeout',
+      'The request took too long to arrive. Try again.',
+    );
+  }, ms);
+  timer.unref();
+  res.once('close', () => clearTimeout(timer));
 }
 
 /** Sniffs `Accept: application/json` in what was read: the overflowing headers are never parsed. */

@@ -184,6 +184,9 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       );
       return;
     }
+    // Refused: the body is not read. `Connection: close` says so, and the server closes the
+    // socket once the answer is out (a trickled body would otherwise hold it indefinitely).
+    if (checked.scan.hasBody) res.shouldKeepAlive = false;
     if (decision.kind === 'deny') {
       ctx.logger.debug(
         { reason: decision.reason, rule: decision.rule, user: decision.identity.id },
@@ -231,6 +234,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       (error: unknown) => {
         const failure = sessionLookupFailure(ctx, error, 'proxy check');
         if (res.headersSent) return;
+        if (checked.scan.hasBody) res.shouldKeepAlive = false;
         sendProblem(
           ctx,
           req,
