@@ -71,7 +71,8 @@ interface Cookies {
 /** Signs users in (spread over slots on a Cluster) and ends one session before any fault. */
 async function cookiesFor(app: TestApp, tag: string): Promise<Cookies> {
   const valid: string[] = [];
-  for (let i = 0; i < 6; i++) valid.push(await app.login(`${tag}-${i}@example.com`));
+  // Enough that some live on every node: after a node comes back empty, some must survive.
+  for (let i = 0; i < 12; i++) valid.push(await app.login(`${tag}-${i}@example.com`));
   const revoked = await app.login(`${tag}-revoked@example.com`);
   const lookup = await app.ctx.sessions.resolve(revoked);
   if (lookup.kind !== 'valid') throw new Error('login did not make a session');
@@ -97,7 +98,7 @@ async function underLoad(base: string, cookies: Cookies, ms: number, workers = 8
         const kind = (['valid', 'revoked', 'forged', 'none'] as const)[i % 4] as Who;
         const cookie =
           kind === 'valid'
-            ? (cookies.valid[i % cookies.valid.length] as string)
+            ? (cookies.valid[Math.floor(i / 4) % cookies.valid.length] as string)
             : kind === 'revoked'
               ? cookies.revoked
               : kind === 'forged'
