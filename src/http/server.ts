@@ -212,13 +212,17 @@ export function createHttpServer(
       requestTimeout: 0,
       headersTimeout: limits.header_timeout,
       keepAliveTimeout: limits.keepalive_timeout,
-      // Node looks for expired header timers only this often (30 s by default).
-      connectionsCheckingInterval: Math.min(1000, Math.max(50, limits.header_timeout >> 2)),
+      // Node looks for expired header timers only this often (30 s by default), so a header
+      // timeout fires within 1.5× itself. Not more often than every 5 s: with a 1 s interval the
+      // check's p99 doubled (npm run bench, memory store: 2.3 → 5.1 ms; 1.8 ms at 5 s).
+      connectionsCheckingInterval: Math.min(5000, Math.max(50, limits.header_timeout >> 1)),
       maxHeaderSize,
     },
     (req, res) => {
       lifecycle.track(res);
-      res.on('finish', closeIfBodyPending);
+      // A request without a body (every auth check) is complete once its headers are read.
+      const withBody = hasBody(req);
+      if (withBody) res.on('finish', closeIfBodyPending);
       if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
         // Node drops the fields past maxHeadersCount without a word; refuse instead of deciding
         // (or proxying) a request that is not the one the client sent.
@@ -246,7 +250,7 @@ export function createHttpServer(
       if (!handler) {
         // SCIM has ids in its paths; it is served here in both modes (never proxied).
         if (!route && isScimPath(path)) {
-          if (hasBody(req)) watchBody(ctx, req, res, bodyTimeout);
+          if (withBody) watchBody(ctx, req, res, bodyTimeout);
           scim(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
           return;
         }
@@ -262,7 +266,7 @@ export function createHttpServer(
         );
         return;
       }
-      if (hasBody(req)) watchBody(ctx, req, res, bodyTimeout);
+      if (withBody) watchBody(ctx, req, res, bodyTimeout);
       try {
         const query = route?.ANY
           ? EMPTY_QUERY
