@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isPortcullisError, PortcullisError } from '../core/errors.js';
+import { CONTENT_SECURITY_POLICY, html, page, STYLESHEET } from '../html.js';
 import { StoreUnavailableError } from '../ports/store.js';
 import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
-import { createScimHandler, isScimPath } from '../scim/handlers.js';
 import type { AppContext } from './context.js';
 import {
   type CheckNames,
@@ -13,16 +13,16 @@ import {
   failureHeaders,
   handleCheck,
 } from './forward-auth.js';
-import { CONTENT_SECURITY_POLICY, html, page, STYLESHEET } from './html.js';
 import { Lifecycle } from './lifecycle.js';
+import { handleMagicConfirm, handleMagicRedeem } from './login/magic-link-redeem.js';
+import { handleLoginPage } from './login/page.js';
 import { logoUrl, sendProblem, stylesheetUrl } from './pages.js';
 import { requestId } from './request.js';
 import { redirect, sendBody } from './respond.js';
 import { handleAdminAction, handleAdminPage } from './routes/admin.js';
-import { handleLoginPage } from './routes/login.js';
-import { handleMagicConfirm, handleMagicRedeem } from './routes/magic.js';
 import { handleOauth2SignIn, handleOauth2SignOut } from './routes/oauth2-compat.js';
 import { handleLogout, handleLogoutPage, handleMe } from './routes/session-routes.js';
+import { createScimHandler, isScimPath } from './scim/handlers.js';
 
 type Handler = (
   ctx: AppContext,
@@ -361,7 +361,8 @@ export function createHttpServer(
  */
 function closeIfBodyPending(this: ServerResponse): void {
   const req = this.req;
-  if (!req.complete) req.socket.destroySoon();
+  // The socket is already detached (null) when the connection closed first.
+  if (!req.complete) req.socket?.destroySoon();
 }
 
 function hasBody(req: IncomingMessage): boolean {
