@@ -4,7 +4,6 @@ import type { Clock } from '../core/clock.js';
 import type { AccessPolicy } from '../core/decide.js';
 import type { Identity } from '../core/identity.js';
 import type { HeaderNames } from '../core/identity-headers.js';
-import type { LoginMethod } from '../login/method.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../ports/store.js';
@@ -13,6 +12,7 @@ import type { AuditLog } from '../services/audit.js';
 import type { LoginLinks } from '../services/login-links.js';
 import type { SessionService } from '../services/sessions.js';
 import type { UserService } from '../services/users.js';
+import type { LoginMethod } from './login/method.js';
 
 /** What the HTTP edge needs, built once by the composition root. */
 export interface AppContext {

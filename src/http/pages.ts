@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { html, page, type SafeHtml } from '../html.js';
 import type { AppContext } from './context.js';
-import { html, page, type SafeHtml } from './html.js';
 import { sendHtml, sendJson, wantsJson } from './respond.js';
 
 export function logoUrl(ctx: AppContext): string | null {

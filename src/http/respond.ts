@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { CONTENT_SECURITY_POLICY } from './html.js';
+import { CONTENT_SECURITY_POLICY } from '../html.js';
 
 /**
  * Every answer carries Content-Length: without it Node sends an empty chunked body, and nginx

@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import type { Clock } from '../core/clock.js';
 import { normalizeEmail } from '../core/email.js';
 import type { TokenStore } from '../ports/store.js';
-import type { LoginMethodId } from './method.js';
+import type { LoginMethodId } from './method-id.js';
 import { hasControl } from './oidc-account.js';
 import { type OidcClient, ProviderError, type ProviderFailure } from './oidc-client.js';
 

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { normalizeEmail } from '../core/email.js';
 import { hashPassword, verifyPassword } from '../core/password.js';
 import type { Store, User } from '../ports/store.js';
+import type { StaticUser } from '../services/passwords.js';
 import { RateLimiter, type RateLimitRule } from '../services/rate-limit.js';
 
 /** Guessing budget per account: across every address and instance (the counters are shared). */
@@ -26,11 +27,6 @@ export type PasswordOutcome =
   | { kind: 'throttled'; retryAfterMs: number }
   /** Too many hashes already running or queued on this instance. */
   | { kind: 'busy' };
-
-export interface StaticUser {
-  email: string;
-  password_hash: string;
-}
 
 /** Bounds concurrent scrypt runs (each takes ~32 MiB and tens of ms of a core). */
 class Gate {

@@ -1,4 +1,4 @@
-import { html } from '../http/html.js';
+import { html } from '../html.js';
 import { describeDuration } from './describe-duration.js';
 import type { LoginMail } from './mailer.js';
 

@@ -1,9 +1,8 @@
 import { normalizeEmail } from '../core/email.js';
-import type { StaticUser } from '../login/password-check.js';
-import { setUserPassword } from '../login/password-set.js';
 import type { AuditEntry, Session, Store, User } from '../ports/store.js';
 import type { AdminAction, AuditFacts, AuditLog, AuditSource, SessionEndReason } from './audit.js';
 import type { LoginLinks } from './login-links.js';
+import { type StaticUser, setUserPassword } from './passwords.js';
 import type { SessionService } from './sessions.js';
 import type { UserService } from './users.js';
 

@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { START_LIMIT } from '../../src/login/oidc.js';
+import { START_LIMIT } from '../../src/http/login/oidc.js';
 import { stateKey } from '../../src/login/oidc-flow.js';
 import type { OidcStateData } from '../../src/ports/store.js';
 import {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
-import { MIN_PASSWORD_LENGTH, setUserPassword } from '../../src/login/password-set.js';
 import type { User } from '../../src/ports/store.js';
+import { MIN_PASSWORD_LENGTH, setUserPassword } from '../../src/services/passwords.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { basicSignIn } from '../helpers/password.js';
 

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readCookie, serializeCookie } from '../../core/cookies.js';
+import { html } from '../../html.js';
 import type { Lookup } from '../../services/sessions.js';
 import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
 import type { AppContext } from '../context.js';
 import { checkFormOrigin, csrfToken } from '../csrf.js';
-import { html } from '../html.js';
 import { renderPage } from '../pages.js';
 import { redirect, sendJson } from '../respond.js';
 

@@ -1,4 +1,5 @@
 import type { Explanation } from '../../core/explain.js';
+import { html, type SafeHtml } from '../../html.js';
 import type { AuditEntry } from '../../ports/store.js';
 import {
   type AdminOutcome,
@@ -7,7 +8,6 @@ import {
   type UserList,
   type UserRow,
 } from '../../services/admin.js';
-import { html, type SafeHtml } from '../html.js';
 import { describeUserAgent } from './user-agent.js';
 
 export interface AdminPageView {

@@ -1,5 +1,5 @@
-import type { LoginMethod } from '../../login/method.js';
-import { html, type SafeHtml } from '../html.js';
+import { html, type SafeHtml } from '../../html.js';
+import type { LoginMethod } from '../login/method.js';
 
 export interface PageMessage {
   kind: 'error' | 'info';

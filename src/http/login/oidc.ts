@@ -1,29 +1,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Config } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
-import { readCookie, serializeCookie } from '../core/cookies.js';
-import { safeRedirect } from '../core/redirect.js';
-import { auditSource } from '../http/audit-source.js';
-import type { AppContext } from '../http/context.js';
-import { html } from '../http/html.js';
-import { clientIp } from '../http/request.js';
-import { redirect } from '../http/respond.js';
-import { renderLoginPage } from '../http/routes/login.js';
-import type { Store } from '../ports/store.js';
-import { ANONYMOUS_ACTOR, type AuditParty, type LoginFailureReason } from '../services/audit.js';
-import { RateLimiter, type RateLimitRule } from '../services/rate-limit.js';
-import { finishLogin } from './flow.js';
-import type { LoginControlInput, LoginMethod, LoginMethodId } from './method.js';
-import { type AccountRefusal, readGroupsClaim, resolveAccount } from './oidc-account.js';
-import { OidcClient, type OidcClientOptions, ProviderError } from './oidc-client.js';
+import type { Config } from '../../config/load.js';
+import type { Clock } from '../../core/clock.js';
+import { readCookie, serializeCookie } from '../../core/cookies.js';
+import { safeRedirect } from '../../core/redirect.js';
+import { html } from '../../html.js';
+import type { LoginMethodId } from '../../login/method-id.js';
+import { type AccountRefusal, readGroupsClaim, resolveAccount } from '../../login/oidc-account.js';
+import { OidcClient, type OidcClientOptions, ProviderError } from '../../login/oidc-client.js';
 import {
   BINDING_COOKIE,
   FLOW_TTL_MS,
   type FlowFailure,
   OidcFlow,
   type VerifiedClaims,
-} from './oidc-flow.js';
+} from '../../login/oidc-flow.js';
+import type { Store } from '../../ports/store.js';
+import { ANONYMOUS_ACTOR, type AuditParty, type LoginFailureReason } from '../../services/audit.js';
+import { RateLimiter, type RateLimitRule } from '../../services/rate-limit.js';
+import { auditSource } from '../audit-source.js';
+import type { AppContext } from '../context.js';
+import { clientIp } from '../request.js';
+import { redirect } from '../respond.js';
+import { finishLogin } from './finish-login.js';
+import type { LoginControlInput, LoginMethod } from './method.js';
+import { renderLoginPage } from './page.js';
 
 export interface OidcMethodDeps {
   config: Config;

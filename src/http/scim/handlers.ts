@@ -1,13 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { normalizeEmail } from '../core/email.js';
-import { isPortcullisError } from '../core/errors.js';
-import { auditSource } from '../http/audit-source.js';
-import type { AppContext } from '../http/context.js';
-import { readJson } from '../http/json-body.js';
-import { requestId } from '../http/request.js';
-import { type Group, StoreUnavailableError, type User } from '../ports/store.js';
-import { isObject, parseAttrRef } from './attribute-path.js';
-import { challenges, checkCredentials, type ScimCredentials } from './auth.js';
+import { normalizeEmail } from '../../core/email.js';
+import { isPortcullisError } from '../../core/errors.js';
+import { type Group, StoreUnavailableError, type User } from '../../ports/store.js';
+import { isObject, parseAttrRef } from '../../scim/attribute-path.js';
+import { challenges, checkCredentials, type ScimCredentials } from '../../scim/auth.js';
 import {
   listResponse,
   MAX_BODY_BYTES,
@@ -15,11 +11,11 @@ import {
   resourceTypes,
   schemas,
   serviceProviderConfig,
-} from './discovery.js';
-import { badRequest, notFound, ScimError } from './errors.js';
-import { type Filter, matches, parseFilter } from './filter.js';
-import { applyPatch, type PatchTarget } from './patch.js';
-import { Provisioning } from './provisioning.js';
+} from '../../scim/discovery.js';
+import { badRequest, notFound, ScimError } from '../../scim/errors.js';
+import { type Filter, matches, parseFilter } from '../../scim/filter.js';
+import { applyPatch, type PatchTarget } from '../../scim/patch.js';
+import { Provisioning } from '../../scim/provisioning.js';
 import {
   groupFromScim,
   groupToScim,
@@ -27,7 +23,11 @@ import {
   type Json,
   userFromScim,
   userToScim,
-} from './resources.js';
+} from '../../scim/resources.js';
+import { auditSource } from '../audit-source.js';
+import type { AppContext } from '../context.js';
+import { readJson } from '../json-body.js';
+import { requestId } from '../request.js';
 
 export const SCIM_BASE_PATH = '/scim/v2';
 

@@ -1,9 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RawConfig } from '../config/schema.js';
-import type { AppContext } from '../http/context.js';
-import type { SafeHtml } from '../http/html.js';
-
-export type LoginMethodId = RawConfig['auth']['enabled_auth'][number];
+import type { SafeHtml } from '../../html.js';
+import type { LoginMethodId } from '../../login/method-id.js';
+import type { AppContext } from '../context.js';
 
 export type RouteHandler = (
   ctx: AppContext,

@@ -1,7 +1,12 @@
 import { normalizeEmail } from '../core/email.js';
 import { hashPassword, MAX_PASSWORD_LENGTH } from '../core/password.js';
 import type { Store, User } from '../ports/store.js';
-import type { StaticUser } from './password-check.js';
+
+/** A user whose password hash is in the config file (`auth.basic.users`), not the store. */
+export interface StaticUser {
+  email: string;
+  password_hash: string;
+}
 
 /** NIST SP 800-63B §5.1.1.2: at least 8 characters for a password a person chose. */
 export const MIN_PASSWORD_LENGTH = 8;

@@ -3,8 +3,8 @@ import { safeRedirect } from '../../core/redirect.js';
 import type { AppContext } from '../context.js';
 import { csrfToken } from '../csrf.js';
 import { renderPage } from '../pages.js';
+import { currentSession } from '../routes/session-routes.js';
 import { loginPageBody, type PageMessage } from '../views/login-page.js';
-import { currentSession } from './session-routes.js';
 
 /** Messages other pages send people here with (`?error=` / `?info=`). */
 export const LOGIN_MESSAGES: Record<string, PageMessage> = {

@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
-import type { Mailer } from '../mail/mailer.js';
-import type { Store } from '../ports/store.js';
-import type { LoginLinks } from '../services/login-links.js';
-import { RateLimiter } from '../services/rate-limit.js';
-import type { UserService } from '../services/users.js';
-import { createMagicLinkMethod } from './magic-link/magic-link-method.js';
-import { MagicLinkRequests } from './magic-link/request-link.js';
+import type { Config } from '../../config/load.js';
+import type { Clock } from '../../core/clock.js';
+import { MagicLinkRequests } from '../../login/magic-link/request-link.js';
+import { ResponsePacer } from '../../login/response-pacer.js';
+import type { Mailer } from '../../mail/mailer.js';
+import type { Store } from '../../ports/store.js';
+import type { LoginLinks } from '../../services/login-links.js';
+import { RateLimiter } from '../../services/rate-limit.js';
+import type { UserService } from '../../services/users.js';
+import { createMagicLinkMethod } from './magic-link.js';
 import { type LoginMethod, orderLoginMethods } from './method.js';
-import { ResponsePacer } from './response-pacer.js';
 
 export interface LoginMethodDeps {
   config: Config;

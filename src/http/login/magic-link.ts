@@ -1,8 +1,8 @@
-import { html } from '../../http/html.js';
-import { handleMagicLinkRequest } from '../../http/routes/magic-link.js';
+import { html } from '../../html.js';
+import type { MagicLinkRequests } from '../../login/magic-link/request-link.js';
 import { describeDuration } from '../../mail/describe-duration.js';
-import type { LoginControlInput, LoginMethod } from '../method.js';
-import type { MagicLinkRequests } from './request-link.js';
+import { handleMagicLinkRequest } from './magic-link-request.js';
+import type { LoginControlInput, LoginMethod } from './method.js';
 
 /** Email magic link: the address field and "Send Magic Link", posting to `/magic_link`. */
 export function createMagicLinkMethod(requests: MagicLinkRequests, ttlMs: number): LoginMethod {

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { serializeCookie } from '../core/cookies.js';
-import { safeRedirect } from '../core/redirect.js';
-import { auditSource } from '../http/audit-source.js';
-import type { AppContext } from '../http/context.js';
-import { redirect } from '../http/respond.js';
-import type { User } from '../ports/store.js';
-import type { LoginMethodId } from './method.js';
+import { serializeCookie } from '../../core/cookies.js';
+import { safeRedirect } from '../../core/redirect.js';
+import type { LoginMethodId } from '../../login/method-id.js';
+import type { User } from '../../ports/store.js';
+import { auditSource } from '../audit-source.js';
+import type { AppContext } from '../context.js';
+import { redirect } from '../respond.js';
 
 /**
  * How every sign-in ends, whatever the method: the login is recorded, a server-side session

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeRedirect } from '../../core/redirect.js';
 import type { MagicLinkRequests } from '../../login/magic-link/request-link.js';
-import type { RouteHandler } from '../../login/method.js';
 import { describeDuration, minutesUntil } from '../../mail/describe-duration.js';
 import { ANONYMOUS_ACTOR } from '../../services/audit.js';
 import { auditSource } from '../audit-source.js';
@@ -10,7 +9,8 @@ import type { AppContext } from '../context.js';
 import { checkFormOrigin } from '../csrf.js';
 import { renderPage } from '../pages.js';
 import { linkSentBody } from '../views/link-sent.js';
-import { renderLoginPage } from './login.js';
+import type { RouteHandler } from './method.js';
+import { renderLoginPage } from './page.js';
 
 /** What goes back into the field after an error: never more than an address can be. */
 function typed(value: string | null): string {

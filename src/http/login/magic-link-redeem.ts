@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeEmail } from '../../core/email.js';
-import { finishLogin } from '../../login/flow.js';
 import { ANONYMOUS_ACTOR } from '../../services/audit.js';
 import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
@@ -9,6 +8,7 @@ import { checkFormOrigin, csrfToken } from '../csrf.js';
 import { renderPage } from '../pages.js';
 import { redirect } from '../respond.js';
 import { magicConfirmBody } from '../views/magic-confirm.js';
+import { finishLogin } from './finish-login.js';
 
 /**
  * GET /auth/magic?token= — only shows a button. Mail scanners fetch links to look at them; if

@@ -1,21 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Config } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
-import { MAX_PASSWORD_LENGTH } from '../core/password.js';
-import { safeRedirect } from '../core/redirect.js';
-import { auditSource } from '../http/audit-source.js';
-import { readForm, refuseRepeated } from '../http/body.js';
-import type { AppContext } from '../http/context.js';
-import { checkFormOrigin } from '../http/csrf.js';
-import { html } from '../http/html.js';
-import { renderLoginPage } from '../http/routes/login.js';
-import { minutesUntil } from '../mail/describe-duration.js';
-import type { Store } from '../ports/store.js';
-import { ANONYMOUS_ACTOR, type AuditParty } from '../services/audit.js';
-import { finishLogin } from './flow.js';
+import type { Config } from '../../config/load.js';
+import type { Clock } from '../../core/clock.js';
+import { MAX_PASSWORD_LENGTH } from '../../core/password.js';
+import { safeRedirect } from '../../core/redirect.js';
+import { html } from '../../html.js';
+import { PasswordChecker } from '../../login/password-check.js';
+import { minutesUntil } from '../../mail/describe-duration.js';
+import type { Store } from '../../ports/store.js';
+import { ANONYMOUS_ACTOR, type AuditParty } from '../../services/audit.js';
+import { auditSource } from '../audit-source.js';
+import { readForm, refuseRepeated } from '../body.js';
+import type { AppContext } from '../context.js';
+import { checkFormOrigin } from '../csrf.js';
+import { finishLogin } from './finish-login.js';
 import type { LoginControlInput, LoginMethod } from './method.js';
-import { PasswordChecker } from './password-check.js';
+import { renderLoginPage } from './page.js';
 
 export interface PasswordMethodDeps {
   config: Config;
