@@ -16,6 +16,9 @@ export type Filter =
 
 const MAX_LENGTH = 4096;
 const MAX_DEPTH = 16;
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+/** RFC 3339 date-times, the SCIM `dateTime` type (RFC 7643 §2.3.5). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
 const OPS = new Set<string>(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le']);
 
 type Token =
@@ -51,7 +54,8 @@ function tokenize(text: string): Token[] {
       if (!match) throw invalid(`unexpected character "${c}"`);
       const word = match[0];
       if (/^-?\d/.test(word)) {
-        const n = Number(word);
+        // JSON's number grammar (RFC 7644 §3.4.2.2): `Number()` alone would also take 0x10, 0b1.
+        const n = JSON_NUMBER.test(word) ? Number(word) : Number.NaN;
         if (!Number.isFinite(n)) throw invalid(`bad number "${word}"`);
         tokens.push({ t: 'num', v: n });
       } else tokens.push({ t: 'word', v: word });
@@ -211,39 +215,35 @@ function compare(actual: unknown, op: CompareOp, expected: Literal, exact: boole
     if (op === 'ne') return value !== expected;
     return false;
   }
-  if (typeof expected === 'number') {
-    if (typeof actual !== 'number') return false;
-    switch (op) {
-      case 'eq':
-        return actual === expected;
-      case 'ne':
-        return actual !== expected;
-      case 'gt':
-        return actual > expected;
-      case 'ge':
-        return actual >= expected;
-      case 'lt':
-        return actual < expected;
-      case 'le':
-        return actual <= expected;
-      default:
-        return false;
-    }
-  }
+  if (typeof expected === 'number')
+    return typeof actual === 'number' && ordered(actual, op, expected);
   if (typeof actual !== 'string') return false;
+  if (
+    op !== 'co' &&
+    op !== 'sw' &&
+    op !== 'ew' &&
+    DATE_TIME.test(actual) &&
+    DATE_TIME.test(expected)
+  ) {
+    // Instants, not spellings: "…:34.000Z" (what we render) and "…:34Z" are the same moment.
+    const a = Date.parse(actual);
+    const e = Date.parse(expected);
+    if (!Number.isNaN(a) && !Number.isNaN(e)) return ordered(a, op, e);
+  }
   const a = exact ? actual : actual.toLowerCase();
   const e = exact ? expected : expected.toLowerCase();
+  if (op === 'co') return a.includes(e);
+  if (op === 'sw') return a.startsWith(e);
+  if (op === 'ew') return a.endsWith(e);
+  return ordered(a, op, e);
+}
+
+function ordered<T extends number | string>(a: T, op: CompareOp, e: T): boolean {
   switch (op) {
     case 'eq':
       return a === e;
     case 'ne':
       return a !== e;
-    case 'co':
-      return a.includes(e);
-    case 'sw':
-      return a.startsWith(e);
-    case 'ew':
-      return a.endsWith(e);
     case 'gt':
       return a > e;
     case 'ge':
@@ -252,7 +252,17 @@ function compare(actual: unknown, op: CompareOp, expected: Literal, exact: boole
       return a < e;
     case 'le':
       return a <= e;
+    default:
+      return false;
   }
+}
+
+/** RFC 7644 §3.4.2.2 `pr`: a non-empty value, or a complex value with a non-empty sub-attribute. */
+function isPresent(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return false;
+  if (Array.isArray(value)) return value.some(isPresent);
+  if (isObject(value)) return Object.values(value).some(isPresent);
+  return true;
 }
 
 /**
@@ -281,9 +291,12 @@ export function matches(
     case 'has':
       return valuesOfElements(resource, filter.ref, filter.where, caseExact).length > 0;
     case 'present':
-      return valuesOf(resource, filter.ref, filter.where, caseExact).some(
-        (v) => v !== null && v !== '' && !(Array.isArray(v) && v.length === 0),
-      );
+      // `name pr`, `addresses pr`: the complex value itself, not its (absent) `value`.
+      return (
+        filter.ref.sub || filter.where
+          ? valuesOf(resource, filter.ref, filter.where, caseExact)
+          : elements(getAttr(resource, filter.ref.attr))
+      ).some(isPresent);
     case 'compare': {
       const ref = parent ? { attr: parent, sub: filter.ref.attr } : filter.ref;
       const exact = caseExact(filter.where && filter.ref.sub ? filter.ref : ref);

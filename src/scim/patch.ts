@@ -103,7 +103,12 @@ function deleteKey(object: Json, lowerName: string): void {
 
 function merge(target: Json, value: Json): Json {
   const out: Json = { ...target };
-  for (const [key, item] of Object.entries(value)) setKey(out, key.toLowerCase(), item);
+  for (const [key, item] of Object.entries(value)) {
+    // JSON.parse keeps "__proto__" as an own key; assigning it would swap the object's prototype.
+    if (key === '__proto__')
+      throw badRequest('invalidValue', '"__proto__" is not an attribute name');
+    setKey(out, key.toLowerCase(), item);
+  }
   return out;
 }
 
