@@ -181,7 +181,7 @@ export const configSchema = z.strictObject({
   server: z
     .strictObject({
       listen: hostPort.default('127.0.0.1:4180'),
-      // null: `http://<listen host>:<listen port>`, filled in by load.ts once env overrides
+      // null: `http://<listen host>:<listen port>`, filled in by parse.ts once env overrides
       // are applied, so PORTCULLIS_LISTEN moves it too (RawConfig below never holds the null).
       public_url: httpUrl.nullable().default(null),
       path_prefix: z
@@ -404,11 +404,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
 });
 
-type ParsedConfig = z.output<typeof configSchema>;
+/** What the schema returns: `server.public_url` may still be null. */
+export type ParsedConfig = z.output<typeof configSchema>;
 
 /**
  * The config file as written, after defaults and transforms — including `server.public_url`,
- * which `loadConfig` derives from `server.listen` when the file and environment leave it unset.
+ * which parse.ts derives from `server.listen` when the file and environment leave it unset.
  */
 export type RawConfig = Omit<ParsedConfig, 'server'> & {
   server: Omit<ParsedConfig['server'], 'public_url'> & { public_url: string };

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { type Config, loadConfig, publicUrlFromListen } from '../../src/config/load.js';
+import { type Config, loadConfig } from '../../src/config/load.js';
+import { publicUrlFromListen } from '../../src/config/parse.js';
 import { startLoggedApp } from '../helpers/mail-app.js';
 
 /**
