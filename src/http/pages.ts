@@ -1,15 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { html, page, type SafeHtml } from '../html.js';
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  isErrorCode,
+  PortcullisError,
+  statusOf,
+} from '../core/errors.js';
+import { page, type SafeHtml } from '../html.js';
 import type { AppContext } from './context.js';
-import { sendHtml, sendJson, wantsJson } from './respond.js';
+import { answerProblem, logoUrl, stylesheetUrl } from './problem.js';
+import { sendHtml } from './respond.js';
 
-export function logoUrl(ctx: AppContext): string | null {
-  return ctx.config.logo ? `${ctx.config.prefix}/static/logo` : null;
-}
-
-export function stylesheetUrl(ctx: AppContext): string {
-  return `${ctx.config.prefix}/static/style.css`;
-}
+export { logoUrl, stylesheetUrl };
 
 export function renderPage(
   ctx: AppContext,
@@ -35,31 +37,12 @@ export function renderPage(
   );
 }
 
-/** The short page every person-facing error gets: what happened, what to do. */
-export function errorPage(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  message: string,
-  headers: string[] = [],
-): void {
-  renderPage(
-    ctx,
-    req,
-    res,
-    status,
-    'Something went wrong',
-    html`<h1>${status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : 'Something went wrong'}</h1>
-<p class="message error" role="alert">${message}</p>
-<a class="button" href="${ctx.config.prefix}/login">Go to the sign-in page</a>`,
-    headers,
-  );
-}
-
 /**
- * An error said to whoever asked (SPEC §5): JSON `{"error": code, "message": …}` to an API client
- * (`Accept: application/json`), the short page above to a person. Both are no-store.
+ * The older call shape of `answerProblem` (src/http/problem.ts), kept for callers not yet moved
+ * to it (forward-auth, the reverse proxy). Status and code must be one pair of the closed set;
+ * a status the code does not have keeps its status under the first code that has it, so a
+ * mismatch can never turn an error into a different status. A `Retry-After` among `headers`
+ * becomes the error's own.
  */
 export function sendProblem(
   ctx: AppContext,
@@ -70,6 +53,25 @@ export function sendProblem(
   message: string,
   headers: string[] = [],
 ): void {
-  if (wantsJson(req)) sendJson(req, res, status, { error: code, message }, headers);
-  else errorPage(ctx, req, res, status, message, headers);
+  let retryAfter: number | null = null;
+  const extra: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const value = headers[i + 1] as string;
+    if (name.toLowerCase() === 'retry-after' && /^\d+$/.test(value)) retryAfter = Number(value);
+    else extra.push(name, value);
+  }
+  const closed: ErrorCode =
+    isErrorCode(code) && statusOf(code) === status
+      ? code
+      : (ERROR_CODES.find((c) => statusOf(c) === status) ?? 'internal');
+  answerProblem(
+    ctx,
+    req,
+    res,
+    new PortcullisError(closed, closed === code ? undefined : `unlisted code ${code}`, message, {
+      retryAfter,
+    }),
+    extra,
+  );
 }

@@ -1,28 +1,32 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { isPortcullisError, PortcullisError } from '../core/errors.js';
-import { CONTENT_SECURITY_POLICY, html, page, STYLESHEET } from '../html.js';
-import { StoreUnavailableError } from '../ports/store.js';
+import { PortcullisError } from '../core/errors.js';
+import { STYLESHEET } from '../html.js';
 import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
 import type { AppContext } from './context.js';
-import {
-  type CheckNames,
-  checkNames,
-  type Dialect,
-  failureHeaders,
-  handleCheck,
-} from './forward-auth.js';
+import { createCheckHandlers } from './forward-auth.js';
 import { Lifecycle } from './lifecycle.js';
 import { handleMagicConfirm, handleMagicRedeem } from './login/magic-link-redeem.js';
 import { handleLoginPage } from './login/page.js';
-import { logoUrl, sendProblem, stylesheetUrl } from './pages.js';
+import {
+  answerProblem,
+  hasBody,
+  type ProblemFormat,
+  pageChrome,
+  rawAnswer,
+  renderProblem,
+  sendError,
+} from './problem.js';
 import { requestId } from './request.js';
 import { redirect, sendBody } from './respond.js';
 import { handleAdminAction, handleAdminPage } from './routes/admin.js';
 import { handleOauth2SignIn, handleOauth2SignOut } from './routes/oauth2-compat.js';
 import { handleLogout, handleLogoutPage, handleMe } from './routes/session-routes.js';
-import { createScimHandler, isScimPath } from './scim/handlers.js';
+import { createScimHandler } from './scim/handlers.js';
+import { isScimPath } from './scim/paths.js';
+
+export { sendError };
 
 type Handler = (
   ctx: AppContext,
@@ -38,21 +42,16 @@ interface Route {
   ANY?: Handler;
 }
 
-const check =
-  (dialect: Dialect, names: CheckNames): Handler =>
-  (ctx, req, res) =>
-    handleCheck(ctx, dialect, names, req, res);
-
 /** Builds the exact-path routing table once; a lookup is one Map get. */
 export function buildRoutes(
   ctx: AppContext,
   lifecycle: Lifecycle = new Lifecycle(),
 ): Map<string, Route> {
   const p = ctx.config.prefix;
-  const own = checkNames(ctx.headerNames, 'portcullis');
+  const check = createCheckHandlers(ctx);
   const routes = new Map<string, Route>([
-    [`${p}/nginx`, { ANY: check('nginx', own) }],
-    [`${p}/traefik`, { ANY: check('traefik', own) }],
+    [`${p}/nginx`, { ANY: check('nginx', 'portcullis') }],
+    [`${p}/traefik`, { ANY: check('traefik', 'portcullis') }],
     [`${p}/login`, { GET: handleLoginPage }],
     [`${p}/magic`, { GET: handleMagicConfirm, POST: handleMagicRedeem }],
     [`${p}/logout`, { GET: handleLogoutPage, POST: handleLogout }],
@@ -137,16 +136,13 @@ export function buildRoutes(
     for (const route of method.routes) routes.set(`${p}${route.path}`, route);
   }
   if (ctx.config.raw.server.compat_endpoints && !ctx.config.raw.proxy.upstream) {
-    const authelia = checkNames(ctx.headerNames, 'authelia');
     routes.set('/oauth2/sign_in', { GET: handleOauth2SignIn });
     routes.set('/oauth2/start', { GET: handleOauth2SignIn });
     routes.set('/oauth2/sign_out', { GET: handleOauth2SignOut });
-    routes.set('/oauth2/auth', {
-      ANY: check('oauth2', checkNames(ctx.headerNames, 'oauth2-proxy')),
-    });
-    routes.set('/api/authz/forward-auth', { ANY: check('traefik', authelia) });
-    routes.set('/api/authz/auth-request', { ANY: check('nginx', authelia) });
-    routes.set('/api/verify', { ANY: check('verify', authelia) });
+    routes.set('/oauth2/auth', { ANY: check('oauth2', 'oauth2-proxy') });
+    routes.set('/api/authz/forward-auth', { ANY: check('traefik', 'authelia') });
+    routes.set('/api/authz/auth-request', { ANY: check('nginx', 'authelia') });
+    routes.set('/api/verify', { ANY: check('verify', 'authelia') });
   }
   if (!ctx.config.raw.proxy.upstream && !routes.has('/')) {
     // Standing alone (the quick start), a link whose rd is `/` lands here: show the sign-in page,
@@ -154,40 +150,6 @@ export function buildRoutes(
     routes.set('/', { GET: (c, _req, res) => redirect(res, 302, `${c.config.prefix}/login`) });
   }
   return routes;
-}
-
-/** Errors become HTTP answers here and nowhere else. */
-export function sendError(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  error: unknown,
-): void {
-  const known: PortcullisError = isPortcullisError(error)
-    ? error
-    : new PortcullisError(
-        error instanceof StoreUnavailableError ? 'store_unavailable' : 'internal',
-        (error as Error)?.message,
-      );
-  const log =
-    known.status >= 500 ? ctx.logger.error.bind(ctx.logger) : ctx.logger.info.bind(ctx.logger);
-  log(
-    {
-      request_id: requestId(req),
-      code: known.code,
-      detail: known.message,
-      method: req.method,
-      path: req.url?.split('?')[0],
-    },
-    'request failed',
-  );
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  // A body not read to its end is not read at all: say so (the socket closes after the answer).
-  if (!req.complete && hasBody(req)) res.shouldKeepAlive = false;
-  sendProblem(ctx, req, res, known.status, known.code, known.publicMessage, failureHeaders(known));
 }
 
 /** Header fields per request; real browsers send a few dozen. */
@@ -302,20 +264,16 @@ export function createHttpServer(
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if (isPortcullisPath(prefix, q === -1 ? url : url.slice(0, q))) {
-        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        socket.end(rawProblem(ctx, new PortcullisError('not_found', 'upgrade'), 'empty'));
         return;
       }
       if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
-        socket.end(
-          'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
-        );
+        socket.end(rawProblem(ctx, new PortcullisError('headers_too_large', 'upgrade'), 'empty'));
         return;
       }
       if (lifecycle.draining) {
         // A socket opened now would be cut when the drain ends: the client reconnects elsewhere.
-        socket.end(
-          'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
-        );
+        socket.end(rawProblem(ctx, new PortcullisError('shutting_down', 'upgrade'), 'empty'));
         return;
       }
       proxy.handleUpgrade(req, socket, head);
@@ -342,12 +300,10 @@ export function createHttpServer(
           { peer: socket.remoteAddress, limit: limits.header_timeout, code: 'request_timeout' },
           'request headers not received in time: answered 408',
         );
-        socket.end(
-          'HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
-        );
+        socket.end(rawProblem(ctx, new PortcullisError('request_timeout', 'headers'), 'empty'));
         return;
       }
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      socket.end(rawProblem(ctx, new PortcullisError('bad_request', error.code), 'empty'));
     },
   );
   return server;
@@ -363,12 +319,6 @@ function closeIfBodyPending(this: ServerResponse): void {
   const req = this.req;
   // The socket is already detached (null) when the connection closed first.
   if (!req.complete) req.socket?.destroySoon();
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const headers = req.headers;
-  const length = headers['content-length'];
-  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
@@ -402,14 +352,7 @@ function watchBody(ctx: AppContext, req: IncomingMessage, res: ServerResponse, m
       return;
     }
     res.shouldKeepAlive = false;
-    sendProblem(
-      ctx,
-      req,
-      res,
-      408,
-      'request_timeout',
-      'The request took too long to arrive. Try again.',
-    );
+    answerProblem(ctx, req, res, new PortcullisError('request_timeout', 'body stalled'));
   }, ms);
   timer.unref();
   res.once('close', () => clearTimeout(timer));
@@ -417,32 +360,27 @@ function watchBody(ctx: AppContext, req: IncomingMessage, res: ServerResponse, m
 
 /** Sniffs `Accept: application/json` in what was read: the overflowing headers are never parsed. */
 const ACCEPTS_JSON = /\r\naccept:[^\r\n]*application\/json/i;
+/** The request-target of the request line, up to its query. */
+const REQUEST_PATH = /^[A-Z]+ ([^ ?\r\n]*)/;
+
+/** An answer written on a socket that has no response object to answer through. */
+function rawProblem(ctx: AppContext, error: PortcullisError, format: ProblemFormat): string {
+  return rawAnswer(renderProblem(error, format, pageChrome(ctx)));
+}
 
 /**
  * The whole 431 answer, written on the socket: Node's parser gave up, so there is no request
- * or response object to answer through. Same shapes as `sendProblem` (SPEC §5).
+ * or response object to answer through. Same shapes as every other error (SPEC §5).
  */
 function headersTooLarge(ctx: AppContext, limit: number, raw: Buffer | undefined): string {
   const message = `The request's headers are larger than this server accepts (${Math.round(limit / 1024)} KB). Clearing this site's cookies usually fixes it.`;
-  let type: string;
-  let body: string;
-  let extra = '';
-  if (raw && ACCEPTS_JSON.test(raw.toString('latin1'))) {
-    type = 'application/json; charset=utf-8';
-    body = JSON.stringify({ error: 'headers_too_large', message });
-  } else {
-    type = 'text/html; charset=utf-8';
-    body = page({
-      title: 'Request too large',
-      productName: ctx.productName,
-      stylesheet: stylesheetUrl(ctx),
-      logoUrl: logoUrl(ctx),
-      body: html`<h1>Request too large</h1>
-<p class="message error" role="alert">${message}</p>`,
-    });
-    extra = `Content-Security-Policy: ${CONTENT_SECURITY_POLICY}\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n`;
-  }
-  return `HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extra}Connection: close\r\n\r\n${body}`;
+  const text = raw?.toString('latin1') ?? '';
+  const format: ProblemFormat = isScimPath(REQUEST_PATH.exec(text)?.[1] ?? '')
+    ? 'scim'
+    : ACCEPTS_JSON.test(text)
+      ? 'json'
+      : 'page';
+  return rawProblem(ctx, new PortcullisError('headers_too_large', 'headers', message), format);
 }
 
 const EMPTY_QUERY = new URLSearchParams();

@@ -1,3 +1,5 @@
+import { PortcullisError } from '../core/errors.js';
+
 /** Why the upstream could not answer, worded for the person who sees the 502/504 page. */
 export interface UpstreamFailure {
   status: 502 | 504;
@@ -19,8 +21,14 @@ export function upstreamFailure(error: Error): UpstreamFailure {
   return { status: TIMEOUTS.has(code) ? 504 : 502, reason };
 }
 
+/** The failure as the closed error type, for the one error mapper (src/http/problem.ts). */
+export function upstreamError(failure: UpstreamFailure): PortcullisError {
+  return new PortcullisError(
+    failure.status === 504 ? 'upstream_timeout' : 'upstream_unavailable',
+    failure.reason,
+  );
+}
+
 export function failureMessage(failure: UpstreamFailure): string {
-  return failure.status === 504
-    ? 'The application behind this sign-in did not answer in time. Try again in a moment; if it keeps happening, tell whoever runs it.'
-    : 'The application behind this sign-in is not reachable right now (it may be restarting). Try again in a moment; if it keeps happening, tell whoever runs it.';
+  return upstreamError(failure).publicMessage;
 }

@@ -84,7 +84,12 @@ export class Provisioning {
             { group_id: error.id, attempts: attempt },
             'scim: group kept changing under concurrent writes; giving up',
           );
-          throw new ScimError(503, 'The group is being changed by another request. Try again.');
+          throw new ScimError(
+            503,
+            'The group is being changed by another request. Try again.',
+            undefined,
+            'busy',
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, random() * 5 * attempt));
       }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { normalizeEmail } from '../../core/email.js';
-import { isPortcullisError } from '../../core/errors.js';
+import { isPortcullisError, type PortcullisError } from '../../core/errors.js';
 import { type Group, StoreUnavailableError, type User } from '../../ports/store.js';
 import { isObject, parseAttrRef } from '../../scim/attribute-path.js';
 import { challenges, checkCredentials, type ScimCredentials } from '../../scim/auth.js';
@@ -27,11 +27,12 @@ import {
 import { auditSource } from '../audit-source.js';
 import type { AppContext } from '../context.js';
 import { readJson } from '../json-body.js';
+import { answerProblem } from '../problem.js';
 import { requestId } from '../request.js';
+import { SCIM_BASE_PATH, SCIM_CONTENT_TYPE } from './paths.js';
 
-export const SCIM_BASE_PATH = '/scim/v2';
+export { isScimPath, SCIM_BASE_PATH } from './paths.js';
 
-const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 const DEFAULT_COUNT = 100;
 /** Failed credential checks per client address and minute before answers turn to 429. */
 const AUTH_FAILURES_PER_MINUTE = 30;
@@ -64,14 +65,6 @@ export type ScimHandler = (
   query: URLSearchParams,
 ) => void;
 
-/** True for `/scim/v2` and everything under it. */
-export function isScimPath(path: string): boolean {
-  return (
-    path.startsWith(SCIM_BASE_PATH) &&
-    (path.length === SCIM_BASE_PATH.length || path.charCodeAt(SCIM_BASE_PATH.length) === 47)
-  );
-}
-
 /** Proof that a handler answered: every path through one ends in `send`. */
 type Sent = { readonly sent: true };
 const SENT: Sent = { sent: true };
@@ -91,7 +84,7 @@ function send(
     return SENT;
   }
   const buffer = Buffer.from(JSON.stringify(body), 'utf8');
-  headers.push('Content-Type', CONTENT_TYPE, 'Content-Length', String(buffer.length));
+  headers.push('Content-Type', SCIM_CONTENT_TYPE, 'Content-Length', String(buffer.length));
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : buffer);
   return SENT;
@@ -195,20 +188,16 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
   });
 
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
-    let scim: ScimError;
-    if (error instanceof ScimError) scim = error;
-    else if (isPortcullisError(error) && error.status < 500)
-      scim = new ScimError(
-        error.status,
-        error.publicMessage,
-        error.status === 400 ? 'invalidSyntax' : undefined,
-      );
+    let problem: PortcullisError;
+    // A refusal is the client's to read; any other fault is logged and answered without detail.
+    if (error instanceof ScimError || (isPortcullisError(error) && error.status < 500))
+      problem = error;
     else {
       ctx.logger.error(
         { request_id: requestId(req), err: error, path: req.url?.split('?')[0] },
         'scim request failed',
       );
-      scim =
+      problem =
         error instanceof StoreUnavailableError
           ? new ScimError(503, 'The store is unreachable. Try again in a moment.')
           : new ScimError(500, 'Something went wrong on our side.');
@@ -217,26 +206,20 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       res.destroy();
       return;
     }
-    if (scim.status >= 400 && scim.status < 500 && scim.status !== 404)
+    if (problem.status >= 400 && problem.status < 500 && problem.status !== 404)
       ctx.logger.info(
         {
           request_id: requestId(req),
-          status: scim.status,
-          detail: scim.detail,
+          status: problem.status,
+          detail: problem.publicMessage,
           method: req.method,
           path: req.url?.split('?')[0],
         },
         'scim request refused',
       );
-    // The request body may still be arriving; closing keeps a refused upload from being read.
-    // 503s pass (an outage, or a group other instances keep changing): say when to come back.
-    const extra =
-      scim.status === 413
-        ? ['Connection', 'close']
-        : scim.status === 503
-          ? ['Retry-After', '1']
-          : [];
-    send(req, res, scim.status, scim, extra);
+    // The mapper closes after a 413 (the refused upload is not read) and gives a 503 its
+    // Retry-After (an outage, or a group other instances keep changing).
+    answerProblem(ctx, req, res, problem, [], 'scim');
   };
 
   const body = (req: IncomingMessage) => readJson(req, { maxBytes: MAX_BODY_BYTES, maxDepth: 32 });
@@ -461,13 +444,12 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
         throw new ScimError(429, 'Too many failed attempts. Wait a minute.');
       const headers: string[] = [];
       for (const challenge of challenges(credentials)) headers.push('WWW-Authenticate', challenge);
-      return send(
-        req,
-        res,
+      const refusal = new ScimError(
         401,
-        new ScimError(401, 'Authentication required: SCIM credentials missing or wrong'),
-        headers,
+        'Authentication required: SCIM credentials missing or wrong',
       );
+      answerProblem(ctx, req, res, refusal, headers, 'scim');
+      return SENT;
     }
     const segments = path
       .slice(SCIM_BASE_PATH.length)
