@@ -3,17 +3,29 @@ import type { Target } from './target.js';
 
 export type Policy = 'bypass' | 'authenticated' | 'deny';
 
+/** Who may pass where a policy says "authenticated": any one group, any one e-mail glob, any one domain (null: no limit). */
+export interface IdentityRequirement {
+  groups: readonly string[] | null;
+  emails: readonly RegExp[] | null;
+  domains: readonly string[] | null;
+}
+
+/**
+ * A requirement the asking request adds on top of the rules (oauth2-proxy's `allowed_*`
+ * parameters); a signed-in identity that fails it is denied with `reason`.
+ */
+export interface IdentityConstraint extends IdentityRequirement {
+  reason: string;
+}
+
 /** An access rule after config loading: plain data with its matchers compiled. */
-export interface CompiledRule {
+export interface CompiledRule extends IdentityRequirement {
   index: number;
   hosts: readonly RegExp[] | null;
   /** Each path glob twice: as written, and case-insensitive for the lenient reading. */
   paths: readonly { exact: RegExp; loose: RegExp }[] | null;
   methods: ReadonlySet<string> | null;
   policy: Policy;
-  groups: readonly string[] | null;
-  emails: readonly RegExp[] | null;
-  domains: readonly string[] | null;
 }
 
 export interface AccessPolicy {
@@ -43,7 +55,7 @@ function ruleMatches(rule: CompiledRule, target: Target, loose: boolean): boolea
   return true;
 }
 
-function identityPasses(rule: CompiledRule, identity: Identity): boolean {
+function identityPasses(rule: IdentityRequirement, identity: Identity): boolean {
   if (rule.groups && !rule.groups.some((group) => identity.groups.includes(group))) return false;
   const email = identity.email.toLowerCase();
   if (rule.emails && !matchesAny(rule.emails, email)) return false;
@@ -85,9 +97,30 @@ const STRICTNESS = { allow: 0, login: 1, deny: 2 } as const;
  * or null. The rules are matched against the strict (RFC 3986) and the lenient reading of the
  * path (`Target.loosePath`) and the stricter answer wins; an ambiguous path
  * (`Target.ambiguous`: encoded slashes, `;` parameters, double encoding, dot segments) is
- * never let through by a `bypass` rule alone.
+ * never let through by a `bypass` rule alone. `constraint`, when given, must also hold for any
+ * signed-in identity let through (the anonymous user is never refused by it).
  */
 export function decide(
+  policy: AccessPolicy,
+  target: Target,
+  identity: Identity | null,
+  anonymousUser: Identity,
+  constraint: IdentityConstraint | null = null,
+): Decision {
+  const decision = decideRules(policy, target, identity, anonymousUser);
+  if (
+    constraint === null ||
+    decision.kind !== 'allow' ||
+    decision.identity === null ||
+    decision.identity.anonymous ||
+    identityPasses(constraint, decision.identity)
+  ) {
+    return decision;
+  }
+  return { kind: 'deny', identity: decision.identity, rule: -1, reason: constraint.reason };
+}
+
+function decideRules(
   policy: AccessPolicy,
   target: Target,
   identity: Identity | null,

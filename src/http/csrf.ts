@@ -48,6 +48,7 @@ import { readCookie, serializeCookie } from '../core/cookies.js';
 import { PortcullisError } from '../core/errors.js';
 import { deriveKey } from '../core/session-token.js';
 import type { AppContext } from './context.js';
+import { sessionCookie } from './session-cookie.js';
 
 /** The signed-out token's cookie over plain http. */
 export const CSRF_COOKIE = 'portcullis_csrf';
@@ -79,7 +80,7 @@ function sameText(a: string, b: string): boolean {
 }
 
 function sessionCookieOf(ctx: AppContext, req: IncomingMessage): string | undefined {
-  return readCookie(req.headers.cookie, ctx.config.raw.session.cookie_name) || undefined;
+  return sessionCookie(ctx.config).read(req);
 }
 
 function signedOutCookieName(ctx: AppContext): string {

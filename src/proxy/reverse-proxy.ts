@@ -1,21 +1,21 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { readCookie } from '../core/cookies.js';
-import { type Decision, decide } from '../core/decide.js';
+import type { Identity } from '../core/identity.js';
+import { identityHeaders } from '../core/identity-headers.js';
 import { type Target, targetUrl } from '../core/target.js';
 import { TargetCache } from '../core/target-cache.js';
-import type { AppContext } from '../http/context.js';
+import { sendLoginAnswer } from '../http/check/dialects/traefik.js';
 import {
+  type CheckCaller,
+  CheckPipeline,
   failureHeaders,
-  headersFor,
+  type HeaderFamily,
   loginUrl,
-  sendLoginAnswer,
-  sessionLookupFailure,
-} from '../http/forward-auth.js';
+} from '../http/check/pipeline.js';
+import type { AppContext } from '../http/context.js';
 import { sendProblem } from '../http/pages.js';
 import { isTrusted } from '../http/request.js';
-import { StoreUnavailableError } from '../ports/store.js';
-import type { Lookup } from '../services/sessions.js';
+import { sessionCookie } from '../http/session-cookie.js';
 import { ProxyEngine } from './engine.js';
 import { RequestHeaderPolicy, type ScannedRequest, scanRequestHeaders } from './request-headers.js';
 import { TunnelRegistry } from './tunnels.js';
@@ -44,6 +44,17 @@ interface Checked {
   peer: string;
 }
 
+/** A WebSocket handshake on its way through the pipeline. */
+interface Upgrading {
+  checked: Checked;
+  head: Buffer;
+  cookie: string | undefined;
+}
+
+function noConstraint(): null {
+  return null;
+}
+
 /**
  * Reverse-proxy mode (SPEC §3): every request outside the prefix and `/scim/v2` is decided
  * exactly like a Traefik forward-auth check of the same URL, then forwarded with the identity
@@ -62,8 +73,8 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     maxHeaderSize: ctx.config.raw.server.max_header_size,
   });
   const upstreamHost = url.host;
-  const policy = new RequestHeaderPolicy(ctx.headerNames, ctx.config.raw.session.cookie_name);
-  const cookieName = ctx.config.raw.session.cookie_name;
+  const cookies = sessionCookie(ctx.config);
+  const policy = new RequestHeaderPolicy(ctx.headerNames, cookies.name);
   // Portcullis does not terminate TLS: without a trusted X-Forwarded-Proto, requests are taken
   // to have reached the front door the way public_url says people reach it.
   const defaultScheme = ctx.config.publicUrl.protocol === 'https:' ? 'https' : 'http';
@@ -75,6 +86,13 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
   ctx.store.onSessionRevoked((sessionId) => tunnels.revoke(sessionId));
   const refusedSockets = new WeakSet<object>();
   const targets = new TargetCache();
+  const pipeline = new CheckPipeline(ctx);
+  // Only the identity headers: they are appended to the client's, filtered.
+  const names = ctx.headerNames;
+  const family: HeaderFamily = {
+    memoKey: 'headers',
+    build: (identity: Identity) => identityHeaders(names, identity),
+  };
 
   /**
    * Reads and checks the request line and headers. A request that cannot be passed on gets the
@@ -118,11 +136,7 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
   }
 
   /** The headers sent upstream: the client's (filtered), forwarding headers, then identity. */
-  function upstreamHeaders(
-    checked: Checked,
-    decision: Decision & { kind: 'allow' },
-    lookup: Lookup | null,
-  ): string[] {
+  function upstreamHeaders(checked: Checked, identity: readonly string[] | null): string[] {
     const { scan, target } = checked;
     const headers = scan.headers;
     headers.push(
@@ -135,16 +149,10 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       'x-forwarded-host',
       scan.forwardedHost ?? scan.host ?? target.host,
     );
-    if (decision.identity) {
-      const identity = headersFor(ctx, decision.identity, lookup);
+    if (identity !== null) {
       for (let i = 0; i < identity.length; i++) headers.push(identity[i] as string);
     }
     return headers;
-  }
-
-  function decideFor(target: Target, lookup: Lookup | null): Decision {
-    const identity = lookup?.kind === 'valid' ? lookup.live.identity : null;
-    return decide(ctx.policy, target, identity, ctx.anonymousUser);
   }
 
   /** Answers 502/504 when the upstream fails before anything reached the client. */
@@ -165,45 +173,111 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     );
   }
 
-  function respond(
-    req: IncomingMessage,
-    res: ServerResponse,
-    checked: Checked,
-    lookup: Lookup | null,
-  ): void {
-    const decision = decideFor(checked.target, lookup);
-    if (decision.kind === 'allow') {
-      const hasBody = checked.scan.hasBody;
-      engine.forward(
-        req,
-        res,
+  /** The request path's end of the check pipeline: forward, or refuse in Traefik's wording. */
+  const requests: CheckCaller<ServerResponse, Checked> = {
+    family,
+    during: 'proxy check',
+    constraint: noConstraint,
+    answer(req, res, target, answer, prepared, _lookup, checked) {
+      if (answer.kind === 'allow') {
+        engine.forward(
+          req,
+          res,
+          basePath + (req.url as string),
+          upstreamHeaders(checked, prepared),
+          checked.scan.hasBody,
+          sendFailure,
+        );
+        return;
+      }
+      if (answer.kind === 'error') {
+        if (res.headersSent) return;
+        if (checked.scan.hasBody) res.shouldKeepAlive = false;
+        const failure = answer.error;
+        sendProblem(
+          ctx,
+          req,
+          res,
+          failure.status,
+          failure.code,
+          failure.publicMessage,
+          failureHeaders(failure),
+        );
+        return;
+      }
+      // Refused: the body is not read. `Connection: close` says so, and the server closes the
+      // socket once the answer is out (a trickled body would otherwise hold it indefinitely).
+      if (checked.scan.hasBody) res.shouldKeepAlive = false;
+      if (answer.kind === 'deny') {
+        ctx.logger.debug(
+          { reason: answer.reason, rule: answer.rule, user: answer.identity.id },
+          'proxy: denied',
+        );
+        sendProblem(
+          ctx,
+          req,
+          res,
+          403,
+          'forbidden',
+          'You are signed in, but not allowed to see this page.',
+        );
+        return;
+      }
+      sendLoginAnswer(req, res, target, loginUrl(ctx.baseUrl, targetUrl(target)));
+    },
+  };
+
+  /** The upgrade path's end: tunnel, or refuse with JSON (a WebSocket cannot follow a redirect). */
+  const upgrades: CheckCaller<Socket, Upgrading> = {
+    family,
+    during: 'a WebSocket handshake',
+    constraint: noConstraint,
+    answer(req, socket, target, answer, prepared, lookup, upgrading) {
+      if (socket.destroyed) return;
+      if (answer.kind === 'error') {
+        if (answer.error.code === 'store_unavailable') {
+          refuseUpgrade(socket, 503, { error: 'session store unavailable' }, ['Retry-After', '1']);
+        } else refuseUpgrade(socket, 500, { error: 'internal error' });
+        return;
+      }
+      if (answer.kind === 'login') {
+        const login = loginUrl(ctx.baseUrl, targetUrl(target));
+        refuseUpgrade(socket, 401, { error: 'unauthenticated', login_url: login });
+        return;
+      }
+      if (answer.kind === 'deny') {
+        refuseUpgrade(socket, 403, { error: 'forbidden' });
+        return;
+      }
+      const sessionId = lookup?.kind === 'valid' ? lookup.live.session.id : null;
+      const cookie = sessionId === null ? null : (upgrading.cookie ?? null);
+      engine.upgrade(
+        socket,
+        upgrading.head,
         basePath + (req.url as string),
-        upstreamHeaders(checked, decision, lookup),
-        hasBody,
-        sendFailure,
+        upstreamHeaders(upgrading.checked, prepared),
+        {
+          open: (tunnel) => {
+            tunnels.add({
+              tunnel,
+              cookie,
+              sessionId,
+              stillAllowed: (fresh) => pipeline.decision(target, fresh).kind === 'allow',
+            });
+          },
+          fail: (failure) => {
+            ctx.logger.warn(
+              { status: failure.status, reason: failure.reason },
+              'upstream failed a WebSocket handshake',
+            );
+            refuseUpgrade(socket, failure.status, {
+              error: failure.status === 504 ? 'upstream timeout' : 'upstream unavailable',
+            });
+          },
+        },
       );
-      return;
-    }
-    // Refused: the body is not read. `Connection: close` says so, and the server closes the
-    // socket once the answer is out (a trickled body would otherwise hold it indefinitely).
-    if (checked.scan.hasBody) res.shouldKeepAlive = false;
-    if (decision.kind === 'deny') {
-      ctx.logger.debug(
-        { reason: decision.reason, rule: decision.rule, user: decision.identity.id },
-        'proxy: denied',
-      );
-      sendProblem(
-        ctx,
-        req,
-        res,
-        403,
-        'forbidden',
-        'You are signed in, but not allowed to see this page.',
-      );
-      return;
-    }
-    sendLoginAnswer(req, res, checked.target, loginUrl(ctx, targetUrl(checked.target)));
-  }
+    },
+  };
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     // A request pipelined behind a refused one on the same connection is not served either.
@@ -219,104 +293,24 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
       sendProblem(ctx, req, res, 400, 'bad_request', checked);
       return;
     }
-    const cookie = readCookie(checked.scan.cookie, cookieName);
-    if (cookie === undefined || cookie === '') {
-      respond(req, res, checked, null);
-      return;
-    }
-    const cached = ctx.sessions.peek(cookie);
-    if (cached) {
-      respond(req, res, checked, cached);
-      return;
-    }
-    ctx.sessions.resolve(cookie).then(
-      (lookup) => respond(req, res, checked, lookup),
-      (error: unknown) => {
-        const failure = sessionLookupFailure(ctx, error, 'proxy check');
-        if (res.headersSent) return;
-        if (checked.scan.hasBody) res.shouldKeepAlive = false;
-        sendProblem(
-          ctx,
-          req,
-          res,
-          failure.status,
-          failure.code,
-          failure.publicMessage,
-          failureHeaders(failure),
-        );
-      },
-    );
+    const cookie = cookies.readHeader(checked.scan.cookie);
+    pipeline.run(req, res, checked.target, cookie, requests, checked);
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const refuse = (status: number, message: string, extra: string[] = []) =>
-      refuseUpgrade(socket, status, { error: message }, extra);
     const handshake = checkHandshake(req.method ?? 'GET', req.headers);
     if (!handshake.ok) {
-      refuse(handshake.status, handshake.reason, handshake.headers);
+      refuseUpgrade(socket, handshake.status, { error: handshake.reason }, handshake.headers);
       return;
     }
     const checked = check(req);
     if (typeof checked === 'string') {
-      refuse(400, checked);
+      refuseUpgrade(socket, 400, { error: checked });
       return;
     }
-    const cookie = readCookie(checked.scan.cookie, cookieName) || null;
-    const proceed = (lookup: Lookup | null) => {
-      if (socket.destroyed) return;
-      const decision = decideFor(checked.target, lookup);
-      if (decision.kind === 'login') {
-        // A WebSocket cannot follow a redirect: say 401 and where to sign in.
-        const login = loginUrl(ctx, targetUrl(checked.target));
-        refuseUpgrade(socket, 401, { error: 'unauthenticated', login_url: login });
-        return;
-      }
-      if (decision.kind === 'deny') {
-        refuse(403, 'forbidden');
-        return;
-      }
-      const sessionId = lookup?.kind === 'valid' ? lookup.live.session.id : null;
-      const target = checked.target;
-      engine.upgrade(
-        socket,
-        head,
-        basePath + (req.url as string),
-        upstreamHeaders(checked, decision, lookup),
-        {
-          open: (tunnel) => {
-            tunnels.add({
-              tunnel,
-              cookie: sessionId === null ? null : cookie,
-              sessionId,
-              stillAllowed: (fresh) => decideFor(target, fresh).kind === 'allow',
-            });
-          },
-          fail: (failure) => {
-            ctx.logger.warn(
-              { status: failure.status, reason: failure.reason },
-              'upstream failed a WebSocket handshake',
-            );
-            refuse(
-              failure.status,
-              failure.status === 504 ? 'upstream timeout' : 'upstream unavailable',
-            );
-          },
-        },
-      );
-    };
-    if (cookie === null) {
-      proceed(null);
-      return;
-    }
-    ctx.sessions.resolve(cookie).then(proceed, (error: unknown) => {
-      if (error instanceof StoreUnavailableError)
-        refuse(503, 'session store unavailable', ['Retry-After', '1']);
-      else {
-        ctx.logger.error({ err: error }, 'session lookup failed during a WebSocket handshake');
-        refuse(500, 'internal error');
-      }
-    });
+    const cookie = cookies.readHeader(checked.scan.cookie);
+    pipeline.run(req, socket, checked.target, cookie, upgrades, { checked, head, cookie });
   }
 
   return {

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { serializeCookie } from '../../core/cookies.js';
 import { safeRedirect } from '../../core/redirect.js';
 import type { LoginMethodId } from '../../login/method-id.js';
 import type { User } from '../../ports/store.js';
 import { auditSource } from '../audit-source.js';
 import type { AppContext } from '../context.js';
 import { redirect } from '../respond.js';
+import { sessionCookie } from '../session-cookie.js';
 
 /**
  * How every sign-in ends, whatever the method: the login is recorded, a server-side session
@@ -39,10 +39,6 @@ export async function finishLogin(
   const who = { actor: signedIn, subject: signedIn, source };
   await ctx.audit.record({ event: 'auth.login', method }, who);
   await ctx.audit.record({ event: 'session.created', method }, who);
-  const setCookie = serializeCookie(ctx.config.raw.session.cookie_name, cookie, {
-    secure: ctx.config.secureCookies,
-    domain: ctx.config.raw.session.cookie_domain,
-    maxAgeSeconds: Math.floor(ctx.config.raw.session.lifetime / 1000),
-  });
+  const setCookie = sessionCookie(ctx.config).set(cookie);
   redirect(res, 303, safeRedirect(rd, ctx.config.redirectPolicy), ['Set-Cookie', setCookie]);
 }

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readCookie, serializeCookie } from '../../core/cookies.js';
 import { html } from '../../html.js';
 import type { Lookup } from '../../services/sessions.js';
 import { auditSource } from '../audit-source.js';
@@ -8,13 +7,14 @@ import type { AppContext } from '../context.js';
 import { checkFormOrigin, csrfToken } from '../csrf.js';
 import { renderPage } from '../pages.js';
 import { redirect, sendJson } from '../respond.js';
+import { sessionCookie } from '../session-cookie.js';
 
 /** The current session, or null; rejects when the store is down. */
 export async function currentSession(
   ctx: AppContext,
   req: IncomingMessage,
 ): Promise<Lookup | null> {
-  const cookie = readCookie(req.headers.cookie, ctx.config.raw.session.cookie_name);
+  const cookie = sessionCookie(ctx.config).read(req);
   if (!cookie) return null;
   return ctx.sessions.resolve(cookie);
 }
@@ -46,11 +46,7 @@ export async function handleMe(
 }
 
 function clearSessionCookie(ctx: AppContext): string {
-  return serializeCookie(ctx.config.raw.session.cookie_name, '', {
-    secure: ctx.config.secureCookies,
-    domain: ctx.config.raw.session.cookie_domain,
-    maxAgeSeconds: 0,
-  });
+  return sessionCookie(ctx.config).clear();
 }
 
 /** GET /auth/logout — a confirm page, so a link or an image cannot sign anyone out. */
