@@ -1,0 +1,178 @@
+import type { AuditEntry, AuditTrail } from '../ports/audit.js';
+import type { Counters } from '../ports/counters.js';
+import type { Group, GroupDirectory, GroupPage } from '../ports/groups.js';
+import type { IdentityDirectory, IdentityLink } from '../ports/identities.js';
+import type { LinkFloors } from '../ports/link-floors.js';
+import type { Session, SessionStore } from '../ports/sessions.js';
+import type { Store } from '../ports/store.js';
+import type { StoreHealth } from '../ports/store-health.js';
+import type { TokenRecord, TokenStore } from '../ports/tokens.js';
+import type { User, UserDirectory, UserPage } from '../ports/users.js';
+
+/** One object per port; an adapter builds them over its shared state. */
+export interface StoreParts {
+  sessions: SessionStore;
+  tokens: TokenStore;
+  floors: LinkFloors;
+  users: UserDirectory;
+  groups: GroupDirectory;
+  identities: IdentityDirectory;
+  audit: AuditTrail;
+  counters: Counters;
+  health: StoreHealth;
+}
+
+/**
+ * The one `Store` callers hold, forwarding each method to its port's object. Both adapters
+ * extend it, so the forwarding is written once and an adapter's files are only its ports.
+ */
+export abstract class ComposedStore implements Store {
+  abstract readonly kind: 'memory' | 'redis';
+  private readonly sessions: SessionStore;
+  private readonly tokens: TokenStore;
+  private readonly floors: LinkFloors;
+  private readonly users: UserDirectory;
+  private readonly groups: GroupDirectory;
+  private readonly identities: IdentityDirectory;
+  private readonly audit: AuditTrail;
+  private readonly counters: Counters;
+  private readonly health: StoreHealth;
+
+  constructor(parts: StoreParts) {
+    this.sessions = parts.sessions;
+    this.tokens = parts.tokens;
+    this.floors = parts.floors;
+    this.users = parts.users;
+    this.groups = parts.groups;
+    this.identities = parts.identities;
+    this.audit = parts.audit;
+    this.counters = parts.counters;
+    this.health = parts.health;
+  }
+
+  createSession(session: Session): Promise<void> {
+    return this.sessions.createSession(session);
+  }
+  getSession(id: string): Promise<Session | null> {
+    return this.sessions.getSession(id);
+  }
+  touchSession(id: string, lastSeenAt: number): Promise<void> {
+    return this.sessions.touchSession(id, lastSeenAt);
+  }
+  deleteSession(id: string): Promise<void> {
+    return this.sessions.deleteSession(id);
+  }
+  listUserSessions(userId: string): Promise<Session[]> {
+    return this.sessions.listUserSessions(userId);
+  }
+  deleteUserSessions(userId: string): Promise<string[]> {
+    return this.sessions.deleteUserSessions(userId);
+  }
+  onSessionRevoked(listener: (sessionId: string) => void): void {
+    this.sessions.onSessionRevoked(listener);
+  }
+
+  putToken(hash: string, record: TokenRecord): Promise<void> {
+    return this.tokens.putToken(hash, record);
+  }
+  consumeToken(hash: string): Promise<TokenRecord | null> {
+    return this.tokens.consumeToken(hash);
+  }
+  peekToken(hash: string): Promise<TokenRecord | null> {
+    return this.tokens.peekToken(hash);
+  }
+  markUsed(key: string, expiresAt: number): Promise<boolean> {
+    return this.tokens.markUsed(key, expiresAt);
+  }
+
+  nextLinkStamp(email: string, atLeast: number, keepMs: number | null): Promise<number> {
+    return this.floors.nextLinkStamp(email, atLeast, keepMs);
+  }
+  raiseLinkFloor(email: string, stamp: number, keepMs: number): Promise<void> {
+    return this.floors.raiseLinkFloor(email, stamp, keepMs);
+  }
+  getLinkFloor(email: string): Promise<number> {
+    return this.floors.getLinkFloor(email);
+  }
+
+  getUser(id: string): Promise<User | null> {
+    return this.users.getUser(id);
+  }
+  getUserByEmail(email: string): Promise<User | null> {
+    return this.users.getUserByEmail(email);
+  }
+  createUser(user: User): Promise<User> {
+    return this.users.createUser(user);
+  }
+  updateUser(user: User): Promise<void> {
+    return this.users.updateUser(user);
+  }
+  updateUserGroups(id: string, change: (groups: readonly string[]) => string[]): Promise<boolean> {
+    return this.users.updateUserGroups(id, change);
+  }
+  listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage> {
+    return this.users.listUsers(query);
+  }
+  deleteUser(id: string): Promise<void> {
+    return this.users.deleteUser(id);
+  }
+
+  getGroup(id: string): Promise<Group | null> {
+    return this.groups.getGroup(id);
+  }
+  getGroupByName(displayName: string): Promise<Group | null> {
+    return this.groups.getGroupByName(displayName);
+  }
+  createGroup(group: Group): Promise<Group> {
+    return this.groups.createGroup(group);
+  }
+  updateGroup(group: Group): Promise<Group> {
+    return this.groups.updateGroup(group);
+  }
+  deleteGroup(id: string): Promise<void> {
+    return this.groups.deleteGroup(id);
+  }
+  listGroups(query: { offset: number; limit: number }): Promise<GroupPage> {
+    return this.groups.listGroups(query);
+  }
+
+  getIdentity(issuer: string, subject: string): Promise<IdentityLink | null> {
+    return this.identities.getIdentity(issuer, subject);
+  }
+  linkIdentity(link: IdentityLink): Promise<IdentityLink> {
+    return this.identities.linkIdentity(link);
+  }
+  updateIdentity(link: IdentityLink): Promise<void> {
+    return this.identities.updateIdentity(link);
+  }
+  unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    return this.identities.unlinkIdentity(issuer, subject);
+  }
+  listUserIdentities(userId: string): Promise<IdentityLink[]> {
+    return this.identities.listUserIdentities(userId);
+  }
+
+  appendAudit(userId: string, entry: AuditEntry): Promise<void> {
+    return this.audit.appendAudit(userId, entry);
+  }
+  listAudit(userId: string, limit: number): Promise<AuditEntry[]> {
+    return this.audit.listAudit(userId, limit);
+  }
+
+  hit(key: string, windowMs: number): Promise<number> {
+    return this.counters.hit(key, windowMs);
+  }
+
+  ping(): Promise<void> {
+    return this.health.ping();
+  }
+  ready(): Promise<boolean> {
+    return this.health.ready();
+  }
+  onAvailability(listener: (available: boolean) => void): void {
+    this.health.onAvailability(listener);
+  }
+  close(): Promise<void> {
+    return this.health.close();
+  }
+}

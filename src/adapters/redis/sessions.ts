@@ -1,0 +1,89 @@
+import type { Session, SessionStore } from '../../ports/sessions.js';
+import type { Client } from './client.js';
+import type { RedisContext } from './context.js';
+
+/**
+ * Keys: `s:<id>` a session hash (`data` JSON without `lastSeenAt`, and `lastSeenAt` apart so a
+ * touch rewrites one field), `us:<userId>` the set of a user's session ids. Revocations are
+ * published on `channel` and heard on `subscriber`, so every instance drops its cached copy.
+ */
+export class RedisSessions implements SessionStore {
+  private readonly revokeListeners: ((id: string) => void)[] = [];
+
+  constructor(
+    private readonly ctx: RedisContext,
+    subscriber: Client,
+    private readonly channel: string,
+  ) {
+    subscriber.on('message', (from: string, message: string) => {
+      if (from !== this.channel) return;
+      for (const listener of this.revokeListeners) listener(message);
+    });
+  }
+
+  async createSession(session: Session): Promise<void> {
+    const { lastSeenAt, ...rest } = session;
+    const ttl = this.ctx.ttl(session.expiresAt);
+    await Promise.all([
+      this.ctx.scripts.psCreateSession(
+        this.ctx.key('s', session.id),
+        JSON.stringify(rest),
+        String(lastSeenAt),
+        ttl,
+      ),
+      this.ctx.scripts.psIndexSession(this.ctx.key('us', session.userId), session.id, ttl),
+    ]);
+  }
+
+  async getSession(id: string): Promise<Session | null> {
+    const [data, lastSeen] = await this.ctx.client.hmget(
+      this.ctx.key('s', id),
+      'data',
+      'lastSeenAt',
+    );
+    if (!data) return null;
+    const session = {
+      ...(JSON.parse(data) as Omit<Session, 'lastSeenAt'>),
+      lastSeenAt: Number(lastSeen),
+    };
+    return session.expiresAt > this.ctx.clock.now() ? session : null;
+  }
+
+  async touchSession(id: string, lastSeenAt: number): Promise<void> {
+    await this.ctx.scripts.psTouchSession(this.ctx.key('s', id), String(lastSeenAt));
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    const data = (await this.ctx.scripts.psTakeSession(this.ctx.key('s', id))) as string | null;
+    if (data) {
+      const { userId } = JSON.parse(data) as { userId: string };
+      await this.ctx.client.srem(this.ctx.key('us', userId), id);
+    }
+    // Announced even when the record was already gone: another instance may still cache it.
+    await this.ctx.client.publish(this.channel, id);
+  }
+
+  async listUserSessions(userId: string): Promise<Session[]> {
+    const ids = await this.ctx.client.smembers(this.ctx.key('us', userId));
+    const sessions = await Promise.all(ids.map((id) => this.getSession(id)));
+    const stale = ids.filter((_id, index) => sessions[index] === null);
+    if (stale.length) await this.ctx.client.srem(this.ctx.key('us', userId), ...stale);
+    return sessions
+      .filter((s): s is Session => s !== null)
+      .sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async deleteUserSessions(userId: string): Promise<string[]> {
+    const indexKey = this.ctx.key('us', userId);
+    const ids = await this.ctx.client.smembers(indexKey);
+    if (ids.length === 0) return [];
+    await Promise.all(ids.map((id) => this.ctx.client.del(this.ctx.key('s', id))));
+    await this.ctx.client.srem(indexKey, ...ids);
+    await Promise.all(ids.map((id) => this.ctx.client.publish(this.channel, id)));
+    return ids;
+  }
+
+  onSessionRevoked(listener: (sessionId: string) => void): void {
+    this.revokeListeners.push(listener);
+  }
+}
