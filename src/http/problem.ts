@@ -1,11 +1,11 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { isPortcullisError, PortcullisError } from '../core/errors.js';
-import { CONTENT_SECURITY_POLICY, html, page } from '../html.js';
+import { html, page } from '../html.js';
 import { StoreUnavailableError } from '../ports/store.js';
 import { ScimError, type ScimType, scimErrorBody } from '../scim/errors.js';
 import type { AppContext } from './context.js';
 import { requestId } from './request.js';
-import { sendBody, sendEmpty, wantsJson } from './respond.js';
+import { PAGE_HEADERS, sendBody, sendEmpty, wantsJson } from './respond.js';
 import { isScimPath, SCIM_CONTENT_TYPE } from './scim/paths.js';
 
 /**
@@ -132,18 +132,7 @@ export function renderProblem(
         body: JSON.stringify(scimErrorBody(status, error.publicMessage, scimTypeOf(error))),
       };
     case 'page':
-      headers.push(
-        'Content-Security-Policy',
-        CONTENT_SECURITY_POLICY,
-        'X-Content-Type-Options',
-        'nosniff',
-        'X-Frame-Options',
-        'DENY',
-        'Referrer-Policy',
-        'no-referrer',
-        'Cache-Control',
-        'no-store',
-      );
+      headers.push(...PAGE_HEADERS);
       return { status, headers, contentType: HTML_TYPE, body: errorPageBody(error, chrome) };
     case 'empty':
       headers.push('Cache-Control', 'no-store');

@@ -49,6 +49,20 @@ export function sendJson(
   sendBody(req, res, status, 'application/json; charset=utf-8', JSON.stringify(value), headers);
 }
 
+/** What every page we send carries: a strict CSP, no sniffing, no framing, no referrer, no caching. */
+export const PAGE_HEADERS: readonly string[] = [
+  'Content-Security-Policy',
+  CONTENT_SECURITY_POLICY,
+  'X-Content-Type-Options',
+  'nosniff',
+  'X-Frame-Options',
+  'DENY',
+  'Referrer-Policy',
+  'no-referrer',
+  'Cache-Control',
+  'no-store',
+];
+
 export function sendHtml(
   req: IncomingMessage,
   res: ServerResponse,
@@ -56,18 +70,7 @@ export function sendHtml(
   body: string,
   headers: string[] = [],
 ): void {
-  headers.push(
-    'Content-Security-Policy',
-    CONTENT_SECURITY_POLICY,
-    'X-Content-Type-Options',
-    'nosniff',
-    'X-Frame-Options',
-    'DENY',
-    'Referrer-Policy',
-    'no-referrer',
-    'Cache-Control',
-    'no-store',
-  );
+  headers.push(...PAGE_HEADERS);
   sendBody(req, res, status, 'text/html; charset=utf-8', body, headers);
 }
 
