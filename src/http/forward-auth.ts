@@ -1,14 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IdentityConstraint } from '../core/decide.js';
-import type { Identity } from '../core/identity.js';
-import { identityHeaders } from '../core/identity-headers.js';
 import { type Target, targetUrl } from '../core/target.js';
 import type { Lookup } from '../services/sessions.js';
-import { autheliaNames, autheliaVerify } from './check/dialects/authelia.js';
-import { nginx } from './check/dialects/nginx.js';
-import { oauth2Proxy, oauth2ProxyNames } from './check/dialects/oauth2-proxy.js';
 import type { CheckNames, Dialect } from './check/dialects/shared.js';
-import { traefik } from './check/dialects/traefik.js';
+import {
+  allowedAnswer,
+  checkNames,
+  DIALECTS,
+  type DialectName,
+  type Family,
+} from './check/endpoints.js';
 import {
   type Answer,
   type CheckCaller,
@@ -24,33 +25,10 @@ import { sendEmpty, sendPreparedEmpty } from './respond.js';
 import { type SessionCookie, sessionCookie } from './session-cookie.js';
 
 export type { CheckNames, Dialect } from './check/dialects/shared.js';
+export type { Family } from './check/endpoints.js';
 
 export function loginUrl(ctx: AppContext, rd: string | null): string {
   return loginAt(ctx.baseUrl, rd);
-}
-
-/** The header families a check path answers with (SPEC §3). */
-export type Family = 'portcullis' | 'oauth2-proxy' | 'authelia';
-
-export function checkNames(ctx: AppContext, family: Family): CheckNames {
-  if (family === 'oauth2-proxy') return oauth2ProxyNames(ctx.headerNames);
-  if (family === 'authelia') return autheliaNames(ctx.headerNames);
-  return { names: ctx.headerNames, preferredUsername: false, memoKey: 'allow-headers' };
-}
-
-/** The whole header list of an allowed answer, Content-Length included: handed to `writeHead` as is. */
-function allowedAnswer(names: CheckNames): HeaderFamily {
-  return {
-    memoKey: names.memoKey,
-    build(identity: Identity): string[] {
-      const headers = identityHeaders(names.names, identity);
-      if (names.preferredUsername) {
-        headers.push('X-Auth-Request-Preferred-Username', identity.email.split('@')[0] as string);
-      }
-      headers.push('Content-Length', '0');
-      return headers;
-    },
-  };
 }
 
 const DENIED =
@@ -177,14 +155,6 @@ function sendCheckError(
   } else sendProblem(ctx, req, res, status, code, message, headers);
 }
 
-/** The dialects by the name SPEC §3 gives each check path. */
-const DIALECTS = {
-  nginx,
-  traefik,
-  oauth2: oauth2Proxy,
-  verify: autheliaVerify,
-} as const;
-
 /**
  * The check endpoints of one server, sharing one pipeline: `check(dialect, family)` is the route
  * handler for that combination (its first argument, the context, is the one built in).
@@ -192,12 +162,17 @@ const DIALECTS = {
 export function createCheckHandlers(
   ctx: AppContext,
 ): (
-  dialect: keyof typeof DIALECTS,
+  dialect: DialectName,
   family: Family,
 ) => (_ctx: unknown, req: IncomingMessage, res: ServerResponse) => void {
   const pipeline = new CheckPipeline(ctx);
   return (dialect, family) => {
-    const endpoint = new CheckEndpoint(ctx, pipeline, DIALECTS[dialect], checkNames(ctx, family));
+    const endpoint = new CheckEndpoint(
+      ctx,
+      pipeline,
+      DIALECTS[dialect],
+      checkNames(ctx.headerNames, family),
+    );
     return (_ctx, req, res) => endpoint.handle(req, res);
   };
 }

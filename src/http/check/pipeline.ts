@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import {
   type AccessPolicy,
@@ -11,6 +11,17 @@ import type { Identity } from '../../core/identity.js';
 import type { Target } from '../../core/target.js';
 import { StoreUnavailableError } from '../../ports/store.js';
 import type { Lookup, SessionService } from '../../services/sessions.js';
+
+/**
+ * The part of a request the check reads: the headers (node's merged view and the raw lines, to
+ * see a repeated Host) and the request-target (oauth2-proxy's `allowed_*`). An IncomingMessage
+ * is one; a test builds one from plain values and runs a check without a socket.
+ */
+export interface CheckRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly url?: string | undefined;
+}
 
 /**
  * What a check concludes: the decision (allow, login, deny, each with its reason), or the error
@@ -32,20 +43,20 @@ export interface HeaderFamily {
 /**
  * One user of the pipeline (a forward-auth endpoint, the reverse proxy's request or upgrade
  * path): it owns the output `O` (a response, a socket) and any per-request state `X`, and puts
- * the answer into its own wording.
+ * the answer into its own wording. `R` is the request it is handed back.
  */
-export interface CheckCaller<O, X> {
+export interface CheckCaller<O, X, R extends CheckRequest = IncomingMessage> {
   readonly family: HeaderFamily;
   /** Names the step in the log line of a failed session lookup. */
   readonly during: string;
   /** A constraint the request itself adds to the policy (oauth2-proxy's `allowed_*`), or null. */
-  constraint(req: IncomingMessage): IdentityConstraint | null;
+  constraint(req: R): IdentityConstraint | null;
   /**
    * Called exactly once per `run`: synchronously when there is no session cookie or its session
    * is cached, else once the store has answered.
    */
   answer(
-    req: IncomingMessage,
+    req: R,
     out: O,
     target: Target,
     answer: Answer,
@@ -81,12 +92,12 @@ export class CheckPipeline {
     this.logger = deps.logger;
   }
 
-  run<O, X>(
-    req: IncomingMessage,
+  run<O, X, R extends CheckRequest>(
+    req: R,
     out: O,
     target: Target,
     cookie: string | undefined,
-    caller: CheckCaller<O, X>,
+    caller: CheckCaller<O, X, R>,
     extra: X,
   ): void {
     if (cookie === undefined || cookie === '') {
@@ -113,12 +124,12 @@ export class CheckPipeline {
     return decide(this.policy, target, identity, this.anonymousUser);
   }
 
-  private conclude<O, X>(
-    req: IncomingMessage,
+  private conclude<O, X, R extends CheckRequest>(
+    req: R,
     out: O,
     target: Target,
     lookup: Lookup | null,
-    caller: CheckCaller<O, X>,
+    caller: CheckCaller<O, X, R>,
     extra: X,
   ): void {
     const identity = lookup?.kind === 'valid' ? lookup.live.identity : null;

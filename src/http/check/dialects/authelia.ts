@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { HeaderNames } from '../../../core/identity-headers.js';
 import type { Target, TargetResult } from '../../../core/target.js';
 import { firstValue as first } from '../../request.js';
+import type { CheckRequest } from '../pipeline.js';
 import { fromNginxHeaders } from './nginx.js';
 import {
   type CheckNames,
@@ -25,7 +26,7 @@ function readsLikeNginx(headers: IncomingHttpHeaders): boolean {
  * agree on host, port, path, query and method, else the answer is 400. With nginx's family the
  * method is `X-Original-Method` only: an `X-Forwarded-Method` beside it may be the client's.
  */
-function fromVerifyHeaders(req: IncomingMessage): TargetResult | null {
+function fromVerifyHeaders(req: CheckRequest): TargetResult | null {
   const headers = req.headers;
   if (!readsLikeNginx(headers)) return fromForwardedHeaders(headers);
   const nginx = fromNginxHeaders(req);

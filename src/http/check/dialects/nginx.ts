@@ -1,6 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import { parseHost, type TargetResult } from '../../../core/target.js';
 import { firstValue as first } from '../../request.js';
+import type { CheckRequest } from '../pipeline.js';
 import {
   type Dialect,
   methodOf,
@@ -29,7 +29,7 @@ function requestTargetOf(url: string): string {
  * proxy sets one form and passes the other through from the client, so both present must name
  * the same request (host included), else it is a contradiction and the answer is 400.
  */
-export function fromNginxHeaders(req: IncomingMessage): TargetResult | null {
+export function fromNginxHeaders(req: CheckRequest): TargetResult | null {
   const headers = req.headers;
   const method = methodOf(first(headers['x-original-method']));
   const original = first(headers['x-original-url']);

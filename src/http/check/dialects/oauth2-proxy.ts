@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import type { IdentityConstraint } from '../../../core/decide.js';
 import { compileEmailGlob } from '../../../core/glob.js';
 import type { HeaderNames } from '../../../core/identity-headers.js';
 import type { TargetResult } from '../../../core/target.js';
 import { firstValue as first } from '../../request.js';
+import type { CheckRequest } from '../pipeline.js';
 import {
   type CheckNames,
   type Dialect,
@@ -22,7 +22,7 @@ import {
  * `X-Forwarded-Uri` and passes a client's `X-Forwarded-Host` through, so one that names another
  * host than `Host` is refused rather than believed. `X-Original-URL` is never read here.
  */
-function fromOauth2Headers(req: IncomingMessage): TargetResult | null {
+function fromOauth2Headers(req: CheckRequest): TargetResult | null {
   const headers = req.headers;
   const uri = first(headers['x-forwarded-uri']);
   if (uri === undefined) return null;
@@ -44,7 +44,7 @@ function fromOauth2Headers(req: IncomingMessage): TargetResult | null {
  * comma-separated lists the signed-in user must also match, evaluated by `decide` beside the
  * rules so a denial carries its reason.
  */
-function allowedParameters(req: IncomingMessage): IdentityConstraint | null {
+function allowedParameters(req: CheckRequest): IdentityConstraint | null {
   const url = req.url ?? '';
   const q = url.indexOf('?');
   if (q === -1) return null;

@@ -4,6 +4,7 @@ import type { HeaderNames } from '../../../core/identity-headers.js';
 import type { Target, TargetResult } from '../../../core/target.js';
 import { TargetCache } from '../../../core/target-cache.js';
 import { sendEmpty } from '../../respond.js';
+import type { CheckRequest } from '../pipeline.js';
 
 /**
  * What differs between the proxies portcullis answers (SPEC §3): which headers name the request
@@ -15,9 +16,9 @@ export interface Dialect {
   readonly name: 'nginx' | 'traefik' | 'oauth2' | 'verify';
   readonly allowStatus: 200 | 202;
   /** The target a trusted proxy asked about; null when its headers are missing, a refusal when they contradict each other. */
-  readTarget(req: IncomingMessage): TargetResult | null;
+  readTarget(req: CheckRequest): TargetResult | null;
   /** A constraint the check request adds to the policy, or null. */
-  constraint(req: IncomingMessage): IdentityConstraint | null;
+  constraint(req: CheckRequest): IdentityConstraint | null;
   /** "Needs login", in this dialect's words. */
   sendLogin(req: IncomingMessage, res: ServerResponse, target: Target, login: string): void;
 }
@@ -43,7 +44,7 @@ export function refused(reason: string): TargetResult {
  * The Host header, or a refusal when the request carries more than one (node keeps the first
  * and drops the rest; a proxy may have read the other one).
  */
-export function singleHost(req: IncomingMessage): string | TargetResult | undefined {
+export function singleHost(req: CheckRequest): string | TargetResult | undefined {
   const raw = req.rawHeaders;
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
