@@ -2,32 +2,46 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import {
-  EmailTakenError,
   type Group,
+  type GroupDirectory,
   GroupNameTakenError,
   GroupVersionConflictError,
-  type Store,
-  type User,
-} from '../ports/store.js';
+} from '../ports/groups.js';
+import { EmailTakenError, type User, type UserDirectory } from '../ports/users.js';
 import {
+  type AuditEvent,
   type AuditFacts,
-  type AuditLog,
   type AuditParty,
+  type AuditRecord,
   type AuditSource,
+  recordSessionsEnded,
   SCIM_ACTOR,
   type ScimAction,
   type SessionEndReason,
 } from '../services/audit.js';
-import type { SessionService } from '../services/sessions.js';
 import { ScimError } from './errors.js';
 import type { GroupFields, UserFields } from './resources.js';
 
+/** Ends and forgets a user's sessions (the session service, or a test's stand-in). */
+export interface UserSessions {
+  /** Deletes every session of the user; returns their ids. */
+  revokeUser(userId: string): Promise<string[]>;
+  /** Drops what is cached about the user's sessions after its record changed. */
+  refreshUser(userId: string): Promise<void>;
+}
+
+/** The one method of the audit log SCIM writes through. */
+export interface AuditRecorder {
+  record(event: AuditEvent, who: AuditRecord): Promise<void>;
+}
+
 export interface ProvisioningDeps {
-  store: Store;
-  sessions: SessionService;
+  users: UserDirectory;
+  groups: GroupDirectory;
+  sessions: UserSessions;
   clock: Clock;
-  logger: Logger;
-  audit: AuditLog;
+  logger: Pick<Logger, 'warn'>;
+  audit: AuditRecorder;
   /**
    * Admin by `admin.emails` or the admin panel: SCIM never changes such a user's email (their
    * address is what makes them admin, and the account was never the IdP's to hand over).
@@ -108,24 +122,24 @@ export class Provisioning {
     );
   }
 
-  private async ended(
+  private ended(
     subject: AuditParty,
     reason: SessionEndReason,
     count: number,
     source: AuditSource | null,
   ): Promise<void> {
-    if (count === 0) return;
-    await this.deps.audit.record(
-      { event: 'session.ended', reason, sessions: count },
-      { actor: SCIM_ACTOR, subject, source },
-    );
+    return recordSessionsEnded(this.deps.audit, reason, count, {
+      actor: SCIM_ACTOR,
+      subject,
+      source,
+    });
   }
 
   /** Every user, in email order, a page at a time (filters the store cannot index). */
   async *allUsers(): AsyncGenerator<User> {
     const size = 500;
     for (let offset = 0; ; offset += size) {
-      const page = await this.deps.store.listUsers({ offset, limit: size });
+      const page = await this.deps.users.listUsers({ offset, limit: size });
       yield* page.users;
       if (page.users.length < size || offset + size >= page.total) return;
     }
@@ -134,7 +148,7 @@ export class Provisioning {
   async *allGroups(): AsyncGenerator<Group> {
     const size = 500;
     for (let offset = 0; ; offset += size) {
-      const page = await this.deps.store.listGroups({ offset, limit: size });
+      const page = await this.deps.groups.listGroups({ offset, limit: size });
       yield* page.groups;
       if (page.groups.length < size || offset + size >= page.total) return;
     }
@@ -165,14 +179,14 @@ export class Provisioning {
   /** The SCIM groups the user is a member of. */
   async groupsOf(user: User): Promise<Group[]> {
     const groups = await Promise.all(
-      user.groups.map((name) => this.deps.store.getGroupByName(name)),
+      user.groups.map((name) => this.deps.groups.getGroupByName(name)),
     );
     return groups.filter((g): g is Group => g?.members.includes(user.id) === true);
   }
 
   async createUser(fields: UserFields, source: AuditSource | null = null): Promise<User> {
-    const { store, clock } = this.deps;
-    if (await store.getUserByEmail(fields.email))
+    const { users, clock } = this.deps;
+    if (await users.getUserByEmail(fields.email))
       throw taken(`a user with email ${fields.email} exists`);
     await this.checkUnique(fields, null);
     const blank: User = {
@@ -187,7 +201,7 @@ export class Provisioning {
       provisionedBy: 'scim',
     };
     const user = withFields(blank, fields);
-    const stored = await store.createUser(user);
+    const stored = await users.createUser(user);
     if (stored.id !== user.id) throw taken(`a user with email ${fields.email} exists`);
     await this.log('create_user', stored, source, { active: user.active });
     return stored;
@@ -202,13 +216,13 @@ export class Provisioning {
     fields: UserFields,
     source: AuditSource | null = null,
   ): Promise<User> {
-    const { store, sessions } = this.deps;
+    const { users, sessions } = this.deps;
     const next = withFields(existing, fields);
     const emailChanged = next.email !== existing.email;
     if (emailChanged) this.checkEmailChange(existing);
     await this.checkUnique(fields, existing);
     try {
-      await store.updateUser(next);
+      await users.updateUser(next);
     } catch (error) {
       if (error instanceof EmailTakenError) throw taken(`a user with email ${next.email} exists`);
       throw error;
@@ -267,20 +281,20 @@ export class Provisioning {
    * deactivates); Entra ID deletes after its soft-delete period.
    */
   async deleteUser(user: User, source: AuditSource | null = null): Promise<void> {
-    const { store, sessions } = this.deps;
+    const { users, groups, sessions } = this.deps;
     const ended = await sessions.revokeUser(user.id);
     for (const { id } of await this.groupsOf(user)) {
       await this.retryOnConflict(async () => {
-        const group = await store.getGroup(id);
+        const group = await groups.getGroup(id);
         if (!group?.members.includes(user.id)) return;
-        await store.updateGroup({
+        await groups.updateGroup({
           ...group,
           members: group.members.filter((member) => member !== user.id),
           updatedAt: this.deps.clock.now(),
         });
       });
     }
-    await store.deleteUser(user.id);
+    await users.deleteUser(user.id);
     await sessions.refreshUser(user.id);
     // Named, not passed as the user: its trail went with it and must not be written again.
     const gone = { id: user.id, label: user.email };
@@ -298,7 +312,7 @@ export class Provisioning {
       const chunk = ids.slice(i, i + 100);
       const users = await Promise.all(
         chunk.map((id) =>
-          known.has(id) ? Promise.resolve(true) : this.deps.store.getUser(id).then(Boolean),
+          known.has(id) ? Promise.resolve(true) : this.deps.users.getUser(id).then(Boolean),
         ),
       );
       chunk.forEach((id, index) => {
@@ -309,8 +323,8 @@ export class Provisioning {
   }
 
   async createGroup(fields: GroupFields, source: AuditSource | null = null): Promise<Group> {
-    const { store, clock } = this.deps;
-    if (await store.getGroupByName(fields.displayName))
+    const { groups, clock } = this.deps;
+    if (await groups.getGroupByName(fields.displayName))
       throw taken(`a group named ${fields.displayName} exists`);
     const now = clock.now();
     const group: Group = {
@@ -322,7 +336,7 @@ export class Provisioning {
       version: 0,
     };
     if (fields.externalId !== undefined) group.externalId = fields.externalId;
-    const stored = await store.createGroup(group);
+    const stored = await groups.createGroup(group);
     if (stored.id !== group.id) throw taken(`a group named ${fields.displayName} exists`);
     await this.syncMembers(null, group);
     await this.log('create_group', { id: group.id, label: group.displayName }, source, {
@@ -350,7 +364,7 @@ export class Provisioning {
     };
     if (fields.externalId !== undefined) next.externalId = fields.externalId;
     try {
-      next = await this.deps.store.updateGroup(next);
+      next = await this.deps.groups.updateGroup(next);
     } catch (error) {
       if (error instanceof GroupNameTakenError)
         throw taken(`a group named ${next.displayName} exists`);
@@ -366,7 +380,7 @@ export class Provisioning {
   }
 
   async deleteGroup(group: Group, source: AuditSource | null = null): Promise<void> {
-    await this.deps.store.deleteGroup(group.id);
+    await this.deps.groups.deleteGroup(group.id);
     await this.syncMembers(group, null);
     await this.log('delete_group', { id: group.id, label: group.displayName }, source, {
       members: group.members.length,
@@ -391,7 +405,7 @@ export class Provisioning {
     before: Group | null,
     after: Group | null,
   ): Promise<{ added: number; removed: number }> {
-    const { store, sessions } = this.deps;
+    const { users, groups: directory, sessions } = this.deps;
     const id = (after ?? before)?.id as string;
     const old = new Set(before?.members ?? []);
     const now = new Set(after?.members ?? []);
@@ -406,7 +420,7 @@ export class Provisioning {
     // Every name this group had while we looked: a user's entry under any of them is ours.
     const names = new Set<string>();
     for (const group of [before, after]) if (group) names.add(group.displayName.toLowerCase());
-    let current = await store.getGroup(id);
+    let current = await directory.getGroup(id);
     for (let round = 1; affected.length > 0; round += 1) {
       if (current) names.add(current.displayName.toLowerCase());
       const members = new Set(current?.members ?? []);
@@ -419,12 +433,12 @@ export class Provisioning {
         await Promise.all(
           affected.slice(i, i + 50).map(async (member) => {
             const has = members.has(member);
-            if (await store.updateUserGroups(member, (groups) => mirror(groups, has)))
+            if (await users.updateUserGroups(member, (groups) => mirror(groups, has)))
               await sessions.refreshUser(member);
           }),
         );
       }
-      const again = await store.getGroup(id);
+      const again = await directory.getGroup(id);
       if ((again?.version ?? -1) === (current?.version ?? -1)) break;
       if (round >= MIRROR_ROUNDS) {
         // Only under a storm of writes to one group; the IdP's next sync repairs what is left.

@@ -1,6 +1,13 @@
 import { normalizeEmail } from '../core/email.js';
 import type { AuditEntry, Session, Store, User } from '../ports/store.js';
-import type { AdminAction, AuditFacts, AuditLog, AuditSource, SessionEndReason } from './audit.js';
+import {
+  type AdminAction,
+  type AuditFacts,
+  type AuditLog,
+  type AuditSource,
+  recordSessionsEnded,
+  type SessionEndReason,
+} from './audit.js';
 import type { LoginLinks } from './login-links.js';
 import { type StaticUser, setUserPassword } from './passwords.js';
 import type { SessionService } from './sessions.js';
@@ -144,18 +151,14 @@ export class AdminService {
     );
   }
 
-  private async ended(
+  private ended(
     actor: User,
     target: User,
     reason: SessionEndReason,
     count: number,
     source: AuditSource | null,
   ): Promise<void> {
-    if (count === 0) return;
-    await this.deps.audit.record(
-      { event: 'session.ended', reason, sessions: count },
-      { actor, subject: target, source },
-    );
+    return recordSessionsEnded(this.deps.audit, reason, count, { actor, subject: target, source });
   }
 
   async bulk(

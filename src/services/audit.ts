@@ -88,6 +88,20 @@ export const SCIM_ACTOR: AuditLabel = { id: null, label: 'scim' };
 export const CLI_ACTOR: AuditLabel = { id: null, label: 'cli' };
 export const ANONYMOUS_ACTOR: AuditLabel = { id: null, label: 'anonymous' };
 
+/**
+ * `session.ended` for `count` sessions an action (admin panel, SCIM) ended; nothing when there
+ * were none, so a trail does not fill with empty endings.
+ */
+export async function recordSessionsEnded(
+  audit: { record(event: AuditEvent, who: AuditRecord): Promise<void> },
+  reason: SessionEndReason,
+  count: number,
+  who: AuditRecord,
+): Promise<void> {
+  if (count === 0) return;
+  await audit.record({ event: 'session.ended', reason, sessions: count }, who);
+}
+
 function isUser(party: AuditParty): party is User {
   return 'email' in party;
 }
