@@ -49,3 +49,27 @@ export function rawRequest(
 export function headerOf(reply: RawReply, name: string): string | undefined {
   return reply.headers.find(([n]) => n === name.toLowerCase())?.[1];
 }
+
+/**
+ * `GET target` on its own connection with exactly these header lines (repeats, odd spellings
+ * and raw bytes in the target included, and no Host unless given); resolves the status code,
+ * 0 when the server closed without one.
+ */
+export function rawGetStatus(
+  port: number,
+  target: string,
+  headers: [string, string][],
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1');
+    });
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    socket.on('error', reject);
+    const lines = [`GET ${target} HTTP/1.1`, 'Connection: close'];
+    for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  });
+}

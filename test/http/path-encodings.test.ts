@@ -1,8 +1,8 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCorpus } from '../fixtures/read-corpus.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/echo-upstream.js';
+import { rawGetStatus } from '../helpers/raw-request.js';
 
 /**
  * Path encodings (issue 10, item 3), from test/fixtures/path-encodings.txt: encoded whitespace
@@ -28,20 +28,9 @@ const corpus = readCorpus(new URL('../fixtures/path-encodings.txt', import.meta.
 const denyEscapes = corpus.filter((c) => c.section === 'deny-escape');
 const bypassAbuse = corpus.filter((c) => c.section === 'bypass-abuse');
 
-/** One request on its own connection; the request line and headers exactly as given. */
+/** One GET on its own connection; the request line and headers exactly as given. */
 function raw(port: number, target: string, headers: [string, string][]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let data = '';
-    socket.on('data', (chunk: Buffer) => {
-      data += chunk.toString('latin1');
-    });
-    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-    socket.on('error', reject);
-    const lines = [`GET ${target} HTTP/1.1`, 'Connection: close', 'Accept: application/json'];
-    for (const [name, value] of headers) lines.push(`${name}: ${value}`);
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  });
+  return rawGetStatus(port, target, [['Accept', 'application/json'], ...headers]);
 }
 
 function isSuccess(status: number): boolean {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corpus, proxyHeaders, setsHeader } from '../fixtures/target-confusion.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/echo-upstream.js';
+import { rawGetStatus } from '../helpers/raw-request.js';
 
 /**
  * Target-source confusion (issue 10, item 1), from test/fixtures/target-confusion.json: each
@@ -13,56 +13,9 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/echo-upstream.j
  * through where the rules say so, so every "never 2xx" below can fail.
  */
 
-interface Proxy {
-  name: string;
-  path: string;
-  sets: Record<string, string>;
-}
-interface Corpus {
-  proxies: Proxy[];
-  requests: { method: string; url: string }[];
-  injections: Record<string, string>[];
-  duplicates: string[];
-  duplicateValues: Record<string, string>;
-}
-
-const corpus = JSON.parse(
-  readFileSync(new URL('../fixtures/target-confusion.json', import.meta.url), 'utf8'),
-) as Corpus;
-
-function fill(template: string, method: string, url: URL): string {
-  return template
-    .replaceAll('{scheme}', url.protocol.slice(0, -1))
-    .replaceAll('{host}', url.host)
-    .replaceAll('{uri}', `${url.pathname}${url.search}`)
-    .replaceAll('{url}', url.href)
-    .replaceAll('{method}', method);
-}
-
-/** The header lines the proxy sends for `method url`, in order. */
-function proxyHeaders(proxy: Proxy, method: string, url: string): [string, string][] {
-  const parsed = new URL(url);
-  return Object.entries(proxy.sets).map(([name, value]) => [name, fill(value, method, parsed)]);
-}
-
-function setsHeader(proxy: Proxy, name: string): boolean {
-  return Object.keys(proxy.sets).some((set) => set.toLowerCase() === name.toLowerCase());
-}
-
-/** One GET on its own connection, header lines exactly as given (duplicates included). */
+/** A check as its proxy sends it; Accept makes Traefik-style endpoints answer a navigation. */
 function rawCheck(port: number, path: string, headers: [string, string][]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let data = '';
-    socket.on('data', (chunk: Buffer) => {
-      data += chunk.toString('latin1');
-    });
-    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-    socket.on('error', reject);
-    const lines = [`GET ${path} HTTP/1.1`, 'Connection: close', 'Accept: text/html'];
-    for (const [name, value] of headers) lines.push(`${name}: ${value}`);
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  });
+  return rawGetStatus(port, path, [['Accept', 'text/html'], ...headers]);
 }
 
 const REFUSALS = [400, 401, 302, 303, 403];
@@ -181,18 +134,7 @@ describe('target-source confusion in reverse-proxy mode', () => {
 
   /** GET / as a trusted front proxy (loopback is trusted by default) passes it on. */
   function viaFront(headers: [string, string][]): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1');
-      let data = '';
-      socket.on('data', (chunk: Buffer) => {
-        data += chunk.toString('latin1');
-      });
-      socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-      socket.on('error', reject);
-      const lines = ['GET / HTTP/1.1', 'Connection: close', 'Accept: application/json'];
-      for (const [name, value] of headers) lines.push(`${name}: ${value}`);
-      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-    });
+    return rawGetStatus(port, '/', [['Accept', 'application/json'], ...headers]);
   }
 
   it('control: the bypass host reaches the app, the protected one does not', async () => {

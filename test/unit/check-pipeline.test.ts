@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +27,7 @@ import { sessionCookie } from '../../src/http/session-cookie.js';
 import { StoreUnavailableError } from '../../src/ports/store.js';
 import { SessionService } from '../../src/services/sessions.js';
 import { UserService } from '../../src/services/users.js';
+import { corpus, proxyHeaders, setsHeader } from '../fixtures/target-confusion.js';
 
 /**
  * The check pipeline and every dialect's target reader, in-process: a request made of plain
@@ -566,40 +566,6 @@ describe("check pipeline in-process: compatibility paths keep their tools' heade
 });
 
 describe('check pipeline in-process: the target-confusion corpus', () => {
-  interface Proxy {
-    name: string;
-    path: string;
-    sets: Record<string, string>;
-  }
-  interface Corpus {
-    proxies: Proxy[];
-    requests: { method: string; url: string }[];
-    injections: Record<string, string>[];
-    duplicates: string[];
-    duplicateValues: Record<string, string>;
-  }
-  const corpus = JSON.parse(
-    readFileSync(new URL('../fixtures/target-confusion.json', import.meta.url), 'utf8'),
-  ) as Corpus;
-
-  function fill(template: string, method: string, url: URL): string {
-    return template
-      .replaceAll('{scheme}', url.protocol.slice(0, -1))
-      .replaceAll('{host}', url.host)
-      .replaceAll('{uri}', `${url.pathname}${url.search}`)
-      .replaceAll('{url}', url.href)
-      .replaceAll('{method}', method);
-  }
-
-  function proxyHeaders(proxy: Proxy, method: string, url: string): [string, string][] {
-    const parsed = new URL(url);
-    return Object.entries(proxy.sets).map(([name, value]) => [name, fill(value, method, parsed)]);
-  }
-
-  function setsHeader(proxy: Proxy, name: string): boolean {
-    return Object.keys(proxy.sets).some((set) => set.toLowerCase() === name.toLowerCase());
-  }
-
   let world: World;
 
   beforeAll(async () => {
