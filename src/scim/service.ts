@@ -68,7 +68,8 @@ export type DiscoveryKind = 'serviceproviderconfig' | 'resourcetypes' | 'schemas
 
 const DEFAULT_COUNT = 100;
 
-const USER_PATCH: PatchTarget = {
+/** The attribute rules the patch engine applies to Users (exported for the PATCH unit table). */
+export const USER_PATCH: PatchTarget = {
   multiValued: new Set([
     'emails',
     'groups',
@@ -83,7 +84,8 @@ const USER_PATCH: PatchTarget = {
   readOnly: new Set(['id', 'meta', 'schemas', 'groups']),
   caseExact: isCaseExact,
 };
-const GROUP_PATCH: PatchTarget = {
+/** The attribute rules the patch engine applies to Groups. */
+export const GROUP_PATCH: PatchTarget = {
   multiValued: new Set(['members']),
   readOnly: new Set(['id', 'meta', 'schemas']),
   caseExact: isCaseExact,

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ScimError } from '../../src/scim/errors.js';
 import { applyPatch, type PatchTarget } from '../../src/scim/patch.js';
-import { isCaseExact, type Json, userFromScim } from '../../src/scim/resources.js';
+import { type Json, userFromScim } from '../../src/scim/resources.js';
+import { GROUP_PATCH, USER_PATCH } from '../../src/scim/service.js';
 
 type Target = 'user' | 'group';
 interface Case {
@@ -29,29 +30,8 @@ const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/scim-patches.json', import.meta.url), 'utf8'),
 ) as Fixture;
 
-// The attribute rules the SCIM route gives the patch engine (USER_PATCH / GROUP_PATCH there).
-const TARGETS: Record<Target, PatchTarget> = {
-  user: {
-    multiValued: new Set([
-      'emails',
-      'groups',
-      'phonenumbers',
-      'addresses',
-      'ims',
-      'photos',
-      'roles',
-      'entitlements',
-      'x509certificates',
-    ]),
-    readOnly: new Set(['id', 'meta', 'schemas', 'groups']),
-    caseExact: isCaseExact,
-  },
-  group: {
-    multiValued: new Set(['members']),
-    readOnly: new Set(['id', 'meta', 'schemas']),
-    caseExact: isCaseExact,
-  },
-};
+// The attribute rules the SCIM service gives the patch engine: the real ones, not a copy.
+const TARGETS: Record<Target, PatchTarget> = { user: USER_PATCH, group: GROUP_PATCH };
 
 function bodyOf(c: Case): unknown {
   if (c.operations) {
