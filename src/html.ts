@@ -77,7 +77,7 @@ export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5
 .card{background:var(--card);width:100%;max-width:26rem;padding:2rem;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.15)}
 .logo{display:block;max-height:3rem;max-width:100%;margin:0 0 .75rem}.product{margin:0 0 .5rem;color:var(--muted);font-weight:600;letter-spacing:.02em}
 h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;font-weight:600;margin:.75rem 0 .25rem}
-input[type=email],input[type=text],input[type=password],input[type=search]{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid var(--muted);border-radius:6px;background:var(--card);color:var(--fg)}
+input[type=email],input[type=text],input[type=password],input[type=search],input[type=url]{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid var(--muted);border-radius:6px;background:var(--card);color:var(--fg)}
 button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.65rem 1rem;font:inherit;font-weight:600;color:#fff;background:var(--accent);border:0;border-radius:6px;cursor:pointer;text-align:center;text-decoration:none}
 button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .message{padding:.6rem .8rem;border-radius:6px;margin:0 0 1rem;border:1px solid currentColor}.error{color:var(--err)}.info{color:var(--ok)}
