@@ -362,6 +362,8 @@ export const configSchema = z.strictObject({
         .union([z.literal('rules'), z.array(z.string().min(1)).min(1)])
         .nullable()
         .default(null),
+      /** What the `user` headers carry: the username (default), the email, or the internal id. */
+      user_value: z.enum(['username', 'email', 'id']).default('username'),
     })
     .prefault({}),
   admin: z
@@ -369,6 +371,35 @@ export const configSchema = z.strictObject({
       emails: z.array(z.string().min(1)).default([]),
       // No default: a group name an IdP or SCIM client can create must never make admins unasked.
       groups: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  tokens: z
+    .strictObject({
+      /** App tokens (`pcx_…`) for native apps and scripts. */
+      enabled: z.boolean().default(true),
+      /** A header that may carry a token besides Authorization / Proxy-Authorization. */
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name (letters, digits, -)')
+        .nullable()
+        .default('X-Portcullis-Token'),
+      /** The longest expiry a token may be given; tokens without one expire after this too. */
+      max_lifetime: duration.default(365 * 86_400_000),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      /** Exact origins (scheme://host[:port]) whose cross-origin requests get CORS answers. */
+      allowed_origins: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+$/,
+              'must be an exact origin such as app://obsidian.md or https://app.example.com',
+            ),
+        )
+        .default([]),
     })
     .prefault({}),
   scim: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
