@@ -144,11 +144,11 @@ export function table(rows) {
  * Signs EMAIL in to a running `portcullis serve` the way a person would with a handed-out link
  * (`portcullis login-url`, then POST /auth/magic); returns the `portcullis_session=…` cookie.
  */
-export async function signIn(configPath, origin, email) {
+export async function signIn(configPath, origin, email, root = ROOT) {
   const issued = spawnSync(
     process.execPath,
-    [join(ROOT, 'bin/portcullis.js'), 'login-url', email, '--rd', '/', '--config', configPath],
-    { cwd: ROOT, encoding: 'utf8' },
+    [join(root, 'bin/portcullis.js'), 'login-url', email, '--rd', '/', '--config', configPath],
+    { cwd: root, encoding: 'utf8' },
   );
   if (issued.status !== 0) throw new Error(`login-url failed: ${issued.stderr}`);
   const link = new URL(issued.stdout.trim().split('\n').pop());

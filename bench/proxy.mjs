@@ -47,12 +47,16 @@ const TARGETS = { ratio: 0.4, wsAddedMs: 0.3 };
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
 // BENCH_CEILING=1 adds two non-proxies that bound what a Node design can reach (proxy-servers.mjs).
 const CEILING = process.env.BENCH_CEILING === '1' ? ['tcp-relay', 'llhttp-both'] : [];
+// BENCH_BASELINE=DIR (a built checkout of another commit) adds `base-portcullis`: that tree's
+// proxy over the same upstream, in the same rounds (see bench/run.mjs).
+const BASELINE = process.env.BENCH_BASELINE || null;
 const CANDIDATES = [
   'direct',
   'http-proxy',
   'undici-stream',
   'engine',
   'portcullis',
+  ...(BASELINE ? ['base-portcullis'] : []),
   ...CEILING,
 ].filter((name) => !ONLY || name === 'direct' || ONLY.includes(name));
 
@@ -82,7 +86,7 @@ async function startServer(kind, upstreamPort = 0) {
 }
 
 /** portcullis serve in reverse-proxy mode, signed in through a one-time link. */
-async function startPortcullis(upstreamPort) {
+async function startPortcullis(upstreamPort, root = ROOT) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-proxy-'));
   group.tempDirs.push(dir);
@@ -96,7 +100,7 @@ async function startPortcullis(upstreamPort) {
   };
   const configPath = join(dir, 'portcullis.yaml');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const bin = join(ROOT, 'bin/portcullis.js');
+  const bin = join(root, 'bin/portcullis.js');
   // As `npm start` and the Docker image run it (docs/performance.md).
   const child = group.start(0, process.execPath, [
     '--no-memory-reducer',
@@ -116,7 +120,7 @@ async function startPortcullis(upstreamPort) {
       throw new Error(`portcullis did not start:\n${child.output}`);
     await sleep(100);
   }
-  const cookie = await signIn(configPath, origin, EMAIL);
+  const cookie = await signIn(configPath, origin, EMAIL, root);
   const server = { url: origin, pid: child.pid, headers: { Cookie: cookie } };
   // The request wrk sends must be checked and forwarded; without the cookie it must not be.
   const allowed = await http(`${origin}/`, { headers: server.headers });
@@ -188,7 +192,9 @@ async function main() {
     servers[name] =
       name === 'portcullis'
         ? await startPortcullis(upstreamPort)
-        : await startServer(name, upstreamPort);
+        : name === 'base-portcullis'
+          ? await startPortcullis(upstreamPort, BASELINE)
+          : await startServer(name, upstreamPort);
   }
   for (const name of CANDIDATES) {
     const res = await http(`${servers[name].url}/`, { headers: servers[name].headers });
@@ -218,7 +224,7 @@ async function main() {
     };
   }
   const ws = {};
-  for (const name of ['direct', 'http-proxy', 'portcullis']) {
+  for (const name of ['direct', 'http-proxy', 'portcullis', 'base-portcullis']) {
     if (!servers[name]) continue;
     const times = await wsRoundTrips(servers[name], WS_ROUNDTRIPS);
     ws[name] = { p50: at(times, 0.5), p99: at(times, 0.99) };

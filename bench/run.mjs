@@ -15,6 +15,10 @@
 // BENCH_PROFILE=1 to run the servers under `--cpu-prof` (profiles land in bench/profiles/; read
 // one with `node bench/top-profile.mjs FILE`), BENCH_PERF=1 to record each load but its first and last second with
 // `perf record -g` (servers get --perf-basic-prof; files bench/profiles/perf-NAME-ROUND.data).
+// BENCH_BASELINE=DIR (a built checkout of another commit, e.g. `git worktree add /tmp/base REV &&
+// cd /tmp/base && npm ci && npm run build`) also starts that tree's memory and Redis servers
+// ("base-memory", "base-redis") and loads them in the same rounds, so a change is compared with
+// its parent in one run, each against the same bare sandwiches.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -58,6 +62,7 @@ const SAME_HEADERS_AS_BARE = {
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PERF = process.env.BENCH_PERF === '1';
+const BASELINE = process.env.BENCH_BASELINE || null;
 const PROFILE_FLAGS = [
   ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles')] : []),
   ...(PERF ? ['--perf-basic-prof'] : []),
@@ -127,7 +132,7 @@ async function startRedis() {
 }
 
 /** Starts `bin/portcullis.js serve` with its own config and signs in once; returns the cookie. */
-async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
+async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE, root = ROOT) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `portcullis-bench-${name}-`));
   group.tempDirs.push(dir);
@@ -142,7 +147,7 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
   const configPath = join(dir, 'portcullis.yaml');
   // JSON is YAML.
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const bin = join(ROOT, 'bin/portcullis.js');
+  const bin = join(root, 'bin/portcullis.js');
   const child = group.start(0, process.execPath, [
     // As `npm start` and the Docker image run it (docs/performance.md).
     '--no-memory-reducer',
@@ -158,7 +163,7 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE) {
     child,
   );
 
-  const cookie = await signIn(configPath, origin, EMAIL);
+  const cookie = await signIn(configPath, origin, EMAIL, root);
   return { url: `${origin}/auth/nginx`, cookie, pid: child.pid };
 }
 
@@ -270,6 +275,24 @@ async function main() {
     servers['memory-default'] = await startPortcullis('memory-default', 'memory://', null);
   }
   if (wanted('redis')) servers.redis = await startPortcullis('redis', await startRedis());
+  if (BASELINE) {
+    if (wanted('memory')) {
+      servers['base-memory'] = await startPortcullis(
+        'base-memory',
+        'memory://',
+        undefined,
+        BASELINE,
+      );
+    }
+    if (wanted('redis')) {
+      servers['base-redis'] = await startPortcullis(
+        'base-redis',
+        await startRedis(),
+        undefined,
+        BASELINE,
+      );
+    }
+  }
   const names = Object.keys(servers);
   // The bare server gets the very same request bytes, cookie included.
   servers.bare.cookie = (servers.memory ?? servers.redis ?? servers['memory-default'])?.cookie;
@@ -368,6 +391,8 @@ async function main() {
     memory: 'memory: portcullis, memory store, same 3 headers',
     'memory-default': 'memory-default: same, default 7 headers',
     redis: 'redis: portcullis, Redis store, same 3 headers',
+    'base-memory': `base-memory: ${BASELINE}, memory store`,
+    'base-redis': `base-redis: ${BASELINE}, Redis store`,
   };
   const rows = [
     [

@@ -71,18 +71,20 @@ ${options.body}
 `.value;
 }
 
-export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1f5fbf;--muted:#57606a;--err:#b42318;--ok:#116329}
-@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--card:#161b22;--accent:#4c9aff;--muted:#9da7b3;--err:#ff7b72;--ok:#56d364}}
+export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1f5fbf;--on-accent:#fff;--danger:#b42318;--on-danger:#fff;--muted:#57606a;--err:#b42318;--ok:#116329}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--card:#161b22;--accent:#4c9aff;--on-accent:#0d1117;--danger:#ff7b72;--on-danger:#0d1117;--muted:#9da7b3;--err:#ff7b72;--ok:#56d364}}
 *{box-sizing:border-box}body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:1rem}
 .card{background:var(--card);width:100%;max-width:26rem;padding:2rem;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.15)}
 .logo{display:block;max-height:3rem;max-width:100%;margin:0 0 .75rem}.product{margin:0 0 .5rem;color:var(--muted);font-weight:600;letter-spacing:.02em}
 h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=email],input[type=text],input[type=password],input[type=search],input[type=url]{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid var(--muted);border-radius:6px;background:var(--card);color:var(--fg)}
-button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.65rem 1rem;font:inherit;font-weight:600;color:#fff;background:var(--accent);border:0;border-radius:6px;cursor:pointer;text-align:center;text-decoration:none}
+button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.65rem 1rem;font:inherit;font-weight:600;color:var(--on-accent);background:var(--accent);border:0;border-radius:6px;cursor:pointer;text-align:center;text-decoration:none}
 button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .message{padding:.6rem .8rem;border-radius:6px;margin:0 0 1rem;border:1px solid currentColor}.error{color:var(--err)}.info{color:var(--ok)}
 .muted{color:var(--muted);font-size:.9rem}code{word-break:break-all}
-a{color:var(--accent)}.button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
+a{color:var(--accent)}.button.secondary,button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
+button.danger,.button.danger{background:var(--danger);color:var(--on-danger)}button.danger.secondary{background:transparent;color:var(--danger);border:1px solid var(--danger)}
+.address{overflow-wrap:normal;word-break:normal}
 .divider{display:flex;align-items:center;gap:.75rem;color:var(--muted);margin:1.25rem 0}.divider::before,.divider::after{content:"";flex:1;border-top:1px solid var(--muted);opacity:.4}
 .signed-in{margin:0 0 1.5rem}.signed-in p{margin:.25rem 0}.target{word-break:break-all;font-weight:600}
 .card.wide{max-width:72rem;align-self:flex-start}
