@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { z } from 'zod';
 import { type FileRead, type Logo, logoFrom, smtpCaFrom } from './file-values.js';
 import type { ConfigIssue } from './issues.js';
+import { prefixCollisions } from './prefix-collisions.js';
 import { parseSections, salvage } from './salvage.js';
 import { configSchema, type ParsedConfig, type RawConfig, storeIsRedis } from './schema.js';
 
@@ -141,6 +142,8 @@ function semanticIssues(
   }
   if (access?.default_policy === 'bypass')
     warnings.push('access.default_policy is bypass: unmatched requests pass without login');
+  if (server && raw.proxy)
+    warnings.push(...prefixCollisions(server.path_prefix, raw.proxy.upstream));
   if (server?.trusted_proxies.some((c) => c.endsWith('/0'))) {
     warnings.push(
       'server.trusted_proxies trusts every address: any client can forge X-Forwarded-* headers',
