@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { type App, openStore, startApp } from './app.js';
 import { ExplainUsageError, explainCommand } from './cli/explain.js';
 import { healthcheck } from './cli/healthcheck.js';
+import { TOKEN_USAGE, tokenCommand } from './cli/token.js';
 import { ConfigError, formatIssue } from './config/issues.js';
 import { type Config, loadConfig } from './config/load.js';
 import { describeStore, storeIsRedis } from './config/schema.js';
@@ -22,6 +23,7 @@ const USAGE = `usage: portcullis <command> [options]
   healthcheck [--config FILE]                   GET healthz where serve listens: exit 0 or 1
   login-url EMAIL [--rd URL] [--config FILE]    print a one-time login link for EMAIL
   hash-password                                 read a password on stdin, print its hash
+${TOKEN_USAGE}
   explain URL [--method M] [--user EMAIL] [--config FILE]
                                                 which access rule matches URL, and the answer
   --version                                     print the version`;
@@ -197,6 +199,20 @@ async function explainCli(
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+async function tokenCli(
+  verb: string | undefined,
+  subject: string | undefined,
+  name: string | undefined,
+  expires: string | undefined,
+  configPath: string | undefined,
+): Promise<void> {
+  const config = load(configPath);
+  const result = await tokenCommand(config, { verb, subject, name, expires });
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  if (result.code !== 0) process.exit(result.code);
+}
+
 async function healthcheckCli(configPath: string | undefined): Promise<void> {
   const result = await healthcheck(configPath);
   (result.code === 0 ? process.stdout : process.stderr).write(`${result.message}\n`);
@@ -215,6 +231,8 @@ export async function main(argv: string[]): Promise<void> {
         rd: { type: 'string' },
         method: { type: 'string' },
         user: { type: 'string' },
+        name: { type: 'string' },
+        expires: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -229,6 +247,8 @@ export async function main(argv: string[]): Promise<void> {
     rd?: string;
     method?: string;
     user?: string;
+    name?: string;
+    expires?: string;
     version?: boolean;
     help?: boolean;
   };
@@ -254,6 +274,8 @@ export async function main(argv: string[]): Promise<void> {
       return hashPasswordCommand();
     case 'explain':
       return explainCli(rest[0], values.method, values.user, values.config);
+    case 'token':
+      return tokenCli(rest[0], rest[1], values.name, values.expires, values.config);
     default:
       fail(`portcullis: unknown command "${command}"\n${USAGE}`, EXIT_CONFIG);
   }

@@ -1,0 +1,289 @@
+import {
+  type AppTokenScope,
+  hashAppToken,
+  isAppTokenShape,
+  mintAppToken,
+  type RandomBytes,
+  type ScopeTarget,
+  sameAppTokenHash,
+  scopeAllows,
+  scopeProblem,
+} from '../core/app-token.js';
+import type { Clock } from '../core/clock.js';
+import type { AppTokenRecord, AppTokenStore } from '../ports/app-tokens.js';
+import type { StoreHealth } from '../ports/store-health.js';
+import type { User, UserDirectory } from '../ports/users.js';
+
+/** A token as lists and pages show it: never the secret, never its hash. */
+export type AppTokenInfo = Omit<AppTokenRecord, 'hash'>;
+
+export type AppTokenRefusal = 'unknown' | 'expired' | 'revoked' | 'inactive_user' | 'out_of_scope';
+
+export type AppTokenVerdict =
+  | { ok: true; user: User; record: AppTokenInfo }
+  | { ok: false; reason: AppTokenRefusal };
+
+export type CreateAppTokenResult =
+  | { ok: true; token: string; record: AppTokenInfo }
+  | {
+      ok: false;
+      reason:
+        | 'unknown_user'
+        | 'inactive_user'
+        | 'bad_name'
+        | 'bad_expiry'
+        | 'too_long'
+        | 'bad_scope'
+        | 'too_many';
+      message: string;
+    };
+
+export interface AppTokenSettings {
+  /** `tokens.max_lifetime`: the longest expiry, and the expiry of a token created without one. */
+  maxLifetimeMs: number;
+  /** How long a positive answer is reused without the store: at most 1000 (SPEC §4). */
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+  /** How often a token's `lastUsedAt` is written, at most (default a minute). */
+  touchEveryMs?: number;
+  /** Live (unrevoked) tokens one user may hold. */
+  maxPerUser?: number;
+}
+
+/** Who asks to revoke: a user may revoke only their own tokens, an admin any. */
+export interface Revoker {
+  userId: string;
+  admin: boolean;
+}
+
+interface CacheEntry {
+  record: AppTokenRecord;
+  user: User;
+  freshUntil: number;
+}
+
+const MAX_NAME_LENGTH = 64;
+/** Revocation and deactivation must reach every instance within 1 s (SPEC §4). */
+const MAX_CACHE_TTL_MS = 1000;
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function info(record: AppTokenRecord): AppTokenInfo {
+  const { hash: _hash, ...rest } = record;
+  return rest;
+}
+
+/**
+ * App tokens: create (the secret is returned once), list, revoke, and `verify` for the check.
+ * A positive answer is cached for at most a second, so a revocation or a deactivation from any
+ * instance sharing the store refuses the token everywhere within 1 s without pub/sub; losing the
+ * store drops the cache (a check then answers 503, never a stale 200). Store errors
+ * (`StoreUnavailableError`) propagate.
+ */
+export class AppTokenService {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inFlight = new Map<string, Promise<CacheEntry | AppTokenRefusal>>();
+  /** Bumped by every local revocation and availability change: older reads are not cached. */
+  private generation = 0;
+  private readonly cacheTtlMs: number;
+  private readonly cacheMaxEntries: number;
+  private readonly touchEveryMs: number;
+  private readonly maxPerUser: number;
+
+  constructor(
+    private readonly store: AppTokenStore & Pick<StoreHealth, 'onAvailability'>,
+    private readonly users: Pick<UserDirectory, 'getUser'>,
+    private readonly clock: Clock,
+    private readonly settings: AppTokenSettings,
+    private readonly random?: RandomBytes,
+  ) {
+    this.cacheTtlMs = Math.min(settings.cacheTtlMs ?? MAX_CACHE_TTL_MS, MAX_CACHE_TTL_MS);
+    this.cacheMaxEntries = settings.cacheMaxEntries ?? 10_000;
+    this.touchEveryMs = settings.touchEveryMs ?? 60_000;
+    this.maxPerUser = settings.maxPerUser ?? 100;
+    store.onAvailability(() => this.clear());
+  }
+
+  /** Drops every cached answer. */
+  clear(): void {
+    this.invalidate();
+    this.cache.clear();
+  }
+
+  /** Reads under way may predate a change: their answers are neither cached nor shared further. */
+  private invalidate(): void {
+    this.generation += 1;
+    this.inFlight.clear();
+  }
+
+  /** Drops this instance's cached answers for a user whose record changed (deactivation, groups). */
+  forgetUser(userId: string): void {
+    this.invalidate();
+    for (const [hash, entry] of this.cache)
+      if (entry.record.userId === userId) this.cache.delete(hash);
+  }
+
+  async create(
+    userId: string,
+    name: string,
+    options: { expiresInMs?: number; scope?: AppTokenScope | null } = {},
+  ): Promise<CreateAppTokenResult> {
+    const trimmed = name.trim();
+    if (trimmed.length === 0 || trimmed.length > MAX_NAME_LENGTH || hasControlCharacter(trimmed))
+      return {
+        ok: false,
+        reason: 'bad_name',
+        message: `a name is 1 to ${MAX_NAME_LENGTH} characters, no control characters`,
+      };
+    const lifetime = options.expiresInMs ?? this.settings.maxLifetimeMs;
+    if (!Number.isSafeInteger(lifetime) || lifetime <= 0)
+      return { ok: false, reason: 'bad_expiry', message: 'the expiry must be a positive duration' };
+    if (lifetime > this.settings.maxLifetimeMs)
+      return { ok: false, reason: 'too_long', message: 'the expiry is past tokens.max_lifetime' };
+    const scope = options.scope ?? null;
+    if (scope !== null) {
+      const problem = scopeProblem(scope);
+      if (problem) return { ok: false, reason: 'bad_scope', message: problem };
+    }
+    const user = await this.users.getUser(userId);
+    if (!user) return { ok: false, reason: 'unknown_user', message: 'no such user' };
+    if (!user.active)
+      return { ok: false, reason: 'inactive_user', message: 'the user is deactivated' };
+    if ((await this.store.listUserAppTokens(userId)).length >= this.maxPerUser)
+      return {
+        ok: false,
+        reason: 'too_many',
+        message: `a user may hold at most ${this.maxPerUser} tokens: revoke some first`,
+      };
+    const minted = mintAppToken(this.random);
+    const now = this.clock.now();
+    const record: AppTokenRecord = {
+      id: minted.id,
+      userId,
+      name: trimmed,
+      hash: minted.hash,
+      createdAt: now,
+      lastUsedAt: null,
+      expiresAt: now + lifetime,
+      scope: scope === null ? null : structuredClone(scope),
+      revokedAt: null,
+    };
+    await this.store.createAppToken(record);
+    return { ok: true, token: minted.token, record: info(record) };
+  }
+
+  /** The user's unrevoked tokens (expired ones too), newest first. */
+  async list(userId: string): Promise<AppTokenInfo[]> {
+    return (await this.store.listUserAppTokens(userId)).map(info);
+  }
+
+  /** One token by id, revoked and expired ones included (for an admin or the CLI). */
+  async get(id: string): Promise<AppTokenInfo | null> {
+    const record = await this.store.getAppToken(id);
+    return record ? info(record) : null;
+  }
+
+  /**
+   * Revokes a token; `by` absent means the operator (CLI). Null when there is no such live
+   * token, or it is not `by`'s own and `by` is no admin (the two are not told apart).
+   */
+  async revoke(id: string, by?: Revoker): Promise<AppTokenInfo | null> {
+    if (by !== undefined && !by.admin) {
+      const record = await this.store.getAppToken(id);
+      if (!record || record.userId !== by.userId) return null;
+    }
+    const revoked = await this.store.revokeAppToken(id, this.clock.now());
+    if (!revoked) return null;
+    this.invalidate();
+    this.cache.delete(revoked.hash);
+    return info(revoked);
+  }
+
+  /** Revokes every token of a user (e.g. on deletion); returns how many. */
+  async revokeUser(userId: string): Promise<number> {
+    const revoked = await this.store.revokeUserAppTokens(userId, this.clock.now());
+    this.forgetUser(userId);
+    return revoked.length;
+  }
+
+  /**
+   * Whether `rawToken` may be used for `target`, and as whom. Only the SHA-256 of the token is
+   * looked up (the store finds the record by it), so nothing is compared character by character
+   * against a secret. Rejects when the store is unreachable.
+   */
+  async verify(rawToken: string, target: ScopeTarget): Promise<AppTokenVerdict> {
+    if (!isAppTokenShape(rawToken)) return { ok: false, reason: 'unknown' };
+    const hash = hashAppToken(rawToken);
+    const now = this.clock.now();
+    let entry = this.cache.get(hash);
+    if (entry === undefined || entry.freshUntil <= now) {
+      const loaded = await this.load(hash, now);
+      if (typeof loaded === 'string') return { ok: false, reason: loaded };
+      entry = loaded;
+    }
+    const { record } = entry;
+    if (record.expiresAt !== null && record.expiresAt <= now) {
+      this.cache.delete(hash);
+      return { ok: false, reason: 'expired' };
+    }
+    if (!scopeAllows(record.scope, target)) return { ok: false, reason: 'out_of_scope' };
+    if (record.lastUsedAt === null || now - record.lastUsedAt >= this.touchEveryMs) {
+      record.lastUsedAt = now;
+      // Bookkeeping: a failed write must not fail the request.
+      this.store.touchAppToken(record.id, now).catch(() => {});
+    }
+    return { ok: true, user: entry.user, record: info(record) };
+  }
+
+  /** One store read per token at a time: concurrent checks of the same token share it. */
+  private load(hash: string, now: number): Promise<CacheEntry | AppTokenRefusal> {
+    let pending = this.inFlight.get(hash);
+    if (pending === undefined) {
+      const generation = this.generation;
+      const done = () => {
+        if (this.inFlight.get(hash) === pending) this.inFlight.delete(hash);
+      };
+      pending = this.read(hash, now).then(
+        (result) => {
+          done();
+          if (typeof result !== 'string' && generation === this.generation)
+            this.remember(hash, result);
+          return result;
+        },
+        (error: unknown) => {
+          done();
+          this.cache.delete(hash);
+          throw error;
+        },
+      );
+      this.inFlight.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async read(hash: string, now: number): Promise<CacheEntry | AppTokenRefusal> {
+    const record = await this.store.findAppTokenByHash(hash);
+    if (!record || !sameAppTokenHash(record.hash, hash)) return 'unknown';
+    if (record.revokedAt !== null) return 'revoked';
+    if (record.expiresAt !== null && record.expiresAt <= now) return 'expired';
+    const user = await this.users.getUser(record.userId);
+    if (!user?.active) return 'inactive_user';
+    // Fresh from when the read began: no answer rests on a store read older than the TTL.
+    return { record, user, freshUntil: now + this.cacheTtlMs };
+  }
+
+  private remember(hash: string, entry: CacheEntry): void {
+    if (this.cache.size >= this.cacheMaxEntries && !this.cache.has(hash)) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.delete(hash);
+    this.cache.set(hash, entry);
+  }
+}
