@@ -1,6 +1,14 @@
 /**
- * A group provisioned over SCIM. `members` are user ids; membership is mirrored into each
- * member's `User.groups` (by `displayName`), which is what identity headers and rules read.
+ * Who manages a stored group: `scim` (provisioned; the admin panel only shows it) or `admin`
+ * (made in the admin panel; SCIM may not change it). Groups that only arrive in users' sign-in
+ * claims have no record: they live in `User.groups` alone.
+ */
+export type GroupSource = 'scim' | 'admin';
+
+/**
+ * A group provisioned over SCIM or made in the admin panel. `members` are user ids; membership
+ * is mirrored into each member's `User.groups` (by `displayName`), which is what identity
+ * headers and rules read.
  */
 export interface Group {
   id: string;
@@ -15,6 +23,13 @@ export interface Group {
    * (optimistic concurrency across instances). Records stored before versions existed read as 0.
    */
   version: number;
+  /** Absent on records stored before the admin panel could make groups: those are SCIM's. */
+  source?: GroupSource;
+}
+
+/** Who manages `group` (records without a source were all written by SCIM). */
+export function groupSource(group: Group): GroupSource {
+  return group.source ?? 'scim';
 }
 
 /**
@@ -53,7 +68,12 @@ export interface GroupDirectory {
    * name is another group's.
    */
   updateGroup(group: Group): Promise<Group>;
-  deleteGroup(id: string): Promise<void>;
+  /**
+   * Removes the group. With `version`, only while the stored version is still that one (a
+   * member added meanwhile must not be left holding the name): throws
+   * `GroupVersionConflictError` when it differs or the group is gone.
+   */
+  deleteGroup(id: string, version?: number): Promise<void>;
   /** Ordered by lower-cased name. */
   listGroups(query: { offset: number; limit: number }): Promise<GroupPage>;
 }

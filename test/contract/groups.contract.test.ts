@@ -4,7 +4,9 @@ import {
   type Group,
   GroupNameTakenError,
   GroupVersionConflictError,
+  groupSource,
   type User,
+  type UserInput,
 } from '../../src/ports/store.js';
 import { storeKinds } from '../helpers/store-kinds.js';
 
@@ -27,7 +29,7 @@ function group(displayName: string, members: string[] = []): Group {
   };
 }
 
-function user(email: string): User {
+function user(email: string): UserInput {
   counter += 1;
   return {
     id: `user-${counter}-${randomBytes(4).toString('hex')}`,
@@ -197,6 +199,63 @@ describe.each(kinds)('$name store: groups and user deletion', (kind) => {
     expect(page.total).toBe(1);
     const again = user('zoe@example.com');
     expect((await store.createUser(again)).id).toBe(again.id);
+  });
+
+  it("keeps a group's source through every write; a record without one is SCIM's", async () => {
+    const { store, peer } = await kind.open();
+    const panel = { ...group('Panel'), source: 'admin' as const };
+    const legacy = group('legacy');
+    await store.createGroup(panel);
+    await store.createGroup(legacy);
+    expect((await peer.getGroup(panel.id))?.source).toBe('admin');
+    expect((await peer.getGroupByName('panel'))?.source).toBe('admin');
+    const renamed = await peer.updateGroup({ ...panel, displayName: 'Panel 2', members: ['u1'] });
+    expect((await store.getGroup(panel.id))?.source).toBe('admin');
+    expect(renamed.source).toBe('admin');
+    const listed = (await store.listGroups({ offset: 0, limit: 10 })).groups;
+    expect(listed.map((g) => [g.displayName, groupSource(g)])).toEqual([
+      ['legacy', 'scim'],
+      ['Panel 2', 'admin'],
+    ]);
+  });
+
+  it('deletes at a version: a stale delete is refused and changes nothing, a current one deletes', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('ops', ['u1']);
+    await store.createGroup(ops);
+    const read = (await store.getGroup(ops.id)) as Group;
+    // Another instance adds a member between the read and the delete.
+    const added = await peer.updateGroup({ ...read, members: ['u1', 'u2'] });
+    await expect(store.deleteGroup(ops.id, read.version)).rejects.toBeInstanceOf(
+      GroupVersionConflictError,
+    );
+    expect(await peer.getGroup(ops.id)).toEqual(added);
+    expect((await peer.getGroupByName('OPS'))?.id).toBe(ops.id);
+    await store.deleteGroup(ops.id, added.version);
+    expect(await peer.getGroup(ops.id)).toBeNull();
+    expect(await peer.getGroupByName('ops')).toBeNull();
+    expect((await peer.listGroups({ offset: 0, limit: 10 })).total).toBe(0);
+    // Gone is a conflict at a version (the retry then finds it gone), harmless without one.
+    await expect(peer.deleteGroup(ops.id, added.version)).rejects.toBeInstanceOf(
+      GroupVersionConflictError,
+    );
+    await peer.deleteGroup(ops.id);
+  });
+
+  it('of concurrent versioned deletes and updates of one version, exactly one wins', async () => {
+    const { store, peer } = await kind.open();
+    const ops = group('ops');
+    await store.createGroup(ops);
+    const results = await Promise.allSettled([
+      store.deleteGroup(ops.id, 0),
+      peer.updateGroup({ ...ops, members: ['u1'] }),
+      peer.deleteGroup(ops.id, 0),
+      store.updateGroup({ ...ops, members: ['u2'] }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const left = await store.getGroup(ops.id);
+    if (left) expect(left.version).toBe(1);
+    else expect(await store.getGroupByName('ops')).toBeNull();
   });
 
   it('keeps the SCIM userName of a user', async () => {

@@ -45,8 +45,10 @@ export class MemoryGroups implements GroupDirectory {
     return structuredClone(stored);
   }
 
-  async deleteGroup(id: string): Promise<void> {
+  async deleteGroup(id: string, version?: number): Promise<void> {
     const group = this.groups.get(id);
+    if (version !== undefined && group?.version !== version)
+      throw new GroupVersionConflictError(id);
     if (!group) return;
     this.groups.delete(id);
     const name = group.displayName.toLowerCase();

@@ -95,11 +95,22 @@ export class RedisGroups implements GroupDirectory {
     return stored;
   }
 
-  async deleteGroup(id: string): Promise<void> {
-    const group = await this.getGroup(id);
-    if (!group) return;
+  async deleteGroup(id: string, version?: number): Promise<void> {
+    let group: Group | null;
+    if (version === undefined) {
+      group = await this.getGroup(id);
+      if (!group) return;
+      await this.ctx.client.del(this.ctx.key('g', id));
+    } else {
+      // One script reads the version and deletes, so no write can land between the two.
+      const [deleted, data] = (await this.ctx.scripts.psGroupCad(
+        this.ctx.key('g', id),
+        String(version),
+      )) as [number, string | null];
+      if (Number(deleted) !== 1 || !data) throw new GroupVersionConflictError(id);
+      group = parseGroup(data);
+    }
     const name = group.displayName.toLowerCase();
-    await this.ctx.client.del(this.ctx.key('g', id));
     await this.ctx.scripts.psDelIfEquals(this.ctx.key('gn', name), id);
     await this.ctx.client.zrem(this.ctx.key('index', 'groups'), `${name}\u0000${id}`);
   }
