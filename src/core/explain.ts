@@ -4,6 +4,7 @@ import { type AccessPolicy, type CompiledRule, type Decision, decide } from './d
 import type { Identity } from './identity.js';
 import type { RuleSpec } from './rules.js';
 import { type Target, targetUrl } from './target.js';
+import { initialUsername } from './username.js';
 
 /**
  * `portcullis explain` and the admin panel's "Explain access": the answer a check would give,
@@ -33,7 +34,14 @@ export interface ExplainSubject {
 export function subjectFromUser(email: string, user: User | null): ExplainSubject {
   if (!user) {
     return {
-      identity: { id: '', email, name: '', groups: [], anonymous: false },
+      identity: {
+        id: '',
+        username: initialUsername(null, email),
+        email,
+        name: '',
+        groups: [],
+        anonymous: false,
+      },
       description: `${email} — no such user in the store; explained as if they signed in now (a new account has no groups)`,
     };
   }
@@ -47,6 +55,7 @@ export function subjectFromUser(email: string, user: User | null): ExplainSubjec
   return {
     identity: {
       id: user.id,
+      username: user.username,
       email: user.email,
       name: user.name,
       groups: user.groups,
@@ -59,7 +68,14 @@ export function subjectFromUser(email: string, user: User | null): ExplainSubjec
 /** The memory store lives in the server's process: the CLI cannot read its users. */
 export function subjectFromEmailOnly(email: string): ExplainSubject {
   return {
-    identity: { id: '', email, name: '', groups: [], anonymous: false },
+    identity: {
+      id: '',
+      username: initialUsername(null, email),
+      email,
+      name: '',
+      groups: [],
+      anonymous: false,
+    },
     description: `${email} — the memory store cannot be read from here: explained as a signed-in user with this email and no groups`,
   };
 }

@@ -1,7 +1,12 @@
 import type { Identity } from './identity.js';
 
+/** `headers.user_value`: what the `user` headers carry. */
+export type UserValue = 'username' | 'email' | 'id';
+
 export interface HeaderNames {
   user: readonly string[];
+  /** What the `user` headers carry; absent: `username`. */
+  userValue?: UserValue;
   email: readonly string[];
   name: readonly string[];
   groups: readonly string[];
@@ -83,6 +88,17 @@ export function headerValue(text: string): string {
 }
 
 /**
+ * The value of the `user` headers. `username` by default: apps that create accounts from
+ * `Remote-User` (Grafana's auth proxy, Gitea, Paperless) then name them after the person; `id`
+ * is the internal UUID, which never changes (what portcullis sent before usernames).
+ */
+export function userHeaderValue(identity: Identity, value: UserValue): string {
+  if (value === 'email') return identity.email;
+  if (value === 'id') return identity.id;
+  return identity.username;
+}
+
+/**
  * Flat `[name, value, name, value…]` list of identity headers, ready for `writeHead`. Callers
  * cache it per session, so the groups filter runs once per session, not once per check.
  */
@@ -91,7 +107,7 @@ export function identityHeaders(names: HeaderNames, identity: Identity): string[
   const add = (list: readonly string[], value: string) => {
     for (const name of list) out.push(name, value);
   };
-  add(names.user, headerValue(identity.id));
+  add(names.user, headerValue(userHeaderValue(identity, names.userValue ?? 'username')));
   add(names.email, headerValue(identity.email));
   add(names.name, headerValue(identity.name));
   if (names.groups.length > 0) {

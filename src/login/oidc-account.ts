@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import { EmailTakenError, type IdentityLink, type Store, type User } from '../ports/store.js';
+import {
+  EmailTakenError,
+  type IdentityLink,
+  type Store,
+  type User,
+  type UserInput,
+} from '../ports/store.js';
 import type { VerifiedClaims } from './oidc-flow.js';
 import { admit, type SignupPolicy } from './signup-policy.js';
 
@@ -114,8 +120,10 @@ export async function resolveAccount(
     if (existing) {
       user = existing;
     } else {
-      const fresh: User = {
+      const fresh: UserInput = {
         id: randomUUID(),
+        // Only a wish: the store makes it a valid username, or a free variant (`alice-2`).
+        ...preferredUsername(claims),
         email: claims.email,
         name: claims.name ?? (claims.email.split('@')[0] as string),
         groups: [],
@@ -169,6 +177,12 @@ export async function resolveAccount(
   const updated: IdentityLink = { ...link, groups: groups ?? link.groups, lastLoginAt: now };
   await store.updateIdentity(updated);
   return { ok: true, user: next, created, linked };
+}
+
+/** The `preferred_username` claim as `createUser`'s wish, when the provider sent one. */
+function preferredUsername(claims: VerifiedClaims): { username?: string } {
+  const value = claims.raw.preferred_username;
+  return typeof value === 'string' ? { username: value } : {};
 }
 
 /** Why a new identity may not join `existing` (the account that has its email), or null. */

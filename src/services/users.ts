@@ -1,11 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { checkUsername, type UsernameProblem } from '../core/username.js';
 import type { Store, User } from '../ports/store.js';
 
 export interface AdminSettings {
   emails: readonly string[];
   groups: readonly string[];
 }
+
+/** What renaming a user came to (`UserService.setUsername`). */
+export type SetUsernameOutcome =
+  | { kind: 'ok'; user: User }
+  /** Not a username (docs/usernames.md): empty, too long, or a character it may not hold. */
+  | { kind: 'invalid'; problem: UsernameProblem }
+  /** Another user has it, in any case. */
+  | { kind: 'taken' }
+  | { kind: 'missing' };
 
 export class UserService {
   private readonly adminEmails: Set<string>;
@@ -45,6 +55,17 @@ export class UserService {
     const updated = { ...fresh, verified: true, lastLoginAt: this.clock.now() };
     await this.store.updateUser(updated);
     return updated;
+  }
+
+  /**
+   * An admin renames a user: `username` is NFKC-normalised and trimmed, then checked
+   * (`checkUsername`) and claimed. The caller refreshes the user's cached sessions on `ok`, so
+   * the identity headers carry the new name at once, and writes the audit event.
+   */
+  async setUsername(userId: string, username: string): Promise<SetUsernameOutcome> {
+    const check = checkUsername(username);
+    if (!check.ok) return { kind: 'invalid', problem: check.problem };
+    return this.store.setUsername(userId, check.username);
   }
 
   isAdmin(user: Pick<User, 'email' | 'groups' | 'admin'>): boolean {
