@@ -6,21 +6,46 @@ import { RedisStore } from './adapters/redis/redis-store.js';
 import type { Config } from './config/load.js';
 import { storeIsRedis } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { groupsFilterFrom } from './core/identity-headers.js';
+import type { AccessPolicy } from './core/decide.js';
+import type { Identity } from './core/identity.js';
+import { groupsFilterFrom, type HeaderNames } from './core/identity-headers.js';
+import type { RedirectPolicy } from './core/redirect.js';
 import { SessionTokens } from './core/session-token.js';
-import type { AppContext } from './http/context.js';
+import { CheckPipeline } from './http/check/pipeline.js';
+import { Csrf } from './http/csrf.js';
+import { createCheckHandlers } from './http/forward-auth.js';
+import type { PageDeps } from './http/handler.js';
 import { Lifecycle } from './http/lifecycle.js';
-import { createLoginMethods } from './http/login/create-login-methods.js';
+import { createFinishLogin, type FinishLogin } from './http/login/finish-login.js';
+import { createMagicLinkMethod } from './http/login/magic-link.js';
+import { magicRedeemRoutes } from './http/login/magic-link-redeem.js';
+import { type LoginMethod, orderLoginMethods } from './http/login/method.js';
+import type { OidcMethodOptions } from './http/login/oidc.js';
+import { createLoginPage, type RenderLoginPage } from './http/login/page.js';
+import { type PageChrome, pageChrome } from './http/problem.js';
+import { TrustedProxies } from './http/request.js';
+import { adminRoutes } from './http/routes/admin.js';
+import { oauth2CompatRoutes } from './http/routes/oauth2-compat.js';
+import { sessionRoutes } from './http/routes/session-routes.js';
+import { createScimHandler } from './http/scim/handlers.js';
+import { SCIM_BASE_PATH } from './http/scim/paths.js';
 import { createHttpServer } from './http/server.js';
+import { SessionCookie } from './http/session-cookie.js';
 import { createLogger } from './logger.js';
+import { checkHostedDomain } from './login/google-hosted-domain.js';
+import { MagicLinkRequests } from './login/magic-link/request-link.js';
+import { ResponsePacer } from './login/response-pacer.js';
 import { createMailer } from './mail/create-mailer.js';
+import type { Mailer } from './mail/mailer.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './ports/store.js';
 import type { ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
+import { ScimService } from './scim/service.js';
 import { AdminService } from './services/admin.js';
 import { AuditLog } from './services/audit.js';
 import { LoginLinks } from './services/login-links.js';
+import { RateLimiter } from './services/rate-limit.js';
 import { SessionService } from './services/sessions.js';
 import { UserService } from './services/users.js';
 import { keepNextTickShape } from './tick-shape.js';
@@ -32,8 +57,27 @@ export interface AppOptions {
   listen?: { host: string; port: number };
 }
 
+/**
+ * What the composition root built, for the process around it (main.ts logs through `logger`)
+ * and for tests (they seed the store, issue links, read the policy). No handler receives this:
+ * each gets only what it uses.
+ */
+export interface AppServices {
+  config: Config;
+  store: Store;
+  sessions: SessionService;
+  users: UserService;
+  loginLinks: LoginLinks;
+  admin: AdminService;
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+  policy: AccessPolicy;
+  anonymousUser: Identity;
+}
+
 export interface App {
-  ctx: AppContext;
+  ctx: AppServices;
   server: Server;
   /** The reverse proxy, when `proxy.upstream` is set. */
   proxy: ReverseProxy | null;
@@ -67,12 +111,217 @@ export async function openStore(config: Config, clock: Clock, logger: Logger): P
   return store;
 }
 
+/** What every login method is built from. */
+interface LoginParts {
+  store: Store;
+  users: UserService;
+  loginLinks: LoginLinks;
+  sessions: SessionService;
+  audit: AuditLog;
+  mailer: Mailer;
+  clock: Clock;
+  logger: Logger;
+  csrf: Csrf;
+  proxies: TrustedProxies;
+  chrome: PageChrome;
+  loginPage: RenderLoginPage;
+  finish: FinishLogin;
+  redirectPolicy: RedirectPolicy;
+  productName: string;
+  baseUrl: string;
+}
+
+/**
+ * The enabled login methods in page order. Provider-backed methods are loaded only when enabled
+ * (their libraries would otherwise sit in every process; see createMailer).
+ */
+async function buildLoginMethods(config: Config, parts: LoginParts): Promise<LoginMethod[]> {
+  const { auth } = config.raw;
+  const settings = auth.magic_link;
+  const requests = new MagicLinkRequests(
+    {
+      store: parts.store,
+      users: parts.users,
+      links: parts.loginLinks,
+      mailer: parts.mailer,
+      limiter: new RateLimiter(parts.store, parts.clock),
+      pacer: new ResponsePacer(),
+      clock: parts.clock,
+      logger: parts.logger,
+    },
+    {
+      signup: auth.signup,
+      allowedDomains: auth.allowed_domains,
+      from: settings.from,
+      ttlMs: settings.ttl,
+      productName: parts.productName,
+      site: config.publicOrigin,
+    },
+  );
+  const methods = [
+    createMagicLinkMethod({
+      requests,
+      audit: parts.audit,
+      csrf: parts.csrf,
+      proxies: parts.proxies,
+      redirectPolicy: parts.redirectPolicy,
+      chrome: parts.chrome,
+      prefix: config.prefix,
+      ttlMs: settings.ttl,
+      loginPage: parts.loginPage,
+    }),
+  ];
+  // The provider-backed methods need their settings, which check-config demands only when enabled.
+  const enabled = new Set(auth.enabled_auth);
+  if (enabled.has('google_oauth')) {
+    methods.push(await buildOidcMethod(config, parts, googleOptions(config)));
+  }
+  if (enabled.has('oidc')) {
+    methods.push(await buildOidcMethod(config, parts, oidcOptions(config)));
+  }
+  if (enabled.has('basic')) {
+    const { PasswordChecker } = await import('./login/password-check.js');
+    const { createPasswordMethod } = await import('./http/login/password.js');
+    methods.push(
+      createPasswordMethod({
+        checker: new PasswordChecker(parts.store, parts.clock, auth.basic.users),
+        audit: parts.audit,
+        csrf: parts.csrf,
+        proxies: parts.proxies,
+        redirectPolicy: parts.redirectPolicy,
+        loginPage: parts.loginPage,
+        finish: parts.finish,
+      }),
+    );
+  }
+  return orderLoginMethods(auth.enabled_auth, methods);
+}
+
+/** What `auth.oidc` and `auth.google_oauth` have in common. */
+interface ProviderSettings {
+  display_name?: string | undefined;
+  client_id?: string | undefined;
+  client_secret?: string | undefined;
+  scopes: string[];
+  pkce: boolean;
+  link_by_email: boolean;
+}
+
+/** Each provider-backed method's path and the name its button has unless `display_name` says. */
+const PROVIDERS = {
+  google_oauth: { path: '/google', displayName: 'Google' },
+  oidc: { path: '/oidc', displayName: 'single sign-on' },
+} as const;
+
+/** The options one provider's settings give, before what is particular to the method. */
+function providerOptions(
+  id: keyof typeof PROVIDERS,
+  settings: ProviderSettings,
+  issuer: string,
+): OidcMethodOptions {
+  // check-config demands these when the method is enabled; reaching here is a programming error.
+  if (!settings.client_id) throw new Error(`auth.${id}.client_id is required`);
+  return {
+    id,
+    path: PROVIDERS[id].path,
+    displayName: settings.display_name ?? PROVIDERS[id].displayName,
+    issuer,
+    clientId: settings.client_id,
+    clientSecret: settings.client_secret ?? null,
+    scopes: settings.scopes,
+    pkce: settings.pkce,
+    groupsClaim: null,
+    linkByEmail: settings.link_by_email,
+  };
+}
+
+/** `auth.google_oauth`: OIDC with Google's issuer, `GOOGLE_CLIENT_ID`/`_SECRET`, and `hd` checks. */
+function googleOptions(config: Config): OidcMethodOptions {
+  const settings = config.raw.auth.google_oauth;
+  const hostedDomains = settings.hosted_domains;
+  return {
+    ...providerOptions('google_oauth', settings, settings.issuer),
+    // A hint only (Google's account chooser shows that domain); the claims are what count.
+    authorizationParams: hostedDomains.length === 1 ? { hd: hostedDomains[0] as string } : {},
+    checkClaims: (claims) => checkHostedDomain(claims, hostedDomains),
+  };
+}
+
+/** `auth.oidc`: any OpenID Provider (Okta, Entra ID, Keycloak, Authentik, Dex, …). */
+function oidcOptions(config: Config): OidcMethodOptions {
+  const settings = config.raw.auth.oidc;
+  if (!settings.issuer) throw new Error('auth.oidc.issuer is required');
+  return {
+    ...providerOptions('oidc', settings, settings.issuer),
+    groupsClaim: settings.groups_claim,
+  };
+}
+
+/** One OIDC-based method: its client, flow and start limiter, and its routes. */
+async function buildOidcMethod(
+  config: Config,
+  parts: LoginParts,
+  options: OidcMethodOptions,
+): Promise<LoginMethod> {
+  const { OidcClient } = await import('./login/oidc-client.js');
+  const { OidcFlow } = await import('./login/oidc-flow.js');
+  const { signInWithClaims } = await import('./login/oidc-signin.js');
+  const { createOidcLoginMethod } = await import('./http/login/oidc.js');
+  const { store, clock, logger } = parts;
+  // `<public_url>/auth/<strategy>`: where the provider sends the browser back.
+  const redirectUri = `${parts.baseUrl}${options.path}`;
+  const client = new OidcClient(
+    {
+      issuer: options.issuer,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      redirectUri,
+      scopes: options.scopes,
+      pkce: options.pkce,
+    },
+    { clock },
+  );
+  if (client.insecureRemote) {
+    logger.warn(
+      { method: options.id, issuer: options.issuer },
+      'the OIDC issuer is plain http on a non-loopback host: tokens cross the network unencrypted',
+    );
+  }
+  const rules = {
+    account: {
+      signup: config.raw.auth.signup,
+      allowedDomains: config.raw.auth.allowed_domains,
+      linkByEmail: options.linkByEmail,
+    },
+    groupsClaim: options.groupsClaim,
+    checkClaims: options.checkClaims,
+  };
+  return createOidcLoginMethod({
+    options,
+    redirectUri,
+    flow: new OidcFlow(options.id, client, store, clock),
+    limiter: new RateLimiter(store, clock),
+    signIn: (claims) => signInWithClaims(store, clock, rules, claims),
+    accounts: store,
+    sessions: parts.sessions,
+    audit: parts.audit,
+    logger,
+    proxies: parts.proxies,
+    redirectPolicy: parts.redirectPolicy,
+    secureCookies: config.secureCookies,
+    prefix: config.prefix,
+    loginPage: parts.loginPage,
+    finish: parts.finish,
+  });
+}
+
 /** The composition root: the only place that knows the concrete classes. */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {
   // Before any traffic: the per-request nextTicks inside node:http must stay fast (see file).
   keepNextTickShape();
+  const { raw, prefix, redirectPolicy } = config;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.raw.log.level, config.raw.log.format);
+  const logger = options.logger ?? createLogger(raw.log.level, raw.log.format);
   for (const warning of config.warnings) logger.warn(warning);
   let secrets = config.secretKeys;
   let runtimeKey = false;
@@ -90,63 +339,197 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const store = await openStore(config, clock, logger);
   const tokens = await SessionTokens.create(secrets);
   const sessions = new SessionService(store, tokens, clock, {
-    lifetimeMs: config.raw.session.lifetime,
-    idleTimeoutMs: config.raw.session.idle_timeout,
+    lifetimeMs: raw.session.lifetime,
+    idleTimeoutMs: raw.session.idle_timeout,
     cacheTtlMs: 1000,
     cacheMaxEntries: 50_000,
   });
   const publicPath = config.publicUrl.pathname.replace(/\/+$/, '');
-  const baseUrl = `${config.publicOrigin}${publicPath}${config.prefix}`;
-  const anon = config.raw.anonymous_user;
-  const users = new UserService(store, clock, config.raw.admin);
-  const loginLinks = new LoginLinks(store, clock, secrets, config.raw.auth.magic_link.ttl, baseUrl);
-  const productName = config.raw.ui.product_name;
+  const baseUrl = `${config.publicOrigin}${publicPath}${prefix}`;
+  const anon = raw.anonymous_user;
+  const users = new UserService(store, clock, raw.admin);
+  const loginLinks = new LoginLinks(store, clock, secrets, raw.auth.magic_link.ttl, baseUrl);
+  const productName = raw.ui.product_name;
   // Optional features are loaded only when configured (see createMailer for why).
-  const metricsModule = config.raw.metrics.listen ? await import('./metrics.js') : null;
+  const metricsModule = raw.metrics.listen ? await import('./metrics.js') : null;
   const metrics: Metrics | null = metricsModule ? new metricsModule.Metrics() : null;
   const mailer = await createMailer(config, logger);
   const audit = new AuditLog(store, clock, logger);
-  const ctx: AppContext = {
-    config,
-    store,
+  const admin = new AdminService({ store, sessions, users, loginLinks, audit });
+  const policy: AccessPolicy = {
+    defaultPolicy: raw.access.default_policy,
+    rules: config.rules,
+    anonymousMode: raw.anonymous_mode,
+  };
+  const anonymousUser: Identity = {
+    id: anon.id,
+    username: anon.id,
+    email: anon.email,
+    name: anon.name,
+    groups: [],
+    anonymous: true,
+  };
+  const headerNames: HeaderNames = {
+    ...raw.headers,
+    groupsFilter: groupsFilterFrom(raw.headers.groups_filter, raw.access.rules),
+    userValue: raw.headers.user_value,
+  };
+  const upstream = raw.proxy.upstream;
+  const publicScheme = config.publicUrl.protocol === 'https:' ? 'https' : 'http';
+
+  // What the HTTP edge shares, each built once.
+  const cookie = new SessionCookie({
+    name: raw.session.cookie_name,
+    secure: config.secureCookies,
+    domain: raw.session.cookie_domain ?? null,
+    lifetimeMs: raw.session.lifetime,
+  });
+  const proxies = new TrustedProxies(config.trustedProxies);
+  const chrome = pageChrome({ prefix, productName, hasLogo: config.logo !== null });
+  const csrf = new Csrf({
+    secretKeys: config.secretKeys,
+    cookie,
+    secureCookies: config.secureCookies,
+    prefix,
+    publicOrigin: config.publicOrigin,
+  });
+  const pipeline = new CheckPipeline({ policy, anonymousUser, sessions, logger });
+  const page: PageDeps = { csrf, proxies, chrome, prefix };
+  let loginMethods: readonly LoginMethod[] = [];
+  const loginPage = createLoginPage({
+    session: { cookie, sessions },
+    csrf,
+    chrome,
+    prefix,
+    redirectPolicy,
+    methods: () => loginMethods,
+  });
+  const finish = createFinishLogin({
+    users,
     sessions,
+    audit,
+    metrics,
+    cookie,
+    proxies,
+    redirectPolicy,
+    prefix,
+  });
+  loginMethods = await buildLoginMethods(config, {
+    store,
     users,
     loginLinks,
+    sessions,
+    audit,
+    mailer,
     clock,
     logger,
-    policy: {
-      defaultPolicy: config.raw.access.default_policy,
-      rules: config.rules,
-      anonymousMode: config.raw.anonymous_mode,
-    },
-    anonymousUser: { id: anon.id, email: anon.email, name: anon.name, groups: [], anonymous: true },
-    headerNames: {
-      ...config.raw.headers,
-      groupsFilter: groupsFilterFrom(config.raw.headers.groups_filter, config.raw.access.rules),
-    },
-    baseUrl,
+    csrf,
+    proxies,
+    chrome,
+    loginPage: loginPage.render,
+    finish,
+    redirectPolicy,
     productName,
-    metrics,
-    mailer,
-    audit,
-    admin: new AdminService({ store, sessions, users, loginLinks, audit }),
-    loginMethods: await createLoginMethods({
-      config,
-      store,
-      users,
-      loginLinks,
-      mailer,
+    baseUrl,
+  });
+  const scim = createScimHandler({
+    enabled: raw.scim.enabled,
+    credentials: {
+      user: config.env.scimUser,
+      password: config.env.scimPassword,
+      bearerToken: config.env.scimBearerToken,
+    },
+    service: new ScimService({
+      users: store,
+      groups: store,
+      sessions,
       clock,
       logger,
-      productName,
+      audit,
+      isProtectedAdmin: (user) => users.isAdmin({ ...user, groups: [] }),
+      base: `${config.publicOrigin}${publicPath}${SCIM_BASE_PATH}`,
     }),
-  };
-  const upstream = config.raw.proxy.upstream;
+    failures: store,
+    proxies,
+    chrome,
+    logger,
+  });
   const proxy = upstream
-    ? (await import('./proxy/reverse-proxy.js')).createReverseProxy(ctx, upstream)
+    ? (await import('./proxy/reverse-proxy.js')).createReverseProxy({
+        settings: {
+          upstream,
+          connectTimeoutMs: raw.proxy.connect_timeout,
+          headersTimeoutMs: raw.proxy.timeout,
+          bodyTimeoutMs: raw.proxy.body_timeout,
+          maxHeaderSize: raw.server.max_header_size,
+          preserveHost: raw.proxy.preserve_host,
+          defaultScheme: publicScheme,
+        },
+        pipeline,
+        cookie,
+        proxies,
+        headerNames,
+        sessions,
+        revocations: store,
+        chrome,
+        baseUrl,
+        logger,
+      })
     : null;
   const lifecycle = new Lifecycle();
-  const server = createHttpServer(ctx, proxy, lifecycle);
+  const server = createHttpServer(
+    {
+      prefix,
+      routes: {
+        check: createCheckHandlers({
+          pipeline,
+          cookie,
+          proxies,
+          headerNames,
+          metrics,
+          logger,
+          chrome,
+          baseUrl,
+        }),
+        loginPage: loginPage.handle,
+        magic: magicRedeemRoutes({ ...page, loginLinks, users, audit, finish }),
+        session: sessionRoutes({ ...page, cookie, sessions, users, audit, baseUrl }),
+        admin: adminRoutes({
+          ...page,
+          cookie,
+          sessions,
+          users,
+          admin,
+          baseUrl,
+          explain: { policy, rules: raw.access.rules, anonymousUser },
+          magicLinkTtlMs: raw.auth.magic_link.ttl,
+          passwords: raw.auth.enabled_auth.includes('basic'),
+          staticUsers: raw.auth.basic.users,
+        }),
+        // oauth2-proxy's and Authelia's paths; in proxy mode they belong to the upstream.
+        compat:
+          raw.server.compat_endpoints && !upstream
+            ? oauth2CompatRoutes({ proxies, redirectPolicy, defaultScheme: publicScheme, baseUrl })
+            : null,
+        loginMethods,
+      },
+      scim,
+      store,
+      logo: config.logo,
+      standalone: !upstream,
+      limits: {
+        maxHeaderSize: raw.server.max_header_size,
+        headerTimeoutMs: raw.server.header_timeout,
+        keepAliveTimeoutMs: raw.server.keepalive_timeout,
+        bodyTimeoutMs: raw.server.body_timeout,
+        maxConnections: raw.server.max_connections,
+      },
+      chrome,
+      logger,
+    },
+    proxy,
+    lifecycle,
+  );
   const listen = options.listen ?? config.listen;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -176,6 +559,19 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const stopListening = (): Promise<void> => {
     stopped ??= new Promise<void>((resolve) => server.close(() => resolve()));
     return stopped;
+  };
+  const ctx: AppServices = {
+    config,
+    store,
+    sessions,
+    users,
+    loginLinks,
+    admin,
+    audit,
+    clock,
+    logger,
+    policy,
+    anonymousUser,
   };
   const app: App = {
     ctx,

@@ -1,3 +1,4 @@
+import type { AppTokenRecord, AppTokenStore } from '../ports/app-tokens.js';
 import type { AuditEntry, AuditTrail } from '../ports/audit.js';
 import type { Counters } from '../ports/counters.js';
 import type { Group, GroupDirectory, GroupPage } from '../ports/groups.js';
@@ -7,12 +8,19 @@ import type { Session, SessionStore } from '../ports/sessions.js';
 import type { Store } from '../ports/store.js';
 import type { StoreHealth } from '../ports/store-health.js';
 import type { TokenRecord, TokenStore } from '../ports/tokens.js';
-import type { User, UserDirectory, UserPage } from '../ports/users.js';
+import type {
+  SetUsernameResult,
+  User,
+  UserDirectory,
+  UserInput,
+  UserPage,
+} from '../ports/users.js';
 
 /** One object per port; an adapter builds them over its shared state. */
 export interface StoreParts {
   sessions: SessionStore;
   tokens: TokenStore;
+  appTokens: AppTokenStore;
   floors: LinkFloors;
   users: UserDirectory;
   groups: GroupDirectory;
@@ -30,6 +38,7 @@ export abstract class ComposedStore implements Store {
   abstract readonly kind: 'memory' | 'redis';
   private readonly sessions: SessionStore;
   private readonly tokens: TokenStore;
+  private readonly appTokens: AppTokenStore;
   private readonly floors: LinkFloors;
   private readonly users: UserDirectory;
   private readonly groups: GroupDirectory;
@@ -41,6 +50,7 @@ export abstract class ComposedStore implements Store {
   constructor(parts: StoreParts) {
     this.sessions = parts.sessions;
     this.tokens = parts.tokens;
+    this.appTokens = parts.appTokens;
     this.floors = parts.floors;
     this.users = parts.users;
     this.groups = parts.groups;
@@ -85,6 +95,28 @@ export abstract class ComposedStore implements Store {
     return this.tokens.markUsed(key, expiresAt);
   }
 
+  createAppToken(record: AppTokenRecord): Promise<void> {
+    return this.appTokens.createAppToken(record);
+  }
+  findAppTokenByHash(hash: string): Promise<AppTokenRecord | null> {
+    return this.appTokens.findAppTokenByHash(hash);
+  }
+  getAppToken(id: string): Promise<AppTokenRecord | null> {
+    return this.appTokens.getAppToken(id);
+  }
+  listUserAppTokens(userId: string): Promise<AppTokenRecord[]> {
+    return this.appTokens.listUserAppTokens(userId);
+  }
+  revokeAppToken(id: string, at: number): Promise<AppTokenRecord | null> {
+    return this.appTokens.revokeAppToken(id, at);
+  }
+  revokeUserAppTokens(userId: string, at: number): Promise<AppTokenRecord[]> {
+    return this.appTokens.revokeUserAppTokens(userId, at);
+  }
+  touchAppToken(id: string, at: number): Promise<void> {
+    return this.appTokens.touchAppToken(id, at);
+  }
+
   nextLinkStamp(email: string, atLeast: number, keepMs: number | null): Promise<number> {
     return this.floors.nextLinkStamp(email, atLeast, keepMs);
   }
@@ -101,11 +133,17 @@ export abstract class ComposedStore implements Store {
   getUserByEmail(email: string): Promise<User | null> {
     return this.users.getUserByEmail(email);
   }
-  createUser(user: User): Promise<User> {
+  getUserByUsername(username: string): Promise<User | null> {
+    return this.users.getUserByUsername(username);
+  }
+  createUser(user: UserInput): Promise<User> {
     return this.users.createUser(user);
   }
-  updateUser(user: User): Promise<void> {
+  updateUser(user: UserInput): Promise<void> {
     return this.users.updateUser(user);
+  }
+  setUsername(id: string, username: string): Promise<SetUsernameResult> {
+    return this.users.setUsername(id, username);
   }
   updateUserGroups(id: string, change: (groups: readonly string[]) => string[]): Promise<boolean> {
     return this.users.updateUserGroups(id, change);
@@ -129,8 +167,8 @@ export abstract class ComposedStore implements Store {
   updateGroup(group: Group): Promise<Group> {
     return this.groups.updateGroup(group);
   }
-  deleteGroup(id: string): Promise<void> {
-    return this.groups.deleteGroup(id);
+  deleteGroup(id: string, version?: number): Promise<void> {
+    return this.groups.deleteGroup(id, version);
   }
   listGroups(query: { offset: number; limit: number }): Promise<GroupPage> {
     return this.groups.listGroups(query);

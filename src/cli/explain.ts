@@ -61,6 +61,7 @@ export async function explainCommand(config: Config, args: ExplainArgs): Promise
   const raw = config.raw;
   const anonymousUser: Identity = {
     id: raw.anonymous_user.id,
+    username: raw.anonymous_user.id,
     email: raw.anonymous_user.email,
     name: raw.anonymous_user.name,
     groups: [],

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { IdentityConstraint } from '../core/decide.js';
+import type { HeaderNames } from '../core/identity-headers.js';
 import { type Target, targetUrl } from '../core/target.js';
-import type { Lookup } from '../services/sessions.js';
+import type { Metrics } from '../metrics.js';
 import type { CheckNames, Dialect } from './check/dialects/shared.js';
 import {
   allowedAnswer,
@@ -11,24 +13,37 @@ import {
   type Family,
 } from './check/endpoints.js';
 import {
-  type Answer,
   type CheckCaller,
-  CheckPipeline,
+  type CheckPipeline,
   failureHeaders,
   type HeaderFamily,
-  loginUrl as loginAt,
+  loginUrl,
+  type Verdict,
 } from './check/pipeline.js';
-import type { AppContext } from './context.js';
+import type { Handler } from './handler.js';
 import { sendProblem } from './pages.js';
-import { isTrusted } from './request.js';
+import type { PageChrome } from './problem.js';
+import type { TrustedProxies } from './request.js';
 import { sendEmpty, sendPreparedEmpty } from './respond.js';
-import { type SessionCookie, sessionCookie } from './session-cookie.js';
+import type { SessionCookie } from './session-cookie.js';
 
 export type { CheckNames, Dialect } from './check/dialects/shared.js';
 export type { Family } from './check/endpoints.js';
 
-export function loginUrl(ctx: AppContext, rd: string | null): string {
-  return loginAt(ctx.baseUrl, rd);
+/** What the forward-auth endpoints use. */
+export interface CheckEndpointDeps {
+  pipeline: CheckPipeline;
+  cookie: SessionCookie;
+  /** Only a trusted proxy's forwarded headers name the request asked about. */
+  proxies: TrustedProxies;
+  /** The configured identity header names (`headers.*`). */
+  headerNames: HeaderNames;
+  /** Prometheus counters; null when `metrics.listen` is unset. */
+  metrics: Pick<Metrics, 'check'> | null;
+  logger: Logger;
+  chrome: PageChrome;
+  /** Public base of portcullis' pages: where "log in" points. */
+  baseUrl: string;
 }
 
 const DENIED =
@@ -42,16 +57,13 @@ const DENIED =
 class CheckEndpoint implements CheckCaller<ServerResponse, number> {
   readonly family: HeaderFamily;
   readonly during = 'auth check';
-  private readonly cookie: SessionCookie;
 
   constructor(
-    private readonly ctx: AppContext,
-    private readonly pipeline: CheckPipeline,
+    private readonly deps: CheckEndpointDeps,
     private readonly dialect: Dialect,
     names: CheckNames,
   ) {
     this.family = allowedAnswer(names);
-    this.cookie = sessionCookie(ctx.config);
   }
 
   constraint(req: IncomingMessage): IdentityConstraint | null {
@@ -63,17 +75,19 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
    * verified and its session read from the store.
    */
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const ctx = this.ctx;
-    const startedAt = ctx.metrics ? performance.now() : 0;
-    const parsed = isTrusted(ctx, req.socket.remoteAddress) ? this.dialect.readTarget(req) : null;
+    const deps = this.deps;
+    const startedAt = deps.metrics ? performance.now() : 0;
+    const parsed = deps.proxies.isTrusted(req.socket.remoteAddress)
+      ? this.dialect.readTarget(req)
+      : null;
     if (!parsed?.ok) {
-      ctx.logger.debug(
+      deps.logger.debug(
         { reason: parsed ? parsed.reason : 'no trusted forwarded headers' },
         'unknown target',
       );
-      ctx.metrics?.check(this.dialect.name, 'bad_request', startedAt);
+      deps.metrics?.check(this.dialect.name, 'bad_request', startedAt);
       sendCheckError(
-        ctx,
+        deps.chrome,
         req,
         res,
         null,
@@ -83,29 +97,22 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
       );
       return;
     }
-    this.pipeline.run(req, res, parsed.target, this.cookie.read(req), this, startedAt);
+    deps.pipeline.run(req, res, parsed.target, deps.cookie.read(req), this, startedAt);
   }
 
-  answer(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: Target,
-    answer: Answer,
-    prepared: readonly string[] | null,
-    _lookup: Lookup | null,
-    startedAt: number,
-  ): void {
-    const ctx = this.ctx;
+  answer(req: IncomingMessage, res: ServerResponse, verdict: Verdict, startedAt: number): void {
+    const deps = this.deps;
+    const { target, answer } = verdict;
     if (answer.kind === 'error') {
       const failure = answer.error;
-      ctx.metrics?.check(
+      deps.metrics?.check(
         this.dialect.name,
         failure.code === 'store_unavailable' ? 'unavailable' : 'error',
         startedAt,
       );
       if (res.headersSent) return;
       sendCheckError(
-        ctx,
+        deps.chrome,
         req,
         res,
         target,
@@ -116,21 +123,22 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
       );
       return;
     }
-    ctx.metrics?.check(this.dialect.name, answer.kind, startedAt);
+    deps.metrics?.check(this.dialect.name, answer.kind, startedAt);
     if (answer.kind === 'allow') {
+      const prepared = verdict.prepared;
       if (prepared !== null) sendPreparedEmpty(res, this.dialect.allowStatus, prepared);
       else sendEmpty(res, this.dialect.allowStatus);
       return;
     }
     if (answer.kind === 'deny') {
-      ctx.logger.debug(
+      deps.logger.debug(
         { reason: answer.reason, rule: answer.rule, user: answer.identity.id },
         'denied',
       );
-      sendCheckError(ctx, req, res, target, 403, 'forbidden', DENIED);
+      sendCheckError(deps.chrome, req, res, target, 403, 'forbidden', DENIED);
       return;
     }
-    this.dialect.sendLogin(req, res, target, loginUrl(ctx, targetUrl(target)));
+    this.dialect.sendLogin(req, res, target, loginUrl(deps.baseUrl, targetUrl(target)));
   }
 }
 
@@ -140,7 +148,7 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
  * request, or the request asked about, is a HEAD.
  */
 function sendCheckError(
-  ctx: AppContext,
+  chrome: PageChrome,
   req: IncomingMessage,
   res: ServerResponse,
   target: Target | null,
@@ -152,27 +160,20 @@ function sendCheckError(
   if (req.method === 'HEAD' || target?.method === 'HEAD') {
     headers.push('Cache-Control', 'no-store');
     sendEmpty(res, status, headers);
-  } else sendProblem(ctx, req, res, status, code, message, headers);
+  } else sendProblem(chrome, req, res, status, code, message, headers);
 }
 
-/**
- * The check endpoints of one server, sharing one pipeline: `check(dialect, family)` is the route
- * handler for that combination (its first argument, the context, is the one built in).
- */
-export function createCheckHandlers(
-  ctx: AppContext,
-): (
-  dialect: DialectName,
-  family: Family,
-) => (_ctx: unknown, req: IncomingMessage, res: ServerResponse) => void {
-  const pipeline = new CheckPipeline(ctx);
+/** The route handler for one dialect with one header family. */
+export type CheckHandlers = (dialect: DialectName, family: Family) => Handler;
+
+/** The check endpoints of one server, sharing one pipeline. */
+export function createCheckHandlers(deps: CheckEndpointDeps): CheckHandlers {
   return (dialect, family) => {
     const endpoint = new CheckEndpoint(
-      ctx,
-      pipeline,
+      deps,
       DIALECTS[dialect],
-      checkNames(ctx.headerNames, family),
+      checkNames(deps.headerNames, family),
     );
-    return (_ctx, req, res) => endpoint.handle(req, res);
+    return (req, res) => endpoint.handle(req, res);
   };
 }

@@ -7,14 +7,12 @@ import {
   statusOf,
 } from '../core/errors.js';
 import { page, type SafeHtml } from '../html.js';
-import type { AppContext } from './context.js';
-import { answerProblem, logoUrl, stylesheetUrl } from './problem.js';
+import { answerProblem, type PageChrome } from './problem.js';
 import { sendHtml } from './respond.js';
 
-export { logoUrl, stylesheetUrl };
-
+/** A page in the site's frame (title, stylesheet, logo). */
 export function renderPage(
-  ctx: AppContext,
+  chrome: PageChrome,
   req: IncomingMessage,
   res: ServerResponse,
   status: number,
@@ -28,9 +26,9 @@ export function renderPage(
     status,
     page({
       title,
-      productName: ctx.productName,
-      stylesheet: stylesheetUrl(ctx),
-      logoUrl: logoUrl(ctx),
+      productName: chrome.productName,
+      stylesheet: chrome.stylesheet,
+      logoUrl: chrome.logoUrl,
       body,
     }),
     headers,
@@ -45,7 +43,7 @@ export function renderPage(
  * becomes the error's own.
  */
 export function sendProblem(
-  ctx: AppContext,
+  chrome: PageChrome,
   req: IncomingMessage,
   res: ServerResponse,
   status: number,
@@ -66,7 +64,7 @@ export function sendProblem(
       ? code
       : (ERROR_CODES.find((c) => statusOf(c) === status) ?? 'internal');
   answerProblem(
-    ctx,
+    chrome,
     req,
     res,
     new PortcullisError(closed, closed === code ? undefined : `unlisted code ${code}`, message, {

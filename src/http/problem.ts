@@ -1,9 +1,9 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
 import { isPortcullisError, PortcullisError } from '../core/errors.js';
 import { html, page } from '../html.js';
 import { StoreUnavailableError } from '../ports/store.js';
 import { ScimError, type ScimType, scimErrorBody } from '../scim/errors.js';
-import type { AppContext } from './context.js';
 import { requestId } from './request.js';
 import { PAGE_HEADERS, sendBody, sendEmpty, wantsJson } from './respond.js';
 import { isScimPath, SCIM_CONTENT_TYPE } from './scim/paths.js';
@@ -22,17 +22,22 @@ import { isScimPath, SCIM_CONTENT_TYPE } from './scim/paths.js';
  */
 export type ProblemFormat = 'json' | 'page' | 'scim' | 'empty';
 
-/** What the error page needs from the configuration. */
-export interface ProblemContext {
+/** What the site's pages share (error pages included), read from the config once. */
+export interface SiteLook {
+  /** `server.path_prefix`. */
+  prefix: string;
+  /** `ui.product_name`. */
   productName: string;
-  config: { prefix: string; logo: unknown };
+  /** Whether `ui.logo_file` is set. */
+  hasLogo: boolean;
 }
 
+/** The frame of every page: built once by the composition root from `SiteLook`. */
 export interface PageChrome {
   productName: string;
   stylesheet: string;
   logoUrl: string | null;
-  /** Where the page's one link goes. */
+  /** Where an error page's one link goes. */
   signIn: string;
 }
 
@@ -45,20 +50,12 @@ export interface RenderedProblem {
   body: string;
 }
 
-export function logoUrl(ctx: ProblemContext): string | null {
-  return ctx.config.logo ? `${ctx.config.prefix}/static/logo` : null;
-}
-
-export function stylesheetUrl(ctx: ProblemContext): string {
-  return `${ctx.config.prefix}/static/style.css`;
-}
-
-export function pageChrome(ctx: ProblemContext): PageChrome {
+export function pageChrome(site: SiteLook): PageChrome {
   return {
-    productName: ctx.productName,
-    stylesheet: stylesheetUrl(ctx),
-    logoUrl: logoUrl(ctx),
-    signIn: `${ctx.config.prefix}/login`,
+    productName: site.productName,
+    stylesheet: `${site.prefix}/static/style.css`,
+    logoUrl: site.hasLogo ? `${site.prefix}/static/logo` : null,
+    signIn: `${site.prefix}/login`,
   };
 }
 
@@ -164,14 +161,14 @@ export function rawAnswer(rendered: RenderedProblem): string {
  * (Set-Cookie, WWW-Authenticate); they go out before the mapper's own.
  */
 export function answerProblem(
-  ctx: ProblemContext,
+  chrome: PageChrome,
   req: IncomingMessage,
   res: ServerResponse,
   error: PortcullisError,
   headers: string[] = [],
   format: ProblemFormat = problemFormat(req),
 ): void {
-  const rendered = renderProblem(error, format, pageChrome(ctx));
+  const rendered = renderProblem(error, format, chrome);
   for (const field of rendered.headers) headers.push(field);
   if (rendered.contentType === null) sendEmpty(res, rendered.status, headers);
   else sendBody(req, res, rendered.status, rendered.contentType, rendered.body, headers);
@@ -186,16 +183,22 @@ export function toPortcullisError(error: unknown): PortcullisError {
   );
 }
 
+/** What `sendError` needs: the page frame and where to log. */
+export interface ErrorDeps {
+  chrome: PageChrome;
+  logger: Logger;
+}
+
 /** What a handler threw, logged and answered. */
 export function sendError(
-  ctx: ProblemContext & Pick<AppContext, 'logger'>,
+  deps: ErrorDeps,
   req: IncomingMessage,
   res: ServerResponse,
   error: unknown,
 ): void {
   const known = toPortcullisError(error);
-  const log =
-    known.status >= 500 ? ctx.logger.error.bind(ctx.logger) : ctx.logger.info.bind(ctx.logger);
+  const logger = deps.logger;
+  const log = known.status >= 500 ? logger.error.bind(logger) : logger.info.bind(logger);
   log(
     {
       request_id: requestId(req),
@@ -212,7 +215,7 @@ export function sendError(
   }
   // A body not read to its end is not read at all: say so (the socket closes after the answer).
   if (!req.complete && hasBody(req)) res.shouldKeepAlive = false;
-  answerProblem(ctx, req, res, known);
+  answerProblem(deps.chrome, req, res, known);
 }
 
 export function hasBody(req: IncomingMessage): boolean {

@@ -1,46 +1,47 @@
 import type { IncomingMessage } from 'node:http';
-import type { AppContext } from './context.js';
+import type { BlockList } from 'node:net';
 
 /** The first value of a header that node may hand over as an array. */
 export function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-// Per trusted_proxies list, so two apps in one process (tests) never share answers.
-const trustCaches = new WeakMap<object, Map<string, boolean>>();
+/**
+ * `server.trusted_proxies`: which peers' forwarded headers are believed. Built once by the
+ * composition root; answers are cached per address.
+ */
+export class TrustedProxies {
+  private readonly cache = new Map<string, boolean>();
 
-/** Whether a peer address is in `server.trusted_proxies` (its forwarded headers are believed). */
-export function isTrusted(ctx: AppContext, address: string | undefined): boolean {
-  if (!address) return false;
-  const list = ctx.config.trustedProxies;
-  let cache = trustCaches.get(list);
-  if (!cache) {
-    cache = new Map();
-    trustCaches.set(list, cache);
-  }
-  let trusted = cache.get(address);
-  if (trusted === undefined) {
-    const v4mapped = address.startsWith('::ffff:') ? address.slice(7) : null;
-    trusted = v4mapped
-      ? list.check(v4mapped, 'ipv4')
-      : list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-    if (cache.size > 10_000) cache.clear();
-    cache.set(address, trusted);
-  }
-  return trusted;
-}
+  constructor(private readonly list: BlockList) {}
 
-/** The client's address: X-Forwarded-For's last hop is believed only from a trusted proxy. */
-export function clientIp(ctx: AppContext, req: IncomingMessage): string {
-  const direct = req.socket.remoteAddress ?? '';
-  const plain = direct.startsWith('::ffff:') ? direct.slice(7) : direct;
-  const forwarded = req.headers['x-forwarded-for'];
-  if (typeof forwarded === 'string' && isTrusted(ctx, direct)) {
-    const hops = forwarded.split(',').map((s) => s.trim());
-    const last = hops[hops.length - 1];
-    if (last && /^[0-9a-fA-F.:]{2,45}$/.test(last)) return last;
+  /** Whether a peer address is a trusted proxy. */
+  isTrusted(address: string | undefined): boolean {
+    if (!address) return false;
+    let trusted = this.cache.get(address);
+    if (trusted === undefined) {
+      const v4mapped = address.startsWith('::ffff:') ? address.slice(7) : null;
+      trusted = v4mapped
+        ? this.list.check(v4mapped, 'ipv4')
+        : this.list.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(address, trusted);
+    }
+    return trusted;
   }
-  return plain;
+
+  /** The client's address: X-Forwarded-For's last hop is believed only from a trusted proxy. */
+  clientIp(req: IncomingMessage): string {
+    const direct = req.socket.remoteAddress ?? '';
+    const plain = direct.startsWith('::ffff:') ? direct.slice(7) : direct;
+    const forwarded = req.headers['x-forwarded-for'];
+    if (typeof forwarded === 'string' && this.isTrusted(direct)) {
+      const hops = forwarded.split(',').map((s) => s.trim());
+      const last = hops[hops.length - 1];
+      if (last && /^[0-9a-fA-F.:]{2,45}$/.test(last)) return last;
+    }
+    return plain;
+  }
 }
 
 let sequence = 0;

@@ -1,39 +1,76 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Logo } from '../config/file-values.js';
 import { PortcullisError } from '../core/errors.js';
 import { STYLESHEET } from '../html.js';
+import type { StoreHealth } from '../ports/store-health.js';
 import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
-import type { AppContext } from './context.js';
-import { createCheckHandlers } from './forward-auth.js';
+import type { CheckHandlers } from './forward-auth.js';
+import type { Handler } from './handler.js';
 import { Lifecycle } from './lifecycle.js';
-import { handleMagicConfirm, handleMagicRedeem } from './login/magic-link-redeem.js';
-import { handleLoginPage } from './login/page.js';
+import type { MagicRedeemRoutes } from './login/magic-link-redeem.js';
+import type { LoginMethod } from './login/method.js';
 import {
   answerProblem,
   hasBody,
+  type PageChrome,
   type ProblemFormat,
-  pageChrome,
   rawAnswer,
   renderProblem,
   sendError,
 } from './problem.js';
 import { requestId } from './request.js';
 import { redirect, sendBody } from './respond.js';
-import { handleAdminAction, handleAdminPage } from './routes/admin.js';
-import { handleOauth2SignIn, handleOauth2SignOut } from './routes/oauth2-compat.js';
-import { handleLogout, handleLogoutPage, handleMe } from './routes/session-routes.js';
-import { createScimHandler } from './scim/handlers.js';
+import type { AdminRoutes } from './routes/admin.js';
+import type { Oauth2CompatRoutes } from './routes/oauth2-compat.js';
+import type { SessionRoutes } from './routes/session-routes.js';
+import type { ScimHandler } from './scim/handlers.js';
 import { isScimPath } from './scim/paths.js';
 
 export { sendError };
 
-type Handler = (
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-) => void | Promise<void>;
+/** The handlers the server routes to, each built by the composition root with its own deps. */
+export interface ServerRoutes {
+  check: CheckHandlers;
+  loginPage: Handler;
+  magic: MagicRedeemRoutes;
+  session: SessionRoutes;
+  admin: AdminRoutes;
+  /** oauth2-proxy's sign-in paths and the compat checks; null when they are not served. */
+  compat: Oauth2CompatRoutes | null;
+  /** The enabled login methods; each brings its own routes. */
+  loginMethods: readonly LoginMethod[];
+}
+
+/** `server.*` limits, read from the config once. */
+export interface ServerLimits {
+  maxHeaderSize: number;
+  headerTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxConnections: number;
+}
+
+export interface RouteTableDeps {
+  /** `server.path_prefix`. */
+  prefix: string;
+  routes: ServerRoutes;
+  /** Answers readyz. */
+  store: Pick<StoreHealth, 'ready'>;
+  /** `ui.logo_file`, read at load. */
+  logo: Logo | null;
+  /** Standing alone (no `proxy.upstream`): `/` leads to the sign-in page. */
+  standalone: boolean;
+  chrome: PageChrome;
+  logger: Logger;
+}
+
+export interface ServerDeps extends RouteTableDeps {
+  scim: ScimHandler;
+  limits: ServerLimits;
+}
 
 interface Route {
   GET?: Handler;
@@ -44,23 +81,23 @@ interface Route {
 
 /** Builds the exact-path routing table once; a lookup is one Map get. */
 export function buildRoutes(
-  ctx: AppContext,
+  deps: RouteTableDeps,
   lifecycle: Lifecycle = new Lifecycle(),
 ): Map<string, Route> {
-  const p = ctx.config.prefix;
-  const check = createCheckHandlers(ctx);
+  const p = deps.prefix;
+  const { check, magic, session, admin, compat } = deps.routes;
   const routes = new Map<string, Route>([
     [`${p}/nginx`, { ANY: check('nginx', 'portcullis') }],
     [`${p}/traefik`, { ANY: check('traefik', 'portcullis') }],
-    [`${p}/login`, { GET: handleLoginPage }],
-    [`${p}/magic`, { GET: handleMagicConfirm, POST: handleMagicRedeem }],
-    [`${p}/logout`, { GET: handleLogoutPage, POST: handleLogout }],
-    [`${p}/me`, { GET: handleMe }],
-    [`${p}/admin`, { GET: handleAdminPage, POST: handleAdminAction }],
+    [`${p}/login`, { GET: deps.routes.loginPage }],
+    [`${p}/magic`, { GET: magic.confirm, POST: magic.redeem }],
+    [`${p}/logout`, { GET: session.logoutPage, POST: session.logout }],
+    [`${p}/me`, { GET: session.me }],
+    [`${p}/admin`, { GET: admin.page, POST: admin.action }],
     [
       `${p}/healthz`,
       {
-        GET: (_c, req, res) =>
+        GET: (req, res) =>
           sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ok\n', [
             'Cache-Control',
             'no-store',
@@ -70,7 +107,7 @@ export function buildRoutes(
     [
       `${p}/readyz`,
       {
-        GET: async (c, req, res) => {
+        GET: async (req, res) => {
           if (lifecycle.draining) {
             // Shutting down: load balancers take this instance out while it finishes its work.
             sendBody(req, res, 503, 'text/plain; charset=utf-8', 'shutting down\n', [
@@ -80,7 +117,7 @@ export function buildRoutes(
             return;
           }
           // Every node the store needs (each Cluster primary), not just one that answers.
-          if (await c.store.ready()) {
+          if (await deps.store.ready()) {
             sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ready\n', [
               'Cache-Control',
               'no-store',
@@ -97,10 +134,10 @@ export function buildRoutes(
     [
       `${p}/static/logo`,
       {
-        GET: (c, req, res) => {
-          const logo = c.config.logo;
+        GET: (req, res) => {
+          const logo = deps.logo;
           if (!logo) {
-            sendError(c, req, res, new PortcullisError('not_found', 'no logo configured'));
+            sendError(deps, req, res, new PortcullisError('not_found', 'no logo configured'));
             return;
           }
           res.writeHead(200, [
@@ -123,7 +160,7 @@ export function buildRoutes(
     [
       `${p}/static/style.css`,
       {
-        GET: (_c, req, res) =>
+        GET: (req, res) =>
           sendBody(req, res, 200, 'text/css; charset=utf-8', STYLESHEET, [
             'Cache-Control',
             'public, max-age=3600',
@@ -132,22 +169,22 @@ export function buildRoutes(
     ],
   ]);
   // Each login method brings its own routes (POST /auth/magic_link, /auth/google, ...).
-  for (const method of ctx.loginMethods) {
+  for (const method of deps.routes.loginMethods) {
     for (const route of method.routes) routes.set(`${p}${route.path}`, route);
   }
-  if (ctx.config.raw.server.compat_endpoints && !ctx.config.raw.proxy.upstream) {
-    routes.set('/oauth2/sign_in', { GET: handleOauth2SignIn });
-    routes.set('/oauth2/start', { GET: handleOauth2SignIn });
-    routes.set('/oauth2/sign_out', { GET: handleOauth2SignOut });
+  if (compat) {
+    routes.set('/oauth2/sign_in', { GET: compat.signIn });
+    routes.set('/oauth2/start', { GET: compat.signIn });
+    routes.set('/oauth2/sign_out', { GET: compat.signOut });
     routes.set('/oauth2/auth', { ANY: check('oauth2', 'oauth2-proxy') });
     routes.set('/api/authz/forward-auth', { ANY: check('traefik', 'authelia') });
     routes.set('/api/authz/auth-request', { ANY: check('nginx', 'authelia') });
     routes.set('/api/verify', { ANY: check('verify', 'authelia') });
   }
-  if (!ctx.config.raw.proxy.upstream && !routes.has('/')) {
+  if (deps.standalone && !routes.has('/')) {
     // Standing alone (the quick start), a link whose rd is `/` lands here: show the sign-in page,
     // which names the signed-in user, instead of a 404.
-    routes.set('/', { GET: (c, _req, res) => redirect(res, 302, `${c.config.prefix}/login`) });
+    routes.set('/', { GET: (_req, res) => redirect(res, 302, `${p}/login`) });
   }
   return routes;
 }
@@ -157,27 +194,25 @@ const MAX_HEADER_FIELDS = 1000;
 
 /** `proxy`: reverse-proxy mode; every path outside the prefix and /scim/v2 goes to it. */
 export function createHttpServer(
-  ctx: AppContext,
+  deps: ServerDeps,
   proxy: ReverseProxy | null = null,
   lifecycle: Lifecycle = new Lifecycle(),
 ): Server {
-  const routes = buildRoutes(ctx, lifecycle);
-  const maxHeaderSize = ctx.config.raw.server.max_header_size;
-  const scim = createScimHandler(ctx);
-  const prefix = ctx.config.prefix;
-  const limits = ctx.config.raw.server;
-  const bodyTimeout = limits.body_timeout;
+  const routes = buildRoutes(deps, lifecycle);
+  const { scim, prefix, limits, logger, chrome } = deps;
+  const maxHeaderSize = limits.maxHeaderSize;
+  const bodyTimeout = limits.bodyTimeoutMs;
   const server = createServer(
     {
       // No bound on a whole request: an upload may rightly take long. Its silences are bounded
       // instead (server.body_timeout here, proxy.body_timeout for forwarded bodies).
       requestTimeout: 0,
-      headersTimeout: limits.header_timeout,
-      keepAliveTimeout: limits.keepalive_timeout,
+      headersTimeout: limits.headerTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
       // Node looks for expired header timers only this often (30 s by default), so a header
       // timeout fires within 1.5× itself. Not more often than every 5 s: with a 1 s interval the
       // check's p99 doubled (npm run bench, memory store: 2.3 → 5.1 ms; 1.8 ms at 5 s).
-      connectionsCheckingInterval: Math.min(5000, Math.max(50, limits.header_timeout >> 1)),
+      connectionsCheckingInterval: Math.min(5000, Math.max(50, limits.headerTimeoutMs >> 1)),
       maxHeaderSize,
     },
     (req, res) => {
@@ -188,13 +223,13 @@ export function createHttpServer(
       if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
         // Node drops the fields past maxHeadersCount without a word; refuse instead of deciding
         // (or proxying) a request that is not the one the client sent.
-        ctx.logger.warn(
+        logger.warn(
           { peer: req.socket.remoteAddress, limit: MAX_HEADER_FIELDS, code: 'headers_too_large' },
           'request has too many header fields: answered 431',
         );
         res.shouldKeepAlive = false;
         sendError(
-          ctx,
+          deps,
           req,
           res,
           new PortcullisError('headers_too_large', 'too many header fields'),
@@ -212,7 +247,7 @@ export function createHttpServer(
       if (!handler) {
         // SCIM has ids in its paths; it is served here in both modes (never proxied).
         if (!route && isScimPath(path)) {
-          if (withBody) watchBody(ctx, req, res, bodyTimeout);
+          if (withBody) watchBody(deps, req, res, bodyTimeout);
           scim(req, res, path, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
           return;
         }
@@ -221,22 +256,22 @@ export function createHttpServer(
           return;
         }
         sendError(
-          ctx,
+          deps,
           req,
           res,
           new PortcullisError(route ? 'method_not_allowed' : 'not_found', `${method} ${path}`),
         );
         return;
       }
-      if (withBody) watchBody(ctx, req, res, bodyTimeout);
+      if (withBody) watchBody(deps, req, res, bodyTimeout);
       try {
         const query = route?.ANY
           ? EMPTY_QUERY
           : new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
-        const result = handler(ctx, req, res, query);
-        if (result) result.catch((error: unknown) => sendError(ctx, req, res, error));
+        const result = handler(req, res, query);
+        if (result) result.catch((error: unknown) => sendError(deps, req, res, error));
       } catch (error) {
-        sendError(ctx, req, res, error);
+        sendError(deps, req, res, error);
       }
     },
   );
@@ -244,7 +279,7 @@ export function createHttpServer(
   server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
   // Past it Node closes each new connection as soon as it is accepted: a flood costs this
   // instance no file descriptor and no parser, and health probes get in again once it ebbs.
-  server.maxConnections = limits.max_connections;
+  server.maxConnections = limits.maxConnections;
   let dropped = 0;
   let dropLogged = 0;
   server.on('drop', () => {
@@ -253,8 +288,8 @@ export function createHttpServer(
     // One line per 10 s at most: a flood must not also flood the log.
     if (now - dropLogged < 10_000) return;
     dropLogged = now;
-    ctx.logger.warn(
-      { limit: limits.max_connections, dropped, code: 'too_many_connections' },
+    logger.warn(
+      { limit: limits.maxConnections, dropped, code: 'too_many_connections' },
       'connection limit reached: new connections are closed (server.max_connections)',
     );
     dropped = 0;
@@ -264,16 +299,18 @@ export function createHttpServer(
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if (isPortcullisPath(prefix, q === -1 ? url : url.slice(0, q))) {
-        socket.end(rawProblem(ctx, new PortcullisError('not_found', 'upgrade'), 'empty'));
+        socket.end(rawProblem(chrome, new PortcullisError('not_found', 'upgrade'), 'empty'));
         return;
       }
       if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
-        socket.end(rawProblem(ctx, new PortcullisError('headers_too_large', 'upgrade'), 'empty'));
+        socket.end(
+          rawProblem(chrome, new PortcullisError('headers_too_large', 'upgrade'), 'empty'),
+        );
         return;
       }
       if (lifecycle.draining) {
         // A socket opened now would be cut when the drain ends: the client reconnects elsewhere.
-        socket.end(rawProblem(ctx, new PortcullisError('shutting_down', 'upgrade'), 'empty'));
+        socket.end(rawProblem(chrome, new PortcullisError('shutting_down', 'upgrade'), 'empty'));
         return;
       }
       proxy.handleUpgrade(req, socket, head);
@@ -287,23 +324,23 @@ export function createHttpServer(
         return;
       }
       if (error.code === 'HPE_HEADER_OVERFLOW') {
-        ctx.logger.warn(
+        logger.warn(
           { peer: socket.remoteAddress, limit: maxHeaderSize, code: 'headers_too_large' },
           'request headers too large: answered 431 (raise server.max_header_size if they are legitimate)',
         );
-        socket.end(headersTooLarge(ctx, maxHeaderSize, error.rawPacket));
+        socket.end(headersTooLarge(chrome, maxHeaderSize, error.rawPacket));
         return;
       }
       if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         // server.header_timeout: no request was parsed, so nothing else can be on this socket.
-        ctx.logger.debug(
-          { peer: socket.remoteAddress, limit: limits.header_timeout, code: 'request_timeout' },
+        logger.debug(
+          { peer: socket.remoteAddress, limit: limits.headerTimeoutMs, code: 'request_timeout' },
           'request headers not received in time: answered 408',
         );
-        socket.end(rawProblem(ctx, new PortcullisError('request_timeout', 'headers'), 'empty'));
+        socket.end(rawProblem(chrome, new PortcullisError('request_timeout', 'headers'), 'empty'));
         return;
       }
-      socket.end(rawProblem(ctx, new PortcullisError('bad_request', error.code), 'empty'));
+      socket.end(rawProblem(chrome, new PortcullisError('bad_request', error.code), 'empty'));
     },
   );
   return server;
@@ -327,7 +364,12 @@ function closeIfBodyPending(this: ServerResponse): void {
  * watches the socket's byte count rather than the stream, so it never changes how (or whether)
  * the handler reads the body.
  */
-function watchBody(ctx: AppContext, req: IncomingMessage, res: ServerResponse, ms: number): void {
+function watchBody(
+  deps: { chrome: PageChrome; logger: Logger },
+  req: IncomingMessage,
+  res: ServerResponse,
+  ms: number,
+): void {
   const socket = req.socket;
   let seen = socket.bytesRead;
   const timer = setTimeout(() => {
@@ -337,7 +379,7 @@ function watchBody(ctx: AppContext, req: IncomingMessage, res: ServerResponse, m
       timer.refresh();
       return;
     }
-    ctx.logger.info(
+    deps.logger.info(
       {
         request_id: requestId(req),
         peer: socket.remoteAddress,
@@ -352,7 +394,7 @@ function watchBody(ctx: AppContext, req: IncomingMessage, res: ServerResponse, m
       return;
     }
     res.shouldKeepAlive = false;
-    answerProblem(ctx, req, res, new PortcullisError('request_timeout', 'body stalled'));
+    answerProblem(deps.chrome, req, res, new PortcullisError('request_timeout', 'body stalled'));
   }, ms);
   timer.unref();
   res.once('close', () => clearTimeout(timer));
@@ -364,15 +406,15 @@ const ACCEPTS_JSON = /\r\naccept:[^\r\n]*application\/json/i;
 const REQUEST_PATH = /^[A-Z]+ ([^ ?\r\n]*)/;
 
 /** An answer written on a socket that has no response object to answer through. */
-function rawProblem(ctx: AppContext, error: PortcullisError, format: ProblemFormat): string {
-  return rawAnswer(renderProblem(error, format, pageChrome(ctx)));
+function rawProblem(chrome: PageChrome, error: PortcullisError, format: ProblemFormat): string {
+  return rawAnswer(renderProblem(error, format, chrome));
 }
 
 /**
  * The whole 431 answer, written on the socket: Node's parser gave up, so there is no request
  * or response object to answer through. Same shapes as every other error (SPEC §5).
  */
-function headersTooLarge(ctx: AppContext, limit: number, raw: Buffer | undefined): string {
+function headersTooLarge(chrome: PageChrome, limit: number, raw: Buffer | undefined): string {
   const message = `The request's headers are larger than this server accepts (${Math.round(limit / 1024)} KB). Clearing this site's cookies usually fixes it.`;
   const text = raw?.toString('latin1') ?? '';
   const format: ProblemFormat = isScimPath(REQUEST_PATH.exec(text)?.[1] ?? '')
@@ -380,7 +422,7 @@ function headersTooLarge(ctx: AppContext, limit: number, raw: Buffer | undefined
     : ACCEPTS_JSON.test(text)
       ? 'json'
       : 'page';
-  return rawProblem(ctx, new PortcullisError('headers_too_large', 'headers', message), format);
+  return rawProblem(chrome, new PortcullisError('headers_too_large', 'headers', message), format);
 }
 
 const EMPTY_QUERY = new URLSearchParams();

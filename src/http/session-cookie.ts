@@ -1,11 +1,23 @@
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '../config/derive.js';
 import { readCookie, serializeCookie } from '../core/cookies.js';
+
+/** The cookie's settings, read from `session.*` and `server.public_url` by the composition root. */
+export interface SessionCookieSettings {
+  /** `session.cookie_name`. */
+  name: string;
+  /** Whether `public_url` is https. */
+  secure: boolean;
+  /** `session.cookie_domain`, or null for a host-only cookie. */
+  domain: string | null;
+  /** `session.lifetime`. */
+  lifetimeMs: number;
+}
 
 /**
  * The session cookie: its name and every attribute in one place, so the Set-Cookie that signs in
  * and the one that signs out agree on Domain, Path, Secure and SameSite (a clear that differs in
- * Domain or Path leaves the session cookie in the browser and logout silently fails).
+ * Domain or Path leaves the session cookie in the browser and logout silently fails). One is
+ * built in app.ts and handed to every component that reads, sets or clears it.
  */
 export class SessionCookie {
   readonly name: string;
@@ -13,12 +25,11 @@ export class SessionCookie {
   private readonly domain: string | null;
   private readonly maxAgeSeconds: number;
 
-  constructor(config: Config) {
-    const session = config.raw.session;
-    this.name = session.cookie_name;
-    this.secure = config.secureCookies;
-    this.domain = session.cookie_domain ?? null;
-    this.maxAgeSeconds = Math.floor(session.lifetime / 1000);
+  constructor(settings: SessionCookieSettings) {
+    this.name = settings.name;
+    this.secure = settings.secure;
+    this.domain = settings.domain;
+    this.maxAgeSeconds = Math.floor(settings.lifetimeMs / 1000);
   }
 
   /** The cookie's value from a request, or undefined (an empty value included). */
@@ -48,16 +59,4 @@ export class SessionCookie {
       maxAgeSeconds: 0,
     });
   }
-}
-
-const built = new WeakMap<Config, SessionCookie>();
-
-/** The one SessionCookie of a loaded config, built on first use. */
-export function sessionCookie(config: Config): SessionCookie {
-  let cookie = built.get(config);
-  if (cookie === undefined) {
-    cookie = new SessionCookie(config);
-    built.set(config, cookie);
-  }
-  return cookie;
 }

@@ -3,6 +3,7 @@
  * implement (and keeps every name importable from here). A consumer that needs one port can
  * import its file.
  */
+import type { AppTokenStore } from './app-tokens.js';
 import type { AuditTrail } from './audit.js';
 import type { Counters } from './counters.js';
 import type { GroupDirectory } from './groups.js';
@@ -13,6 +14,7 @@ import type { StoreHealth } from './store-health.js';
 import type { TokenStore } from './tokens.js';
 import type { UserDirectory } from './users.js';
 
+export * from './app-tokens.js';
 export * from './audit.js';
 export * from './counters.js';
 export * from './groups.js';
@@ -39,6 +41,7 @@ export class StoreUnavailableError extends Error {
 
 export type Store = SessionStore &
   TokenStore &
+  AppTokenStore &
   LinkFloors &
   UserDirectory &
   GroupDirectory &

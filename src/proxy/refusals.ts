@@ -4,12 +4,19 @@ import type { Logger } from 'pino';
 import { type Target, targetUrl } from '../core/target.js';
 import { sendLoginAnswer } from '../http/check/dialects/traefik.js';
 import { type Answer, failureHeaders, loginUrl } from '../http/check/pipeline.js';
-import type { AppContext } from '../http/context.js';
 import { sendProblem } from '../http/pages.js';
+import type { PageChrome } from '../http/problem.js';
 import { failureMessage, type UpstreamFailure } from './upstream-failure.js';
 
 /** Every answer of the pipeline but "allow". */
 export type Refusal = Exclude<Answer, { kind: 'allow' }>;
+
+export interface RequestRefusalDeps {
+  chrome: PageChrome;
+  logger: Logger;
+  /** Public base of portcullis' pages: where "log in" points. */
+  baseUrl: string;
+}
 
 /**
  * How the request path says no: 400 for what admission refused, Traefik's wording for a check
@@ -19,14 +26,14 @@ export class RequestRefusals {
   /** Bound once: the engine calls it bare, and the hot path must not build a closure. */
   readonly upstreamFailed: (failure: UpstreamFailure, res: ServerResponse) => void;
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(private readonly deps: RequestRefusalDeps) {
     this.upstreamFailed = (failure, res) => this.sendUpstreamFailure(failure, res);
   }
 
   badRequest(req: IncomingMessage, res: ServerResponse, message: string): void {
     // The rest of a refused request is not read: the connection cannot be reused.
     res.shouldKeepAlive = false;
-    sendProblem(this.ctx, req, res, 400, 'bad_request', message);
+    sendProblem(this.deps.chrome, req, res, 400, 'bad_request', message);
   }
 
   refuse(
@@ -41,33 +48,41 @@ export class RequestRefusals {
       if (hasBody) res.shouldKeepAlive = false;
       const failure = answer.error;
       const headers = failureHeaders(failure);
-      sendProblem(this.ctx, req, res, failure.status, failure.code, failure.publicMessage, headers);
+      sendProblem(
+        this.deps.chrome,
+        req,
+        res,
+        failure.status,
+        failure.code,
+        failure.publicMessage,
+        headers,
+      );
       return;
     }
     // Refused: the body is not read. `Connection: close` says so, and the server closes the
     // socket once the answer is out (a trickled body would otherwise hold it indefinitely).
     if (hasBody) res.shouldKeepAlive = false;
     if (answer.kind === 'deny') {
-      this.ctx.logger.debug(
+      this.deps.logger.debug(
         { reason: answer.reason, rule: answer.rule, user: answer.identity.id },
         'proxy: denied',
       );
       const message = 'You are signed in, but not allowed to see this page.';
-      sendProblem(this.ctx, req, res, 403, 'forbidden', message);
+      sendProblem(this.deps.chrome, req, res, 403, 'forbidden', message);
       return;
     }
-    sendLoginAnswer(req, res, target, loginUrl(this.ctx.baseUrl, targetUrl(target)));
+    sendLoginAnswer(req, res, target, loginUrl(this.deps.baseUrl, targetUrl(target)));
   }
 
   private sendUpstreamFailure(failure: UpstreamFailure, res: ServerResponse): void {
     const req = res.req;
-    this.ctx.logger.warn(
+    this.deps.logger.warn(
       { status: failure.status, reason: failure.reason, path: req.url?.split('?')[0] },
       'upstream failed',
     );
     if (res.headersSent || res.destroyed) return;
     const code = failure.status === 504 ? 'upstream_timeout' : 'upstream_unavailable';
-    sendProblem(this.ctx, req, res, failure.status, code, failureMessage(failure));
+    sendProblem(this.deps.chrome, req, res, failure.status, code, failureMessage(failure));
   }
 }
 

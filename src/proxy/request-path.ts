@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Target } from '../core/target.js';
-import type { Answer, CheckCaller, HeaderFamily } from '../http/check/pipeline.js';
+import type { CheckCaller, HeaderFamily, Verdict } from '../http/check/pipeline.js';
 import type { Checked } from './admission.js';
 import type { ProxyEngine } from './engine.js';
 import type { RequestRefusals } from './refusals.js';
@@ -27,25 +26,18 @@ export class RequestPath implements CheckCaller<ServerResponse, Checked> {
     return null;
   }
 
-  answer(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: Target,
-    answer: Answer,
-    prepared: readonly string[] | null,
-    _lookup: unknown,
-    checked: Checked,
-  ): void {
+  answer(req: IncomingMessage, res: ServerResponse, verdict: Verdict, checked: Checked): void {
     const deps = this.deps;
+    const answer = verdict.answer;
     if (answer.kind !== 'allow') {
-      deps.refusals.refuse(req, res, target, answer, checked.scan.hasBody);
+      deps.refusals.refuse(req, res, verdict.target, answer, checked.scan.hasBody);
       return;
     }
     deps.engine.forward(
       req,
       res,
       deps.basePath + (req.url as string),
-      upstreamHeaders(deps.headers, checked, prepared),
+      upstreamHeaders(deps.headers, checked, verdict.prepared),
       checked.scan.hasBody,
       deps.refusals.upstreamFailed,
     );

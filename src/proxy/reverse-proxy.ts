@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import type { Identity } from '../core/identity.js';
-import { identityHeaders } from '../core/identity-headers.js';
-import { CheckPipeline, type HeaderFamily } from '../http/check/pipeline.js';
-import type { AppContext } from '../http/context.js';
-import { isTrusted } from '../http/request.js';
-import { type SessionCookie, sessionCookie } from '../http/session-cookie.js';
+import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
+import type { CheckPipeline, HeaderFamily } from '../http/check/pipeline.js';
+import type { PageChrome } from '../http/problem.js';
+import type { TrustedProxies } from '../http/request.js';
+import type { SessionCookie } from '../http/session-cookie.js';
+import type { SessionStore } from '../ports/sessions.js';
+import type { SessionService } from '../services/sessions.js';
 import { RequestAdmission } from './admission.js';
 import { ProxyEngine } from './engine.js';
 import { RequestRefusals, refuseUpgrade } from './refusals.js';
@@ -28,6 +31,39 @@ export interface ReverseProxy {
   close(): Promise<void>;
 }
 
+/** `proxy.*` and the limits it shares with the server, read from the config once. */
+export interface ReverseProxySettings {
+  /** `proxy.upstream`. */
+  upstream: string;
+  connectTimeoutMs: number;
+  /** `proxy.timeout`: until the upstream's response headers. */
+  headersTimeoutMs: number;
+  /** `proxy.body_timeout`; null: none. */
+  bodyTimeoutMs: number | null;
+  /** `server.max_header_size`, also for the upstream's response headers. */
+  maxHeaderSize: number;
+  /** `proxy.preserve_host`. */
+  preserveHost: boolean;
+  /** `public_url`'s scheme, for requests without a trusted X-Forwarded-Proto. */
+  defaultScheme: 'http' | 'https';
+}
+
+export interface ReverseProxyDeps {
+  settings: ReverseProxySettings;
+  pipeline: CheckPipeline;
+  cookie: SessionCookie;
+  proxies: TrustedProxies;
+  headerNames: HeaderNames;
+  /** Re-reads the session of an open WebSocket. */
+  sessions: Pick<SessionService, 'resolve'>;
+  /** Every instance's revocations: they close the sockets at once. */
+  revocations: Pick<SessionStore, 'onSessionRevoked'>;
+  chrome: PageChrome;
+  /** Public base of portcullis' pages: where "log in" points. */
+  baseUrl: string;
+  logger: Logger;
+}
+
 /** What the two entry points share, built once by `createReverseProxy`. */
 interface ProxyParts {
   admission: RequestAdmission;
@@ -46,35 +82,34 @@ interface ProxyParts {
  * headers set after any client-sent copies were removed. WebSocket handshakes are decided the
  * same way before the upstream sees them.
  */
-export function createReverseProxy(ctx: AppContext, upstream: string): ReverseProxy {
-  const settings = ctx.config.raw.proxy;
-  const url = new URL(upstream);
+export function createReverseProxy(deps: ReverseProxyDeps): ReverseProxy {
+  const { settings, pipeline, logger } = deps;
+  const url = new URL(settings.upstream);
   const basePath = url.pathname.replace(/\/+$/, '');
   const engine = new ProxyEngine({
     origin: url.origin,
-    connectTimeoutMs: settings.connect_timeout,
-    headersTimeoutMs: settings.timeout,
-    bodyTimeoutMs: settings.body_timeout,
-    maxHeaderSize: ctx.config.raw.server.max_header_size,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    bodyTimeoutMs: settings.bodyTimeoutMs,
+    maxHeaderSize: settings.maxHeaderSize,
   });
-  const cookies = sessionCookie(ctx.config);
+  const cookies = deps.cookie;
   const admission = new RequestAdmission({
-    policy: new RequestHeaderPolicy(ctx.headerNames, cookies.name),
-    isTrusted: (peer) => isTrusted(ctx, peer),
+    policy: new RequestHeaderPolicy(deps.headerNames, cookies.name),
+    isTrusted: (peer) => deps.proxies.isTrusted(peer),
     // Portcullis does not terminate TLS: without a trusted X-Forwarded-Proto, requests are taken
     // to have reached the front door the way public_url says people reach it.
-    defaultScheme: ctx.config.publicUrl.protocol === 'https:' ? 'https' : 'http',
-    logger: ctx.logger,
+    defaultScheme: settings.defaultScheme,
+    logger,
   });
   const tunnels = watchOpenSockets({
-    resolve: (cookie) => ctx.sessions.resolve(cookie),
-    onSessionRevoked: (listener) => ctx.store.onSessionRevoked(listener),
-    logger: ctx.logger,
+    resolve: (cookie) => deps.sessions.resolve(cookie),
+    onSessionRevoked: (listener) => deps.revocations.onSessionRevoked(listener),
+    logger,
   });
-  const pipeline = new CheckPipeline(ctx);
-  const family = identityFamily(ctx);
-  const headers = { preserveHost: settings.preserve_host, upstreamHost: url.host };
-  const refusals = new RequestRefusals(ctx);
+  const family = identityFamily(deps.headerNames);
+  const headers = { preserveHost: settings.preserveHost, upstreamHost: url.host };
+  const refusals = new RequestRefusals({ chrome: deps.chrome, logger, baseUrl: deps.baseUrl });
   const requests = new RequestPath({ family, engine, refusals, headers, basePath });
   const upgrades = new UpgradePath({
     family,
@@ -83,16 +118,15 @@ export function createReverseProxy(ctx: AppContext, upstream: string): ReversePr
     tunnels,
     headers,
     basePath,
-    baseUrl: ctx.baseUrl,
-    logger: ctx.logger,
+    baseUrl: deps.baseUrl,
+    logger,
   });
   const parts = { admission, cookies, pipeline, requests, upgrades, refusals, engine, tunnels };
   return new AuthenticatingProxy(parts);
 }
 
 /** Only the identity headers: they are appended to the client's, filtered. */
-function identityFamily(ctx: AppContext): HeaderFamily {
-  const names = ctx.headerNames;
+function identityFamily(names: HeaderNames): HeaderFamily {
   return { memoKey: 'headers', build: (identity: Identity) => identityHeaders(names, identity) };
 }
 

@@ -2,8 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Target } from '../core/target.js';
-import type { Answer, CheckCaller, CheckPipeline, HeaderFamily } from '../http/check/pipeline.js';
-import type { Lookup } from '../services/sessions.js';
+import type { CheckCaller, CheckPipeline, HeaderFamily, Verdict } from '../http/check/pipeline.js';
 import type { Checked } from './admission.js';
 import type { ProxyEngine, Tunnel, UpgradeListener } from './engine.js';
 import { refuseCheckedUpgrade, refuseFailedUpgrade } from './refusals.js';
@@ -43,16 +42,9 @@ export class UpgradePath implements CheckCaller<Socket, Upgrading> {
     return null;
   }
 
-  answer(
-    req: IncomingMessage,
-    socket: Socket,
-    target: Target,
-    answer: Answer,
-    prepared: readonly string[] | null,
-    lookup: Lookup | null,
-    upgrading: Upgrading,
-  ): void {
+  answer(req: IncomingMessage, socket: Socket, verdict: Verdict, upgrading: Upgrading): void {
     if (socket.destroyed) return;
+    const { target, answer, lookup } = verdict;
     if (answer.kind !== 'allow') {
       refuseCheckedUpgrade(socket, target, answer, this.deps.baseUrl);
       return;
@@ -64,7 +56,7 @@ export class UpgradePath implements CheckCaller<Socket, Upgrading> {
       socket,
       upgrading.head,
       deps.basePath + (req.url as string),
-      upstreamHeaders(deps.headers, upgrading.checked, prepared),
+      upstreamHeaders(deps.headers, upgrading.checked, verdict.prepared),
       new HandshakeListener(deps, socket, target, cookie, sessionId),
     );
   }

@@ -6,8 +6,9 @@ import {
   type GroupDirectory,
   GroupNameTakenError,
   GroupVersionConflictError,
+  groupSource,
 } from '../ports/groups.js';
-import { EmailTakenError, type User, type UserDirectory } from '../ports/users.js';
+import { EmailTakenError, type User, type UserDirectory, type UserInput } from '../ports/users.js';
 import {
   type AuditEvent,
   type AuditFacts,
@@ -19,6 +20,7 @@ import {
   type ScimAction,
   type SessionEndReason,
 } from '../services/audit.js';
+import { mirrorMembership } from '../services/group-mirror.js';
 import { ScimError } from './errors.js';
 import type { GroupFields, UserFields } from './resources.js';
 
@@ -53,8 +55,6 @@ export interface ProvisioningDeps {
 
 /** Read-modify-write attempts on one group before giving up (each loses only to a write that won). */
 const GROUP_WRITE_TRIES = 10;
-/** Rounds of mirroring while the group keeps changing underneath (other writers mirror too). */
-const MIRROR_ROUNDS = 10;
 
 const taken = (detail: string) => new ScimError(409, detail, 'uniqueness');
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -189,8 +189,11 @@ export class Provisioning {
     if (await users.getUserByEmail(fields.email))
       throw taken(`a user with email ${fields.email} exists`);
     await this.checkUnique(fields, null);
-    const blank: User = {
+    const blank: UserInput = {
       id: randomUUID(),
+      // The portcullis username starts as the SCIM userName (an Entra UPN stays `a@b.com`);
+      // later userName changes leave it be: apps behind portcullis keyed their accounts on it.
+      username: fields.userName,
       email: fields.email,
       name: fields.name,
       groups: [],
@@ -324,8 +327,8 @@ export class Provisioning {
 
   async createGroup(fields: GroupFields, source: AuditSource | null = null): Promise<Group> {
     const { groups, clock } = this.deps;
-    if (await groups.getGroupByName(fields.displayName))
-      throw taken(`a group named ${fields.displayName} exists`);
+    const existing = await groups.getGroupByName(fields.displayName);
+    if (existing) throw taken(groupTaken(existing));
     const now = clock.now();
     const group: Group = {
       id: randomUUID(),
@@ -337,7 +340,7 @@ export class Provisioning {
     };
     if (fields.externalId !== undefined) group.externalId = fields.externalId;
     const stored = await groups.createGroup(group);
-    if (stored.id !== group.id) throw taken(`a group named ${fields.displayName} exists`);
+    if (stored.id !== group.id) throw taken(groupTaken(stored));
     await this.syncMembers(null, group);
     await this.log('create_group', { id: group.id, label: group.displayName }, source, {
       members: group.members.length,
@@ -354,6 +357,7 @@ export class Provisioning {
     fields: GroupFields,
     source: AuditSource | null = null,
   ): Promise<Group> {
+    refuseAdminGroup(existing);
     let next: Group = {
       id: existing.id,
       displayName: fields.displayName,
@@ -366,8 +370,10 @@ export class Provisioning {
     try {
       next = await this.deps.groups.updateGroup(next);
     } catch (error) {
-      if (error instanceof GroupNameTakenError)
-        throw taken(`a group named ${next.displayName} exists`);
+      if (error instanceof GroupNameTakenError) {
+        const owner = await this.deps.groups.getGroupByName(next.displayName);
+        throw taken(owner ? groupTaken(owner) : `a group named ${next.displayName} exists`);
+      }
       throw error;
     }
     const { added, removed } = await this.syncMembers(existing, next);
@@ -380,6 +386,7 @@ export class Provisioning {
   }
 
   async deleteGroup(group: Group, source: AuditSource | null = null): Promise<void> {
+    refuseAdminGroup(group);
     await this.deps.groups.deleteGroup(group.id);
     await this.syncMembers(group, null);
     await this.log('delete_group', { id: group.id, label: group.displayName }, source, {
@@ -387,68 +394,41 @@ export class Provisioning {
     });
   }
 
-  /**
-   * Mirrors membership into `User.groups` (by name), which identity headers and `access.rules`
-   * read; other groups a user has (from OIDC or the admin panel) stay.
-   *
-   * Applying the diff of this write alone would race: two instances' group writes commit in
-   * one order, their mirrors may land in the other, so a user removed by the later write could
-   * get the group back from the earlier write's mirror. Instead each affected user's entry is
-   * derived from the group record as stored now, and the pass repeats while the group's version
-   * moved during it: a pass ends only after reading the version that was still current when it
-   * finished writing, so the last pass to end writes the final state. The mirror changes a user
-   * only through `updateUserGroups` (compare-and-set per user), so mirrors of different groups
-   * touching one user cannot overwrite each other either. (A whole-record `updateUser` racing
-   * on another instance — a SCIM user PUT/PATCH, a sign-in — can still write back older groups.)
-   */
+  /** Mirrors the write into members' `User.groups` (`mirrorMembership` says how it stays right). */
   private async syncMembers(
     before: Group | null,
     after: Group | null,
   ): Promise<{ added: number; removed: number }> {
-    const { users, groups: directory, sessions } = this.deps;
-    const id = (after ?? before)?.id as string;
-    const old = new Set(before?.members ?? []);
-    const now = new Set(after?.members ?? []);
-    const renamed = before && after && before.displayName !== after.displayName;
-    const affected = [...new Set([...old, ...now])].filter(
-      (member) => renamed || old.has(member) !== now.has(member),
-    );
-    let added = 0;
-    let removed = 0;
-    for (const member of now) if (!old.has(member)) added += 1;
-    for (const member of old) if (!now.has(member)) removed += 1;
-    // Every name this group had while we looked: a user's entry under any of them is ours.
-    const names = new Set<string>();
-    for (const group of [before, after]) if (group) names.add(group.displayName.toLowerCase());
-    let current = await directory.getGroup(id);
-    for (let round = 1; affected.length > 0; round += 1) {
-      if (current) names.add(current.displayName.toLowerCase());
-      const members = new Set(current?.members ?? []);
-      const name = current?.displayName;
-      const mirror = (groups: readonly string[], member: boolean): string[] => {
-        const kept = groups.filter((g) => !names.has(g.toLowerCase()) || (member && g === name));
-        return member && name !== undefined && !kept.includes(name) ? [...kept, name] : kept;
-      };
-      for (let i = 0; i < affected.length; i += 50) {
-        await Promise.all(
-          affected.slice(i, i + 50).map(async (member) => {
-            const has = members.has(member);
-            if (await users.updateUserGroups(member, (groups) => mirror(groups, has)))
-              await sessions.refreshUser(member);
-          }),
-        );
-      }
-      const again = await directory.getGroup(id);
-      if ((again?.version ?? -1) === (current?.version ?? -1)) break;
-      if (round >= MIRROR_ROUNDS) {
-        // Only under a storm of writes to one group; the IdP's next sync repairs what is left.
-        this.deps.logger.warn({ group_id: id }, 'scim: group kept changing while mirroring');
-        break;
-      }
-      current = again;
-    }
-    return { added, removed };
+    const result = await mirrorMembership(this.deps, before, after);
+    if (!result.settled)
+      this.deps.logger.warn(
+        { group_id: (after ?? before)?.id },
+        'scim: group kept changing while mirroring',
+      );
+    return { added: result.added, removed: result.removed };
   }
+}
+
+/** Why a group name is taken, naming the admin panel when it made the group. */
+function groupTaken(owner: Group): string {
+  return groupSource(owner) === 'admin'
+    ? `a group named ${owner.displayName} exists in the portcullis admin panel`
+    : `a group named ${owner.displayName} exists`;
+}
+
+/**
+ * SCIM may read a group made in the admin panel but never change or delete it: an IdP that
+ * matched it by name would otherwise replace its members silently. 400 `mutability`, as for a
+ * refused email change (RFC 7644 §3.12), so Entra ID and Okta report the refusal rather than
+ * retry it; creating a group under its name is 409 `uniqueness`.
+ */
+function refuseAdminGroup(group: Group): void {
+  if (groupSource(group) !== 'scim')
+    throw new ScimError(
+      400,
+      `the group ${group.displayName} is managed in the portcullis admin panel: SCIM cannot change it`,
+      'mutability',
+    );
 }
 
 /** What a user answers to as SCIM `userName`. */
@@ -461,8 +441,8 @@ export function scimUserName(user: User): string {
  * says; an absent `active` is not "true" but "unchanged": a PUT that leaves it out must not
  * re-activate a deactivated user).
  */
-function withFields(user: User, fields: UserFields): User {
-  const next: User = {
+function withFields<T extends UserInput>(user: T, fields: UserFields): T {
+  const next: T = {
     ...user,
     email: fields.email,
     name: fields.name,

@@ -1,5 +1,7 @@
+import { type Clock, systemClock } from '../core/clock.js';
 import { normalizeEmail } from '../core/email.js';
 import type { AuditEntry, Session, Store, User } from '../ports/store.js';
+import { AdminGroups } from './admin-groups.js';
 import {
   type AdminAction,
   type AuditFacts,
@@ -80,6 +82,8 @@ export interface AdminDeps {
   users: UserService;
   loginLinks: LoginLinks;
   audit: AuditLog;
+  /** For group records' times; the system clock unless given. */
+  clock?: Clock;
 }
 
 const MAX_TICKED = 200;
@@ -91,7 +95,18 @@ const RECENT_ACTIVITY = 50;
  * naming who did what to whom, in the log and the user's trail; login URLs never reach either.
  */
 export class AdminService {
-  constructor(private readonly deps: AdminDeps) {}
+  /** Groups: list, create, rename, delete, members (admin-groups.ts). */
+  readonly groups: AdminGroups;
+
+  constructor(private readonly deps: AdminDeps) {
+    this.groups = new AdminGroups({
+      store: deps.store,
+      sessions: deps.sessions,
+      audit: deps.audit,
+      clock: deps.clock ?? systemClock,
+      isAdmin: (user) => deps.users.isAdmin(user),
+    });
+  }
 
   private async row(user: User): Promise<UserRow> {
     const { users, store } = this.deps;

@@ -39,7 +39,12 @@ export type AdminAction =
   | 'add_user'
   | 'set_password'
   | 'remove_password'
-  | 'end_session';
+  | 'end_session'
+  | 'create_group'
+  | 'rename_group'
+  | 'delete_group'
+  | 'add_to_group'
+  | 'remove_from_group';
 
 export type ScimAction =
   | 'create_user'

@@ -50,7 +50,14 @@ export interface SessionMeta {
 }
 
 export function toIdentity(user: User): Identity {
-  return { id: user.id, email: user.email, name: user.name, groups: user.groups, anonymous: false };
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    name: user.name,
+    groups: user.groups,
+    anonymous: false,
+  };
 }
 
 /**

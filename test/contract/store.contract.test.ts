@@ -9,7 +9,7 @@ import {
   type Session,
   type Store,
   type TokenRecord,
-  type User,
+  type UserInput,
 } from '../../src/ports/store.js';
 import { waitFor } from '../helpers/ports.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
@@ -40,7 +40,7 @@ function sessionFor(userId: string, clock: ManualClock, extra: Partial<Session> 
   };
 }
 
-function userNamed(email: string, name: string, clock: ManualClock): User {
+function userNamed(email: string, name: string, clock: ManualClock): UserInput {
   counter += 1;
   return {
     id: `user-${counter}-${randomBytes(4).toString('hex')}`,

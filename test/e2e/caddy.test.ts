@@ -89,7 +89,8 @@ describe('Caddy forward_auth with examples/caddy/Caddyfile', () => {
     signIn: async () => {
       const email = 'spelling@example.com';
       const cookie = await proxy.app.login(email);
-      const id = (await proxy.app.ctx.store.getUserByEmail(email))?.id ?? '';
+      // The user headers carry the username (headers.user_value's default).
+      const id = (await proxy.app.ctx.store.getUserByEmail(email))?.username ?? '';
       return { cookie, id, email };
     },
   }));

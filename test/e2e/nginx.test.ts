@@ -35,7 +35,8 @@ function spellingTarget(
     privatePath: '/private/spellings',
     signIn: async () => {
       const cookie = await app().login(email);
-      const id = (await app().ctx.store.getUserByEmail(email))?.id ?? '';
+      // The user headers carry the username (headers.user_value's default).
+      const id = (await app().ctx.store.getUserByEmail(email))?.username ?? '';
       return { cookie, id, email };
     },
   };
@@ -238,7 +239,7 @@ describe('nginx auth_request with examples/nginx/portcullis-subdomain.conf', () 
       }),
     );
     const user = await (app as TestApp).ctx.store.getUserByEmail('ivan@example.com');
-    expect(seen.headers['remote-user']).toBe(user?.id);
+    expect(seen.headers['remote-user']).toBe(user?.username);
     expect(seen.headers['remote-email']).toBe('ivan@example.com');
     expect(JSON.stringify(seen.rawHeaders)).not.toContain('forged-by-client');
   });

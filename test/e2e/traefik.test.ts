@@ -305,7 +305,8 @@ describe('Traefik forwardAuth, replayed against portcullis with examples/traefik
     );
     checkPath = new URL(forwardAuthMiddleware().settings.get('address') as string).pathname;
     alice = await app.login('alice@example.com');
-    aliceId = (await app.ctx.store.getUserByEmail('alice@example.com'))?.id as string;
+    // What Remote-User carries: the username (headers.user_value's default).
+    aliceId = (await app.ctx.store.getUserByEmail('alice@example.com'))?.username as string;
     const boss = await app.ctx.users.findOrCreate('boss@example.com');
     await app.ctx.store.updateUser({ ...boss, groups: ['admins'] });
     admin = await app.login('boss@example.com');

@@ -230,7 +230,7 @@ export function proxyScenarios(get: () => ProxyUnderTest): void {
       await send(url, '/private/data?q=1', { headers: [cookieHeader(cookie), ['Accept', HTML]] }),
     );
     expect(seen.url).toBe('/private/data?q=1');
-    expect(rawValues(seen, 'Remote-User')).toEqual([user?.id]);
+    expect(rawValues(seen, 'Remote-User')).toEqual([user?.username]);
     expect(rawValues(seen, 'Remote-Email')).toEqual(['alice@example.com']);
     expect(rawValues(seen, 'Remote-Name')).toEqual(['alice']);
   });
@@ -248,7 +248,7 @@ export function proxyScenarios(get: () => ProxyUnderTest): void {
       expect(forgedValues(seen)).toEqual([]);
       const dropped =
         forgery.name === 'named in Connection' && get().connectionNamedIdentity === 'dropped';
-      expect(rawValues(seen, 'Remote-User')).toEqual(dropped ? [] : [user?.id]);
+      expect(rawValues(seen, 'Remote-User')).toEqual(dropped ? [] : [user?.username]);
       expect(rawValues(seen, 'Remote-Email')).toEqual(dropped ? [] : ['erin@example.com']);
     });
 

@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hashPassword } from '../../src/core/password.js';
-import { type AuditEntry, StoreUnavailableError, type User } from '../../src/ports/store.js';
+import {
+  type AuditEntry,
+  StoreUnavailableError,
+  type User,
+  type UserInput,
+} from '../../src/ports/store.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
 import { formToken } from '../helpers/form-token.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
@@ -58,7 +63,7 @@ const unique = (name: string) => {
   return `${name}${serial}@example.com`;
 };
 
-function newUser(email: string, extra: Partial<User> = {}): User {
+function newUser(email: string, extra: Partial<User> = {}): UserInput {
   return {
     id: randomBytes(8).toString('hex'),
     email,

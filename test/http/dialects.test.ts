@@ -331,7 +331,8 @@ describe('forward-auth dialects: one scenario table', () => {
     await app.ctx.store.updateUser({ ...carol, name: 'Carol Q', groups: ['admins', 'staff'] });
     for (const who of ['alice', 'carol'] as const) {
       cookies.set(who, await app.login(`${who}@example.com`));
-      ids.set(who, (await app.ctx.store.getUserByEmail(`${who}@example.com`))?.id ?? '');
+      // What the user headers carry: the username (headers.user_value's default).
+      ids.set(who, (await app.ctx.store.getUserByEmail(`${who}@example.com`))?.username ?? '');
     }
     cookies.set('garbage', 'eyJhbGciOiJub25lIn0.eyJzaWQiOiJ4In0.');
   });

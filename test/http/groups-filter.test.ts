@@ -142,6 +142,7 @@ describe('headers.groups_filter', () => {
     const names = { user: [], email: [], name: [], groups: ['Remote-Groups'] };
     const identity = {
       id: 'u',
+      username: 'u',
       email: 'u@example.com',
       name: 'U',
       groups: GROUPS,

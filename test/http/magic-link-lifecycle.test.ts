@@ -31,6 +31,7 @@ const sequences = readCorpus(new URL('../fixtures/magic-link-sequences.txt', imp
 
 const ADMIN: User = {
   id: 'lifecycle-admin',
+  username: 'root',
   email: 'root@example.com',
   name: 'root',
   groups: [],

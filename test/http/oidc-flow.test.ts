@@ -28,6 +28,8 @@ const accounts: Record<string, TestAccount> = {
   frank: { email: 'frank@example.com', email_verified: true },
   grace: { email: 'grace@example.com', email_verified: true },
   nogroups: { email: 'nogroups@example.com', email_verified: true },
+  hatter: { email: 'hatter@example.com', email_verified: true, preferred_username: 'Mad Hatter' },
+  hatter2: { email: 'h2@example.com', email_verified: true, preferred_username: 'MAD-HATTER' },
 };
 
 let provider: TestProvider;
@@ -263,5 +265,25 @@ describe('generic OIDC sign-in', () => {
     expect([doneOne.status, doneTwo.status]).toEqual([303, 303]);
     expect(doneOne.headers.get('location')).toBe('/one');
     expect(doneTwo.headers.get('location')).toBe('/two');
+  });
+});
+
+describe('usernames from OIDC', () => {
+  it('starts from preferred_username (made valid, a free variant when taken), else the local part', async () => {
+    const cases = [
+      ['hatter', 'Mad-Hatter'],
+      ['hatter2', 'MAD-HATTER-2'],
+      ['frank', 'frank'],
+    ] as const;
+    for (const [login, username] of cases) {
+      const jar = new CookieJar();
+      const { done } = await signIn(jar, login);
+      expect(done.status, login).toBe(303);
+      const allowed = await check(jar);
+      expect(allowed.status, login).toBe(200);
+      expect(allowed.headers.get('remote-user'), login).toBe(username);
+      const me = await fetch(`${app.url}/auth/me`, { headers: { cookie: jar.header(app.url) } });
+      expect(((await me.json()) as { username: string }).username, login).toBe(username);
+    }
   });
 });

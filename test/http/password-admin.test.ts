@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
-import type { User } from '../../src/ports/store.js';
+import type { User, UserInput } from '../../src/ports/store.js';
 import { formToken } from '../helpers/form-token.js';
 import { type SsoApp, startSsoApp } from '../helpers/oidc-provider.js';
 import { basicSignIn } from '../helpers/password.js';
@@ -21,7 +21,7 @@ async function sessionFor(user: User): Promise<string> {
   return `portcullis_session=${cookie}; portcullis_csrf=${CSRF}`;
 }
 
-function newUser(id: string, email: string): User {
+function newUser(id: string, email: string): UserInput {
   return {
     id,
     email,

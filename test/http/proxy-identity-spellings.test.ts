@@ -41,7 +41,8 @@ describe('reverse proxy: identity headers in every spelling', () => {
       access: { rules: [{ path: '/public/**', policy: 'bypass' }] },
     });
     cookie = await app.login('alice@example.com');
-    userId = (await app.ctx.store.getUserByEmail('alice@example.com'))?.id ?? '';
+    // What the user headers carry: the username (headers.user_value's default).
+    userId = (await app.ctx.store.getUserByEmail('alice@example.com'))?.username ?? '';
   });
   afterAll(async () => {
     await app?.close();

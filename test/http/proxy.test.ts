@@ -172,7 +172,7 @@ describe('reverse proxy: requests', () => {
     const echo = received(answer);
     const me = await app.ctx.sessions.resolve(cookie);
     expect(me.kind).toBe('valid');
-    const id = me.kind === 'valid' ? me.live.user.id : '';
+    const id = me.kind === 'valid' ? me.live.user.username : '';
     expect(echo.url).toBe('/notes/1?q=a%20b&r=%2F');
     expect(header(echo, 'remote-user')).toEqual([id]);
     expect(header(echo, 'remote_user')).toEqual([]);
@@ -603,7 +603,7 @@ describe('reverse proxy: WebSockets', () => {
     const me = await app.ctx.sessions.resolve(cookie);
     expect(hello).toEqual({
       hello: '/comms',
-      user: me.kind === 'valid' ? me.live.user.id : 'none',
+      user: me.kind === 'valid' ? me.live.user.username : 'none',
     });
     for (const text of ['one', 'two', 'x'.repeat(200_000)]) {
       socket.ws.send(text);

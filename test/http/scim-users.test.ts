@@ -614,4 +614,44 @@ describe('SCIM users', () => {
       });
     });
   });
+
+  describe('usernames', () => {
+    it('a user starts with its userName (a UPN kept as is); SCIM keeps reading what it sent', async () => {
+      const created = await scim('POST', '/Users', {
+        schemas: [USER],
+        userName: 'Uma.P@corp.example',
+        emails: [{ primary: true, value: 'uma@example.com', type: 'work' }],
+        active: true,
+      });
+      expect(created.status).toBe(201);
+      const id = created.json.id as string;
+      expect((await app.ctx.store.getUser(id))?.username).toBe('Uma.P@corp.example');
+      // An IdP rename changes the SCIM userName, never the username apps have keyed on.
+      const renamed = await scim('PUT', `/Users/${id}`, {
+        schemas: [USER],
+        userName: 'uma.renamed@corp.example',
+        emails: [{ primary: true, value: 'uma@example.com', type: 'work' }],
+        active: true,
+      });
+      expect(renamed.status).toBe(200);
+      expect(renamed.json.userName).toBe('uma.renamed@corp.example');
+      expect((await app.ctx.store.getUser(id))?.username).toBe('Uma.P@corp.example');
+      const found = await scim(
+        'GET',
+        `/Users?filter=${encodeURIComponent('userName eq "UMA.RENAMED@corp.example"')}`,
+      );
+      expect(found.json).toMatchObject({ totalResults: 1, Resources: [{ id }] });
+      // A second user whose userName makes the same username gets a free variant, not a 409.
+      const second = await scim('POST', '/Users', {
+        schemas: [USER],
+        userName: 'uma.p@corp.example',
+        emails: [{ primary: true, value: 'uma2@example.com', type: 'work' }],
+        active: true,
+      });
+      expect(second.status).toBe(201);
+      expect(second.json.userName).toBe('uma.p@corp.example');
+      const secondUser = await app.ctx.store.getUser(second.json.id as string);
+      expect(secondUser?.username).toBe('uma.p@corp.example-2');
+    });
+  });
 });

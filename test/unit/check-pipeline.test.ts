@@ -23,7 +23,7 @@ import {
   type CheckRequest,
   loginUrl,
 } from '../../src/http/check/pipeline.js';
-import { sessionCookie } from '../../src/http/session-cookie.js';
+import { SessionCookie } from '../../src/http/session-cookie.js';
 import { StoreUnavailableError } from '../../src/ports/store.js';
 import { SessionService } from '../../src/services/sessions.js';
 import { UserService } from '../../src/services/users.js';
@@ -105,6 +105,8 @@ class World {
   readonly sessions: SessionService;
   readonly pipeline: CheckPipeline;
   readonly baseUrl: string;
+  /** The session cookie, as app.ts builds it. */
+  readonly cookie: SessionCookie;
   private readonly callers = new Map<string, CheckCaller<Done, null, CheckRequest>>();
 
   private constructor(
@@ -129,6 +131,7 @@ class World {
       },
       anonymousUser: {
         id: anon.id,
+        username: anon.id,
         email: anon.email,
         name: anon.name,
         groups: [],
@@ -136,6 +139,12 @@ class World {
       },
       sessions: this.sessions,
       logger: pino({ level: 'silent' }),
+    });
+    this.cookie = new SessionCookie({
+      name: config.raw.session.cookie_name,
+      secure: config.secureCookies,
+      domain: config.raw.session.cookie_domain ?? null,
+      lifetimeMs: config.raw.session.lifetime,
     });
     const publicPath = config.publicUrl.pathname.replace(/\/+$/, '');
     this.baseUrl = `${config.publicOrigin}${publicPath}${config.prefix}`;
@@ -149,7 +158,7 @@ class World {
         family: allowedAnswer(checkNames(headerNames, family)),
         during: 'auth check',
         constraint: (req) => reader.constraint(req),
-        answer: (_req, done, target, answer, prepared) =>
+        answer: (_req, done, { answer, prepared, target }) =>
           done({ kind: 'answer', answer, prepared, target }),
       });
     }
@@ -188,7 +197,7 @@ class World {
       const reason = parsed ? parsed.reason : 'no forwarded headers';
       return Promise.resolve({ kind: 'bad_request', reason });
     }
-    const cookie = sessionCookie(this.config).readHeader(
+    const cookie = this.cookie.readHeader(
       typeof req.headers.cookie === 'string' ? req.headers.cookie : undefined,
     );
     return new Promise((done) => this.pipeline.run(req, done, parsed.target, cookie, caller, null));
@@ -353,7 +362,8 @@ describe('check pipeline in-process: the dialect scenario table', () => {
     await world.store.updateUser({ ...carol, name: 'Carol Q', groups: ['admins', 'staff'] });
     for (const who of ['alice', 'carol'] as const) {
       cookies.set(who, await world.login(`${who}@example.com`));
-      ids.set(who, (await world.store.getUserByEmail(`${who}@example.com`))?.id ?? '');
+      // What the user headers carry: the username (headers.user_value's default).
+      ids.set(who, (await world.store.getUserByEmail(`${who}@example.com`))?.username ?? '');
     }
     cookies.set('garbage', 'eyJhbGciOiJub25lIn0.eyJzaWQiOiJ4In0.');
   });

@@ -19,6 +19,7 @@ const { cases } = JSON.parse(
 
 const anonymousUser: Identity = {
   id: 'anonymous',
+  username: 'anonymous',
   email: 'anonymous@localhost',
   name: 'Anonymous',
   groups: [],
@@ -35,6 +36,7 @@ describe("decide: oauth2-proxy's allowed_* as a constraint beside the rules", ()
       const policy: AccessPolicy = { defaultPolicy: c.policy, rules: [], anonymousMode: false };
       const identity: Identity | null = c.identity && {
         id: c.identity.email,
+        username: c.identity.email,
         email: c.identity.email,
         name: c.identity.email,
         groups: c.identity.groups,

@@ -5,7 +5,8 @@ import { compileRules, type RuleSpec } from '../../src/core/rules.js';
 import { buildTarget, parseAbsoluteTarget } from '../../src/core/target.js';
 
 function person(email: string, groups: string[] = []): Identity {
-  return { id: email.split('@')[0] as string, email, name: email, groups, anonymous: false };
+  const id = email.split('@')[0] as string;
+  return { id, username: id, email, name: email, groups, anonymous: false };
 }
 
 const alice = person('alice@example.com', ['staff']);
@@ -14,6 +15,7 @@ const root = person('root@example.com', ['admins']);
 const writer = person('wendy@example.com', ['writers']);
 const anonymousUser: Identity = {
   id: 'anonymous',
+  username: 'anonymous',
   email: 'anonymous@localhost',
   name: 'Anonymous',
   groups: [],

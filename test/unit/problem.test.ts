@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode, PortcullisError } from '../../src/core/errors.js';
 import { CONTENT_SECURITY_POLICY } from '../../src/html.js';
-import type { AppContext } from '../../src/http/context.js';
 import { sendProblem } from '../../src/http/pages.js';
 import {
   answerProblem,
@@ -38,11 +37,8 @@ const table = JSON.parse(
   requests: RequestCase[];
 };
 
-const ctx = {
-  productName: 'Portcullis',
-  config: { prefix: '/_auth', logo: null },
-  logger: createLogger('silent'),
-};
+const chrome = pageChrome({ prefix: '/_auth', productName: 'Portcullis', hasLogo: false });
+const deps = { chrome, logger: createLogger('silent') };
 
 /** A detail that must stay in the log: it looks like a stack frame and a secret. */
 const DETAIL = 'SECRET-DETAIL at handler (/srv/src/http/x.ts:12:5)';
@@ -150,7 +146,7 @@ describe('answerProblem: code × Accept × HEAD × SCIM path', () => {
     const req = fakeRequest(request);
     expect(problemFormat(req)).toBe(request.format);
     const { res, out } = fakeResponse(req);
-    answerProblem(ctx, req, res, new PortcullisError(code, DETAIL));
+    answerProblem(chrome, req, res, new PortcullisError(code, DETAIL));
 
     const status = table.statuses[code] as number;
     expect(out.status).toBe(status);
@@ -159,7 +155,7 @@ describe('answerProblem: code × Accept × HEAD × SCIM path', () => {
     expect(one(out, 'cache-control')).toBe('no-store');
     expect(one(out, 'retry-after')).toBe(table.retryAfter[code]);
 
-    const full = renderProblem(new PortcullisError(code, DETAIL), request.format, pageChrome(ctx));
+    const full = renderProblem(new PortcullisError(code, DETAIL), request.format, chrome);
     expect(one(out, 'content-length')).toBe(String(Buffer.byteLength(full.body)));
     if (request.method === 'HEAD') {
       expect(out.body).toBe('');
@@ -212,16 +208,15 @@ describe('what the mapper is handed', () => {
 
   it('escapes a public message on the page, and JSON-encodes it', () => {
     const error = new PortcullisError('bad_request', DETAIL, hostile);
-    const page = renderProblem(error, 'page', pageChrome(ctx));
+    const page = renderProblem(error, 'page', chrome);
     expect(page.body).not.toContain('<script>');
     expect(page.body).toContain('&lt;script&gt;');
-    expect(JSON.parse(renderProblem(error, 'json', pageChrome(ctx)).body).message).toBe(hostile);
+    expect(JSON.parse(renderProblem(error, 'json', chrome).body).message).toBe(hostile);
   });
 
   it('carries a ScimError’s scimType and detail into the envelope', () => {
     const body = JSON.parse(
-      renderProblem(new ScimError(409, 'userName taken', 'uniqueness'), 'scim', pageChrome(ctx))
-        .body,
+      renderProblem(new ScimError(409, 'userName taken', 'uniqueness'), 'scim', chrome).body,
     );
     expect(body).toEqual({
       schemas: [ERROR_SCHEMA],
@@ -234,7 +229,10 @@ describe('what the mapper is handed', () => {
   it('puts extra headers (WWW-Authenticate) before its own, once each', () => {
     const req = fakeRequest({ method: 'GET', url: '/scim/v2/Users' });
     const { res, out } = fakeResponse(req);
-    answerProblem(ctx, req, res, new ScimError(401, 'credentials'), ['WWW-Authenticate', 'Basic']);
+    answerProblem(chrome, req, res, new ScimError(401, 'credentials'), [
+      'WWW-Authenticate',
+      'Basic',
+    ]);
     expect(out.status).toBe(401);
     expect(out.raw.slice(0, 2)).toEqual(['WWW-Authenticate', 'Basic']);
     expect(one(out, 'cache-control')).toBe('no-store');
@@ -248,7 +246,7 @@ describe('what the mapper is handed', () => {
   ])('sendError: %s → %i, detail not shown', (_name, thrown, status, retry) => {
     const req = fakeRequest({ method: 'GET', url: '/x', accept: 'application/json' });
     const { res, out } = fakeResponse(req);
-    sendError(ctx, req, res, thrown);
+    sendError(deps, req, res, thrown);
     expect(out.status).toBe(status);
     expect(one(out, 'retry-after')).toBe(retry);
     expect(out.body).not.toContain('SECRET-DETAIL');
@@ -259,7 +257,7 @@ describe('what the mapper is handed', () => {
     const req = fakeRequest({ method: 'GET', url: '/x' });
     const { res, out } = fakeResponse(req);
     (res as { headersSent: boolean }).headersSent = true;
-    sendError(ctx, req, res, new PortcullisError('internal'));
+    sendError(deps, req, res, new PortcullisError('internal'));
     expect(out.destroyed).toBe(true);
     expect(out.status).toBe(0);
   });
@@ -272,7 +270,7 @@ describe('what the mapper is handed', () => {
     });
     (req as { complete: boolean }).complete = false;
     const { res } = fakeResponse(req);
-    sendError(ctx, req, res, new PortcullisError('payload_too_large'));
+    sendError(deps, req, res, new PortcullisError('payload_too_large'));
     expect(res.shouldKeepAlive).toBe(false);
   });
 });
@@ -295,7 +293,7 @@ describe('sendProblem, the older call shape', () => {
   ] as const)('(%i, %s, %j) → %i %s', (status, code, headers, wantStatus, wantCode, retry) => {
     const req = fakeRequest({ method: 'GET', url: '/app', accept: 'application/json' });
     const { res, out } = fakeResponse(req);
-    sendProblem(ctx as unknown as AppContext, req, res, status, code, 'the message', [...headers]);
+    sendProblem(chrome, req, res, status, code, 'the message', [...headers]);
     expect(out.status).toBe(wantStatus);
     expect(one(out, 'retry-after')).toBe(retry);
     expect(JSON.parse(out.body)).toEqual({ error: wantCode, message: 'the message' });
@@ -305,7 +303,7 @@ describe('sendProblem, the older call shape', () => {
 describe('rawAnswer: for sockets without a response object', () => {
   it.each(['json', 'page', 'scim', 'empty'] as const)('%s: one whole HTTP/1.1 answer', (format) => {
     const error = new PortcullisError('headers_too_large', DETAIL, 'Too big (8 KB).');
-    const text = rawAnswer(renderProblem(error, format, pageChrome(ctx)));
+    const text = rawAnswer(renderProblem(error, format, chrome));
     const [head, body] = text.split('\r\n\r\n', 2) as [string, string];
     const lines = head.split('\r\n');
     expect(lines[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
@@ -320,9 +318,7 @@ describe('rawAnswer: for sockets without a response object', () => {
   });
 
   it('a draining refusal says when to come back', () => {
-    const text = rawAnswer(
-      renderProblem(new PortcullisError('shutting_down'), 'empty', pageChrome(ctx)),
-    );
+    const text = rawAnswer(renderProblem(new PortcullisError('shutting_down'), 'empty', chrome));
     expect(text).toBe(
       'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nCache-Control: no-store\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
     );

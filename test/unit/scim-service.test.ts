@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { ManualClock } from '../../src/core/clock.js';
-import type { User } from '../../src/ports/users.js';
+import type { User, UserInput } from '../../src/ports/users.js';
 import { ScimError } from '../../src/scim/errors.js';
 import {
   type ListQuery,
@@ -306,7 +306,7 @@ describe('SCIM service: email protections, uniqueness and round trips (takeover 
             ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]))
             : value;
 
-    const target: User = {
+    const target: UserInput = {
       id: `target-${n}`,
       email,
       name: 'Target',

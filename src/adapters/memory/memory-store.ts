@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { ComposedStore } from '../composed-store.js';
+import { MemoryAppTokens } from './app-tokens.js';
 import { MemoryAuditTrail } from './audit.js';
 import { MemoryCounters } from './counters.js';
 import { MemoryGroups } from './groups.js';
@@ -25,6 +26,7 @@ export class MemoryStore extends ComposedStore {
     super({
       sessions,
       tokens,
+      appTokens: new MemoryAppTokens(clock, sweeper),
       floors,
       users: new MemoryUsers(floors, audit),
       groups: new MemoryGroups(),

@@ -1,4 +1,5 @@
 import { ComposedStore } from '../composed-store.js';
+import { RedisAppTokens } from './app-tokens.js';
 import { RedisAuditTrail } from './audit.js';
 import { createClient, createCommandClient, type RedisStoreOptions } from './client.js';
 import { createRedisContext } from './context.js';
@@ -33,6 +34,7 @@ export class RedisStore extends ComposedStore {
     super({
       sessions: new RedisSessions(ctx, subscriber, channel),
       tokens: new RedisTokens(ctx),
+      appTokens: new RedisAppTokens(ctx),
       floors,
       users: new RedisUsers(ctx, floors, audit),
       groups: new RedisGroups(ctx),

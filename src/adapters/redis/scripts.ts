@@ -91,6 +91,18 @@ if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end
 redis.call('SET', KEYS[1], ARGV[2])
 return {1, data}`,
   },
+  // KEYS[1] a group record; ARGV expected version. Compare-and-delete, versions as psGroupCas:
+  // {1, deleted record} when it deleted, {0, current record or false} when it did not.
+  psGroupCad: {
+    numberOfKeys: 1,
+    lua: `local data = redis.call('GET', KEYS[1])
+if not data then return {0, false} end
+local version = cjson.decode(data).version
+if version == nil or version == cjson.null then version = 0 end
+if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end
+redis.call('DEL', KEYS[1])
+return {1, data}`,
+  },
   // KEYS[1] a user's audit trail (a list, newest first); ARGV entry (JSON), entries kept, keep ms.
   psAppendAudit: {
     numberOfKeys: 1,

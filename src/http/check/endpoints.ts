@@ -1,5 +1,5 @@
 import type { Identity } from '../../core/identity.js';
-import { type HeaderNames, identityHeaders } from '../../core/identity-headers.js';
+import { type HeaderNames, headerValue, identityHeaders } from '../../core/identity-headers.js';
 import { autheliaNames, autheliaVerify } from './dialects/authelia.js';
 import { nginx } from './dialects/nginx.js';
 import { oauth2Proxy, oauth2ProxyNames } from './dialects/oauth2-proxy.js';
@@ -38,7 +38,7 @@ export function allowedAnswer(names: CheckNames): HeaderFamily {
     build(identity: Identity): string[] {
       const headers = identityHeaders(names.names, identity);
       if (names.preferredUsername) {
-        headers.push('X-Auth-Request-Preferred-Username', identity.email.split('@')[0] as string);
+        headers.push('X-Auth-Request-Preferred-Username', headerValue(identity.username));
       }
       headers.push('Content-Length', '0');
       return headers;

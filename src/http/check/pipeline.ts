@@ -41,6 +41,18 @@ export interface HeaderFamily {
 }
 
 /**
+ * What the pipeline hands its caller: the target asked about, the answer, the prepared identity
+ * header list of an `allow` with an identity (shared: callers only read it), and the session
+ * lookup it rests on (null without a cookie, or when the lookup failed).
+ */
+export interface Verdict {
+  readonly target: Target;
+  readonly answer: Answer;
+  readonly prepared: readonly string[] | null;
+  readonly lookup: Lookup | null;
+}
+
+/**
  * One user of the pipeline (a forward-auth endpoint, the reverse proxy's request or upgrade
  * path): it owns the output `O` (a response, a socket) and any per-request state `X`, and puts
  * the answer into its own wording. `R` is the request it is handed back.
@@ -55,15 +67,7 @@ export interface CheckCaller<O, X, R extends CheckRequest = IncomingMessage> {
    * Called exactly once per `run`: synchronously when there is no session cookie or its session
    * is cached, else once the store has answered.
    */
-  answer(
-    req: R,
-    out: O,
-    target: Target,
-    answer: Answer,
-    prepared: readonly string[] | null,
-    lookup: Lookup | null,
-    extra: X,
-  ): void;
+  answer(req: R, out: O, verdict: Verdict, extra: X): void;
 }
 
 export interface CheckDeps {
@@ -113,7 +117,8 @@ export class CheckPipeline {
       (lookup) => this.conclude(req, out, target, lookup, caller, extra),
       (error: unknown) => {
         const failure = this.lookupFailure(error, caller.during);
-        caller.answer(req, out, target, { kind: 'error', error: failure }, null, null, extra);
+        const answer: Answer = { kind: 'error', error: failure };
+        caller.answer(req, out, { target, answer, prepared: null, lookup: null }, extra);
       },
     );
   }
@@ -153,7 +158,7 @@ export class CheckPipeline {
         prepared = cached;
       } else prepared = family.build(decision.identity);
     }
-    caller.answer(req, out, target, decision, prepared, lookup, extra);
+    caller.answer(req, out, { target, answer: decision, prepared, lookup }, extra);
   }
 
   /**

@@ -1,31 +1,41 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { safeRedirect } from '../../core/redirect.js';
+import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import type { MagicLinkRequests } from '../../login/magic-link/request-link.js';
 import { describeDuration, minutesUntil } from '../../mail/describe-duration.js';
-import { ANONYMOUS_ACTOR } from '../../services/audit.js';
+import { ANONYMOUS_ACTOR, type AuditLog } from '../../services/audit.js';
 import { auditSource } from '../audit-source.js';
 import { readForm, refuseRepeated } from '../body.js';
-import type { AppContext } from '../context.js';
-import { checkFormOrigin } from '../csrf.js';
+import type { Csrf } from '../csrf.js';
+import type { Handler } from '../handler.js';
 import { renderPage } from '../pages.js';
+import type { PageChrome } from '../problem.js';
+import type { TrustedProxies } from '../request.js';
 import { linkSentBody } from '../views/link-sent.js';
-import type { RouteHandler } from './method.js';
-import { renderLoginPage } from './page.js';
+import { typedEmail as typed } from './email-form.js';
+import type { RenderLoginPage } from './page.js';
 
-/** What goes back into the field after an error: never more than an address can be. */
-function typed(value: string | null): string {
-  return (value ?? '').trim().slice(0, 254);
+export interface MagicLinkRequestDeps {
+  requests: Pick<MagicLinkRequests, 'request' | 'delivers'>;
+  audit: Pick<AuditLog, 'record' | 'recordUnawaited'>;
+  csrf: Csrf;
+  proxies: TrustedProxies;
+  redirectPolicy: RedirectPolicy;
+  chrome: PageChrome;
+  prefix: string;
+  /** `auth.magic_link.ttl`, named on the "check your email" page. */
+  ttlMs: number;
+  loginPage: RenderLoginPage;
 }
 
 /** POST /auth/magic_link — body `email`, `rd` (and `csrf` from our own form). */
-export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandler {
-  return async (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => {
+export function handleMagicLinkRequest(deps: MagicLinkRequestDeps): Handler {
+  const { audit, loginPage: renderLoginPage } = deps;
+  return async (req, res) => {
     const form = await readForm(req);
     refuseRepeated(form, ['email', 'rd', 'csrf']);
-    checkFormOrigin(ctx, req, form);
-    const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
-    const source = auditSource(ctx, req);
-    const outcome = await requests.request({
+    deps.csrf.checkFormOrigin(req, form);
+    const rd = safeRedirect(form.get('rd'), deps.redirectPolicy);
+    const source = auditSource(deps.proxies, req);
+    const outcome = await deps.requests.request({
       email: form.get('email') ?? '',
       rd,
       ip: source.ip,
@@ -34,27 +44,27 @@ export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandle
       case 'accepted':
         // After the answer's pacing: the trail write must not make a known address slower.
         if (outcome.issuedTo)
-          ctx.audit.recordUnawaited(
+          audit.recordUnawaited(
             { event: 'link.issued', via: outcome.delivers ? 'mail' : 'manual' },
             { actor: ANONYMOUS_ACTOR, subject: outcome.issuedTo, source },
           );
         renderPage(
-          ctx,
+          deps.chrome,
           req,
           res,
           200,
           outcome.delivers ? 'Check your email' : 'Ask your administrator',
           linkSentBody({
-            prefix: ctx.config.prefix,
+            prefix: deps.prefix,
             rd,
             email: outcome.email,
             delivers: outcome.delivers,
-            ttl: describeDuration(ctx.config.raw.auth.magic_link.ttl),
+            ttl: describeDuration(deps.ttlMs),
           }),
         );
         return;
       case 'invalid_email':
-        await renderLoginPage(ctx, req, res, {
+        await renderLoginPage(req, res, {
           status: 400,
           rd,
           email: typed(form.get('email')),
@@ -67,12 +77,12 @@ export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandle
       case 'rate_limited': {
         // Refused before any account lookup: the typed address is named, no trail is written.
         const typedParty = { id: null, label: typed(form.get('email')).toLowerCase() };
-        await ctx.audit.record(
+        await audit.record(
           { event: 'auth.login_failed', method: 'magic_link', reason: 'rate_limited' },
           { actor: ANONYMOUS_ACTOR, subject: typedParty, source },
         );
         const minutes = minutesUntil(outcome.retryAfterMs);
-        await renderLoginPage(ctx, req, res, {
+        await renderLoginPage(req, res, {
           status: 429,
           rd,
           email: typed(form.get('email')),
@@ -85,7 +95,7 @@ export function handleMagicLinkRequest(requests: MagicLinkRequests): RouteHandle
         return;
       }
       case 'send_failed':
-        await renderLoginPage(ctx, req, res, {
+        await renderLoginPage(req, res, {
           status: 503,
           rd,
           email: outcome.email,

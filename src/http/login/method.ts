@@ -1,20 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SafeHtml } from '../../html.js';
 import type { LoginMethodId } from '../../login/method-id.js';
-import type { AppContext } from '../context.js';
-
-export type RouteHandler = (
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-) => void | Promise<void>;
+import type { Handler } from '../handler.js';
 
 /** A route a login method serves, relative to `server.path_prefix` (`/magic_link`, `/google`). */
 export interface LoginRoute {
   path: string;
-  GET?: RouteHandler;
-  POST?: RouteHandler;
+  GET?: Handler;
+  POST?: Handler;
 }
 
 /** What a control on the login page needs to know. */

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { safeRedirect } from '../../core/redirect.js';
-import type { AppContext } from '../context.js';
-import { csrfToken } from '../csrf.js';
+import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
+import type { Csrf } from '../csrf.js';
+import type { Handler } from '../handler.js';
 import { renderPage } from '../pages.js';
-import { currentSession } from '../routes/session-routes.js';
+import type { PageChrome } from '../problem.js';
+import { currentSession, type SessionReader } from '../routes/session-routes.js';
 import { loginPageBody, type PageMessage } from '../views/login-page.js';
+import type { LoginMethod } from './method.js';
 
 /** Messages other pages send people here with (`?error=` / `?info=`). */
 export const LOGIN_MESSAGES: Record<string, PageMessage> = {
@@ -27,50 +29,69 @@ export interface LoginPageOptions {
   headers?: string[];
 }
 
+export interface LoginPageDeps {
+  /** Names the signed-in user on the page. */
+  session: SessionReader;
+  csrf: Csrf;
+  chrome: PageChrome;
+  prefix: string;
+  redirectPolicy: RedirectPolicy;
+  /**
+   * The enabled login methods in page order. A function: the methods are built after the page,
+   * since their handlers answer with it.
+   */
+  methods: () => readonly LoginMethod[];
+}
+
 /** Renders the sign-in page; also the answer to a form that needs to be filled in again. */
-export async function renderLoginPage(
-  ctx: AppContext,
+export type RenderLoginPage = (
   req: IncomingMessage,
   res: ServerResponse,
   options: LoginPageOptions,
-): Promise<void> {
-  const csrf = csrfToken(ctx, req);
-  const headers = options.headers ?? [];
-  if (csrf.setCookie) headers.push('Set-Cookie', csrf.setCookie);
-  let signedInAs: string | null = null;
-  try {
-    const lookup = await currentSession(ctx, req);
-    if (lookup?.kind === 'valid') signedInAs = lookup.live.user.email;
-  } catch {
-    // The page must still let people ask for a link while the store has a hiccup.
-  }
-  renderPage(
-    ctx,
-    req,
-    res,
-    options.status ?? 200,
-    'Sign in',
-    loginPageBody({
-      prefix: ctx.config.prefix,
-      rd: options.rd,
-      csrf: csrf.token,
-      methods: ctx.loginMethods,
-      message: options.message ?? null,
-      email: options.email,
-      signedInAs,
-    }),
-    headers,
-  );
+) => Promise<void>;
+
+export interface LoginPage {
+  render: RenderLoginPage;
+  /** GET /auth/login?rd= — one control per enabled method. */
+  handle: Handler;
 }
 
-/** GET /auth/login?rd= — one control per enabled method. */
-export async function handleLoginPage(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-): Promise<void> {
-  const rd = safeRedirect(query.get('rd'), ctx.config.redirectPolicy);
-  const message = LOGIN_MESSAGES[query.get('error') ?? query.get('info') ?? ''] ?? null;
-  await renderLoginPage(ctx, req, res, { rd, message });
+export function createLoginPage(deps: LoginPageDeps): LoginPage {
+  const render: RenderLoginPage = async (req, res, options) => {
+    const csrf = deps.csrf.token(req);
+    const headers = options.headers ?? [];
+    if (csrf.setCookie) headers.push('Set-Cookie', csrf.setCookie);
+    let signedInAs: string | null = null;
+    try {
+      const lookup = await currentSession(deps.session, req);
+      if (lookup?.kind === 'valid') signedInAs = lookup.live.user.email;
+    } catch {
+      // The page must still let people ask for a link while the store has a hiccup.
+    }
+    renderPage(
+      deps.chrome,
+      req,
+      res,
+      options.status ?? 200,
+      'Sign in',
+      loginPageBody({
+        prefix: deps.prefix,
+        rd: options.rd,
+        csrf: csrf.token,
+        methods: deps.methods(),
+        message: options.message ?? null,
+        email: options.email,
+        signedInAs,
+      }),
+      headers,
+    );
+  };
+  return {
+    render,
+    async handle(req, res, query) {
+      const rd = safeRedirect(query.get('rd'), deps.redirectPolicy);
+      const message = LOGIN_MESSAGES[query.get('error') ?? query.get('info') ?? ''] ?? null;
+      await render(req, res, { rd, message });
+    },
+  };
 }

@@ -1,47 +1,40 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
-import type { Config } from '../../config/load.js';
-import type { Clock } from '../../core/clock.js';
 import { MAX_PASSWORD_LENGTH } from '../../core/password.js';
-import { safeRedirect } from '../../core/redirect.js';
+import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import { html } from '../../html.js';
-import { PasswordChecker } from '../../login/password-check.js';
+import type { PasswordChecker } from '../../login/password-check.js';
 import { minutesUntil } from '../../mail/describe-duration.js';
-import type { Store } from '../../ports/store.js';
-import { ANONYMOUS_ACTOR, type AuditParty } from '../../services/audit.js';
+import { ANONYMOUS_ACTOR, type AuditLog, type AuditParty } from '../../services/audit.js';
 import { auditSource } from '../audit-source.js';
 import { readForm, refuseRepeated } from '../body.js';
-import type { AppContext } from '../context.js';
-import { checkFormOrigin } from '../csrf.js';
-import { finishLogin } from './finish-login.js';
+import type { Csrf } from '../csrf.js';
+import type { Handler } from '../handler.js';
+import type { TrustedProxies } from '../request.js';
+import { emailFormOpening, typedEmail as typed } from './email-form.js';
+import type { FinishLogin } from './finish-login.js';
 import type { LoginControlInput, LoginMethod } from './method.js';
-import { renderLoginPage } from './page.js';
+import type { RenderLoginPage } from './page.js';
 
 export interface PasswordMethodDeps {
-  config: Config;
-  store: Store;
-  clock: Clock;
-  logger: Logger;
-}
-
-/** What goes back into the email field after an error: never more than an address can be. */
-function typed(value: string | null): string {
-  return (value ?? '').trim().slice(0, 254);
+  checker: Pick<PasswordChecker, 'check'>;
+  audit: Pick<AuditLog, 'record' | 'recordUnawaited'>;
+  csrf: Csrf;
+  proxies: TrustedProxies;
+  redirectPolicy: RedirectPolicy;
+  loginPage: RenderLoginPage;
+  finish: FinishLogin;
 }
 
 /** `basic`: email + password, POSTed to `/auth/basic`. */
-export function createPasswordMethod(
-  deps: PasswordMethodDeps,
-  checker = new PasswordChecker(deps.store, deps.clock, deps.config.raw.auth.basic.users),
-): LoginMethod {
-  const handle = async (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => {
+export function createPasswordMethod(deps: PasswordMethodDeps): LoginMethod {
+  const { audit, finish, loginPage: renderLoginPage } = deps;
+  const handle: Handler = async (req, res) => {
     const form = await readForm(req);
     refuseRepeated(form, ['email', 'password', 'rd', 'csrf']);
-    checkFormOrigin(ctx, req, form);
-    const rd = safeRedirect(form.get('rd'), ctx.config.redirectPolicy);
+    deps.csrf.checkFormOrigin(req, form);
+    const rd = safeRedirect(form.get('rd'), deps.redirectPolicy);
     const email = typed(form.get('email'));
-    const source = auditSource(ctx, req);
-    const outcome = await checker.check(
+    const source = auditSource(deps.proxies, req);
+    const outcome = await deps.checker.check(
       form.get('email') ?? '',
       form.get('password') ?? '',
       source.ip,
@@ -50,7 +43,7 @@ export function createPasswordMethod(
     // an address that names no account is still worth a line (whose account is guessed at).
     const typedParty: AuditParty = { id: null, label: email.toLowerCase() };
     const again = (status: number, text: string, headers: string[] = []) =>
-      renderLoginPage(ctx, req, res, {
+      renderLoginPage(req, res, {
         status,
         rd,
         email,
@@ -59,11 +52,11 @@ export function createPasswordMethod(
       });
     switch (outcome.kind) {
       case 'ok':
-        await finishLogin(ctx, req, res, outcome.user, 'basic', rd);
+        await finish(req, res, outcome.user, 'basic', rd);
         return;
       case 'invalid': {
         const subject = outcome.user ?? typedParty;
-        ctx.audit.recordUnawaited(
+        audit.recordUnawaited(
           { event: 'auth.login_failed', method: 'basic', reason: 'bad_password' },
           { actor: ANONYMOUS_ACTOR, subject, source },
         );
@@ -71,7 +64,7 @@ export function createPasswordMethod(
         return;
       }
       case 'deactivated':
-        await ctx.audit.record(
+        await audit.record(
           { event: 'auth.login_failed', method: 'basic', reason: 'deactivated' },
           { actor: outcome.user, subject: outcome.user, source },
         );
@@ -79,7 +72,7 @@ export function createPasswordMethod(
         return;
       case 'throttled': {
         const minutes = minutesUntil(outcome.retryAfterMs);
-        await ctx.audit.record(
+        await audit.record(
           { event: 'auth.login_failed', method: 'basic', reason: 'rate_limited' },
           { actor: ANONYMOUS_ACTOR, subject: typedParty, source },
         );
@@ -91,7 +84,7 @@ export function createPasswordMethod(
         return;
       }
       case 'busy':
-        await ctx.audit.record(
+        await audit.record(
           { event: 'auth.login_failed', method: 'basic', reason: 'busy' },
           { actor: ANONYMOUS_ACTOR, subject: typedParty, source },
         );
@@ -106,13 +99,12 @@ export function createPasswordMethod(
   return {
     id: 'basic',
     label: 'Password',
-    renderControl: (
-      input: LoginControlInput,
-    ) => html`<form method="post" action="${input.prefix}/basic" class="method method-basic">
-<input type="hidden" name="csrf" value="${input.csrf}">
-<input type="hidden" name="rd" value="${input.rd}">
-<label for="basic-email">Email address</label>
-<input id="basic-email" name="email" type="email" inputmode="email" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="254" value="${input.email ?? ''}">
+    renderControl: (input: LoginControlInput) => html`${emailFormOpening(input, {
+      action: '/basic',
+      className: 'method method-basic',
+      fieldId: 'basic-email',
+      autocomplete: 'username',
+    })}
 <label for="basic-password">Password</label>
 <input id="basic-password" name="password" type="password" autocomplete="current-password" required maxlength="${MAX_PASSWORD_LENGTH}">
 <button type="submit">Sign in with password</button>

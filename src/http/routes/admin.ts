@@ -1,38 +1,76 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessPolicy } from '../../core/decide.js';
 import { PortcullisError } from '../../core/errors.js';
 import { explain, subjectFromUser } from '../../core/explain.js';
+import type { Identity } from '../../core/identity.js';
+import type { RuleSpec } from '../../core/rules.js';
 import { parseAbsoluteTarget } from '../../core/target.js';
 import { page } from '../../html.js';
 import { describeDuration } from '../../mail/describe-duration.js';
 import type { User } from '../../ports/store.js';
-import { type AdminOutcome, isBulkAction } from '../../services/admin.js';
+import { type AdminOutcome, type AdminService, isBulkAction } from '../../services/admin.js';
+import type { StaticUser } from '../../services/passwords.js';
+import type { UserService } from '../../services/users.js';
 import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
-import type { AppContext } from '../context.js';
-import { csrfToken, requireCsrfToken } from '../csrf.js';
-import { logoUrl, stylesheetUrl } from '../pages.js';
+import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
-import { currentSession } from './session-routes.js';
+import { currentSession, type SessionReader } from './session-routes.js';
+
+/** What "Explain access" evaluates: the policy the checks use and the rules as written. */
+export interface ExplainPolicy {
+  policy: AccessPolicy;
+  /** `access.rules` as configured, to show the rule that matched. */
+  rules: readonly RuleSpec[];
+  anonymousUser: Identity;
+}
+
+export interface AdminRouteDeps extends SessionReader, PageDeps {
+  users: Pick<UserService, 'isAdmin'>;
+  admin: Pick<
+    AdminService,
+    'userDetail' | 'listUsers' | 'addUser' | 'setPassword' | 'endSession' | 'bulk'
+  >;
+  /** Public base of portcullis' pages (origin + path prefix). */
+  baseUrl: string;
+  explain: ExplainPolicy;
+  /** `auth.magic_link.ttl`, named on the page next to "hand out a login URL". */
+  magicLinkTtlMs: number;
+  /** Whether `basic` is enabled: the panel then offers to set passwords. */
+  passwords: boolean;
+  /** `auth.basic.users`: accounts defined in the config, whose passwords the panel cannot set. */
+  staticUsers: readonly StaticUser[];
+}
+
+export interface AdminRoutes {
+  /** GET /auth/admin[?q=&page=|?user=ID] */
+  page: Handler;
+  /**
+   * POST /auth/admin — one change, then the panel again with its result on top. The page is
+   * answered directly rather than redirected so a login URL never travels in a URL or a log.
+   */
+  action: Handler;
+}
 
 /**
  * The signed-in admin, or null after answering: no session → the login page with rd back here
  * (401 JSON for API clients); a session but not an admin → 403.
  */
 async function requireAdmin(
-  ctx: AppContext,
+  deps: AdminRouteDeps,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<User | null> {
-  const lookup = await currentSession(ctx, req);
+  const lookup = await currentSession(deps, req);
   if (lookup?.kind !== 'valid') {
-    const login = `${ctx.config.prefix}/login?rd=${encodeURIComponent(`${ctx.baseUrl}/admin`)}`;
+    const login = `${deps.prefix}/login?rd=${encodeURIComponent(`${deps.baseUrl}/admin`)}`;
     if (wantsJson(req)) sendJson(req, res, 401, { error: 'unauthenticated', login_url: login });
     else redirect(res, 303, login);
     return null;
   }
   const { user } = lookup.live;
-  if (!ctx.users.isAdmin(user)) {
+  if (!deps.users.isAdmin(user)) {
     throw new PortcullisError(
       'forbidden',
       `admin panel refused to ${user.email}`,
@@ -52,7 +90,7 @@ interface ViewState {
 
 /** The same explanation as `portcullis explain`, for the user on the page. */
 function explainFor(
-  ctx: AppContext,
+  policy: ExplainPolicy,
   user: User,
   asked: { url: string; method: string },
 ): AdminExplain {
@@ -70,40 +108,34 @@ function explainFor(
   const subject = subjectFromUser(user.email, user);
   return {
     ...asked,
-    result: explain(
-      ctx.policy,
-      ctx.config.raw.access.rules,
-      parsed.target,
-      subject,
-      ctx.anonymousUser,
-    ),
+    result: explain(policy.policy, policy.rules, parsed.target, subject, policy.anonymousUser),
   };
 }
 
 async function renderAdmin(
-  ctx: AppContext,
+  deps: AdminRouteDeps,
   req: IncomingMessage,
   res: ServerResponse,
   actor: User,
   state: ViewState,
   outcome: AdminOutcome | null,
 ): Promise<void> {
-  const csrf = csrfToken(ctx, req);
-  const detail = state.userId ? await ctx.admin.userDetail(state.userId) : null;
-  const list = state.userId ? null : await ctx.admin.listUsers(state.search, state.page);
+  const csrf = deps.csrf.token(req);
+  const detail = state.userId ? await deps.admin.userDetail(state.userId) : null;
+  const list = state.userId ? null : await deps.admin.listUsers(state.search, state.page);
   const explained =
-    detail && state.explain ? explainFor(ctx, detail.row.user, state.explain) : null;
+    detail && state.explain ? explainFor(deps.explain, detail.row.user, state.explain) : null;
   const body = adminPageBody({
-    prefix: ctx.config.prefix,
+    prefix: deps.prefix,
     csrf: csrf.token,
     actor: actor.email,
     search: state.search,
     outcome,
-    ttl: describeDuration(ctx.config.raw.auth.magic_link.ttl),
+    ttl: describeDuration(deps.magicLinkTtlMs),
     list,
     detail,
     explain: explained,
-    passwords: ctx.config.raw.auth.enabled_auth.includes('basic'),
+    passwords: deps.passwords,
   });
   sendHtml(
     req,
@@ -111,9 +143,9 @@ async function renderAdmin(
     200,
     page({
       title: 'Admin panel',
-      productName: ctx.productName,
-      stylesheet: stylesheetUrl(ctx),
-      logoUrl: logoUrl(ctx),
+      productName: deps.chrome.productName,
+      stylesheet: deps.chrome.stylesheet,
+      logoUrl: deps.chrome.logoUrl,
       body,
       wide: true,
     }),
@@ -135,30 +167,25 @@ function stateFrom(params: URLSearchParams): ViewState {
   };
 }
 
-/** GET /auth/admin[?q=&page=|?user=ID] */
-export async function handleAdminPage(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-): Promise<void> {
-  const actor = await requireAdmin(ctx, req, res);
-  if (!actor) return;
-  await renderAdmin(ctx, req, res, actor, stateFrom(query), null);
+export function adminRoutes(deps: AdminRouteDeps): AdminRoutes {
+  return {
+    async page(req, res, query) {
+      const actor = await requireAdmin(deps, req, res);
+      if (!actor) return;
+      await renderAdmin(deps, req, res, actor, stateFrom(query), null);
+    },
+    action: (req, res) => adminAction(deps, req, res),
+  };
 }
 
-/**
- * POST /auth/admin — one change, then the panel again with its result on top. The page is
- * answered directly rather than redirected so a login URL never travels in a URL or a log.
- */
-export async function handleAdminAction(
-  ctx: AppContext,
+async function adminAction(
+  deps: AdminRouteDeps,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   const form = await readForm(req);
-  requireCsrfToken(ctx, req, form);
-  const actor = await requireAdmin(ctx, req, res);
+  deps.csrf.requireSessionToken(req, form);
+  const actor = await requireAdmin(deps, req, res);
   if (!actor) return;
   const action = form.get('action') ?? '';
   const view = form.get('view');
@@ -167,34 +194,34 @@ export async function handleAdminAction(
     page: Number.parseInt(form.get('page') ?? '1', 10) || 1,
     userId: view || null,
   };
-  const source = auditSource(ctx, req);
+  const source = auditSource(deps.proxies, req);
   let outcome: AdminOutcome;
   if (action === 'add_user') {
-    outcome = await ctx.admin.addUser(
+    outcome = await deps.admin.addUser(
       actor,
       form.get('email') ?? '',
       form.get('name') ?? '',
       source,
     );
   } else if (action === 'set_password') {
-    outcome = await ctx.admin.setPassword(
+    outcome = await deps.admin.setPassword(
       actor,
       form.get('user') ?? '',
       form.get('password') ?? '',
-      ctx.config.raw.auth.basic.users,
+      deps.staticUsers,
       source,
     );
   } else if (action === 'end_session') {
-    outcome = await ctx.admin.endSession(
+    outcome = await deps.admin.endSession(
       actor,
       form.get('user') ?? '',
       form.get('session') ?? '',
       source,
     );
   } else if (isBulkAction(action)) {
-    outcome = await ctx.admin.bulk(actor, action, form.getAll('user'), source);
+    outcome = await deps.admin.bulk(actor, action, form.getAll('user'), source);
   } else {
     throw new PortcullisError('bad_request', `unknown admin action ${action.slice(0, 40)}`);
   }
-  await renderAdmin(ctx, req, res, actor, state, outcome);
+  await renderAdmin(deps, req, res, actor, state, outcome);
 }

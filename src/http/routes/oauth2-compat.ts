@@ -1,8 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { safeRedirect } from '../../core/redirect.js';
-import type { AppContext } from '../context.js';
-import { loginUrl } from '../forward-auth.js';
-import { firstValue as first, isTrusted } from '../request.js';
+import type { IncomingMessage } from 'node:http';
+import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
+import { loginUrl } from '../check/pipeline.js';
+import type { Handler } from '../handler.js';
+import { firstValue as first, type TrustedProxies } from '../request.js';
 import { redirect } from '../respond.js';
 
 /**
@@ -14,8 +14,24 @@ import { redirect } from '../respond.js';
  * whatever results goes through the same `rd` check as everywhere else (SPEC §3).
  */
 
-function destination(ctx: AppContext, req: IncomingMessage, query: URLSearchParams): string {
-  const trusted = isTrusted(ctx, req.socket.remoteAddress);
+export interface Oauth2CompatDeps {
+  proxies: TrustedProxies;
+  redirectPolicy: RedirectPolicy;
+  /** `public_url`'s scheme (`http` or `https`), for a relative destination without a forwarded one. */
+  defaultScheme: string;
+  /** Public base of portcullis' pages (origin + path prefix). */
+  baseUrl: string;
+}
+
+export interface Oauth2CompatRoutes {
+  /** GET /oauth2/sign_in and /oauth2/start: to the login page. */
+  signIn: Handler;
+  /** GET /oauth2/sign_out: to the sign-out page (which asks before ending the session). */
+  signOut: Handler;
+}
+
+function destination(deps: Oauth2CompatDeps, req: IncomingMessage, query: URLSearchParams): string {
+  const trusted = deps.proxies.isTrusted(req.socket.remoteAddress);
   const asked =
     query.get('rd') ?? (trusted ? first(req.headers['x-auth-request-redirect']) : undefined);
   if (!asked) return '/';
@@ -24,29 +40,21 @@ function destination(ctx: AppContext, req: IncomingMessage, query: URLSearchPara
     const scheme =
       first(req.headers['x-forwarded-proto']) ??
       first(req.headers['x-scheme']) ??
-      ctx.config.publicUrl.protocol.slice(0, -1);
+      deps.defaultScheme;
     if (host && (scheme === 'http' || scheme === 'https'))
-      return safeRedirect(`${scheme}://${host}${asked}`, ctx.config.redirectPolicy);
+      return safeRedirect(`${scheme}://${host}${asked}`, deps.redirectPolicy);
   }
-  return safeRedirect(asked, ctx.config.redirectPolicy);
+  return safeRedirect(asked, deps.redirectPolicy);
 }
 
-/** GET /oauth2/sign_in and /oauth2/start: to the login page. */
-export function handleOauth2SignIn(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-): void {
-  const rd = destination(ctx, req, query);
-  redirect(res, 302, loginUrl(ctx, rd === '/' ? null : rd));
-}
-
-/** GET /oauth2/sign_out: to the sign-out page (which asks before ending the session). */
-export function handleOauth2SignOut(
-  ctx: AppContext,
-  _req: IncomingMessage,
-  res: ServerResponse,
-): void {
-  redirect(res, 302, `${ctx.baseUrl}/logout`);
+export function oauth2CompatRoutes(deps: Oauth2CompatDeps): Oauth2CompatRoutes {
+  return {
+    signIn(req, res, query) {
+      const rd = destination(deps, req, query);
+      redirect(res, 302, loginUrl(deps.baseUrl, rd === '/' ? null : rd));
+    },
+    signOut(_req, res) {
+      redirect(res, 302, `${deps.baseUrl}/logout`);
+    },
+  };
 }

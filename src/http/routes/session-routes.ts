@@ -1,105 +1,111 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { html } from '../../html.js';
-import type { Lookup } from '../../services/sessions.js';
+import type { AuditLog } from '../../services/audit.js';
+import type { Lookup, SessionService } from '../../services/sessions.js';
+import type { UserService } from '../../services/users.js';
 import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
-import type { AppContext } from '../context.js';
-import { checkFormOrigin, csrfToken } from '../csrf.js';
+import type { Handler, PageDeps } from '../handler.js';
 import { renderPage } from '../pages.js';
 import { redirect, sendJson } from '../respond.js';
-import { sessionCookie } from '../session-cookie.js';
+import type { SessionCookie } from '../session-cookie.js';
+
+/** What reading a request's session takes: its cookie and the sessions behind it. */
+export interface SessionReader {
+  cookie: SessionCookie;
+  sessions: Pick<SessionService, 'resolve'>;
+}
 
 /** The current session, or null; rejects when the store is down. */
 export async function currentSession(
-  ctx: AppContext,
+  deps: SessionReader,
   req: IncomingMessage,
 ): Promise<Lookup | null> {
-  const cookie = sessionCookie(ctx.config).read(req);
+  const cookie = deps.cookie.read(req);
   if (!cookie) return null;
-  return ctx.sessions.resolve(cookie);
+  return deps.sessions.resolve(cookie);
 }
 
-/** GET /auth/me */
-export async function handleMe(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  const lookup = await currentSession(ctx, req);
-  if (!lookup || lookup.kind !== 'valid') {
-    sendJson(req, res, 401, { error: 'unauthenticated', login_url: `${ctx.baseUrl}/login` });
-    return;
-  }
-  const { user, session } = lookup.live;
-  sendJson(req, res, 200, {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    groups: user.groups,
-    admin: ctx.users.isAdmin(user),
-    session: {
-      created_at: new Date(session.createdAt).toISOString(),
-      expires_at: new Date(session.expiresAt).toISOString(),
-      method: session.method,
+export interface SessionRouteDeps extends SessionReader, PageDeps {
+  sessions: Pick<SessionService, 'resolve' | 'revoke' | 'revokeUser'>;
+  users: Pick<UserService, 'isAdmin'>;
+  audit: Pick<AuditLog, 'record'>;
+  /** Public base of portcullis' pages (origin + path prefix). */
+  baseUrl: string;
+}
+
+export interface SessionRoutes {
+  /** GET /auth/me */
+  me: Handler;
+  /** GET /auth/logout — a confirm page, so a link or an image cannot sign anyone out. */
+  logoutPage: Handler;
+  /** POST /auth/logout[?everywhere=1] */
+  logout: Handler;
+}
+
+export function sessionRoutes(deps: SessionRouteDeps): SessionRoutes {
+  const { csrf, prefix } = deps;
+  return {
+    async me(req, res) {
+      const lookup = await currentSession(deps, req);
+      if (lookup?.kind !== 'valid') {
+        sendJson(req, res, 401, { error: 'unauthenticated', login_url: `${deps.baseUrl}/login` });
+        return;
+      }
+      const { user, session } = lookup.live;
+      sendJson(req, res, 200, {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        name: user.name,
+        groups: user.groups,
+        admin: deps.users.isAdmin(user),
+        session: {
+          created_at: new Date(session.createdAt).toISOString(),
+          expires_at: new Date(session.expiresAt).toISOString(),
+          method: session.method,
+        },
+      });
     },
-  });
-}
 
-function clearSessionCookie(ctx: AppContext): string {
-  return sessionCookie(ctx.config).clear();
-}
-
-/** GET /auth/logout — a confirm page, so a link or an image cannot sign anyone out. */
-export function handleLogoutPage(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-): void {
-  const csrf = csrfToken(ctx, req);
-  const everywhere = query.get('everywhere') === '1';
-  renderPage(
-    ctx,
-    req,
-    res,
-    200,
-    'Sign out',
-    html`<h1>Sign out${everywhere ? ' everywhere' : ''}?</h1>
+    logoutPage(req, res, query) {
+      const token = csrf.token(req);
+      const everywhere = query.get('everywhere') === '1';
+      renderPage(
+        deps.chrome,
+        req,
+        res,
+        200,
+        'Sign out',
+        html`<h1>Sign out${everywhere ? ' everywhere' : ''}?</h1>
 <p>${everywhere ? 'This ends your sessions on every device.' : 'This ends your session on this device.'}</p>
-<form method="post" action="${ctx.config.prefix}/logout${everywhere ? '?everywhere=1' : ''}">
-<input type="hidden" name="csrf" value="${csrf.token}">
+<form method="post" action="${prefix}/logout${everywhere ? '?everywhere=1' : ''}">
+<input type="hidden" name="csrf" value="${token.token}">
 <button type="submit" autofocus>Sign out</button>
 </form>`,
-    csrf.setCookie ? ['Set-Cookie', csrf.setCookie] : [],
-  );
-}
-
-/** POST /auth/logout[?everywhere=1] */
-export async function handleLogout(
-  ctx: AppContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  query: URLSearchParams,
-): Promise<void> {
-  const form = await readForm(req);
-  checkFormOrigin(ctx, req, form);
-  const lookup = await currentSession(ctx, req);
-  if (lookup?.kind === 'valid') {
-    const { session, user } = lookup.live;
-    const who = { actor: user, subject: user, source: auditSource(ctx, req) };
-    if (query.get('everywhere') === '1') {
-      const ended = await ctx.sessions.revokeUser(user.id);
-      await ctx.audit.record(
-        { event: 'session.ended', reason: 'everywhere', sessions: ended.length },
-        who,
+        token.setCookie ? ['Set-Cookie', token.setCookie] : [],
       );
-    } else {
-      await ctx.sessions.revoke(session.id);
-      await ctx.audit.record({ event: 'session.ended', reason: 'logout', sessions: 1 }, who);
-    }
-  }
-  redirect(res, 303, `${ctx.config.prefix}/login?info=signed_out`, [
-    'Set-Cookie',
-    clearSessionCookie(ctx),
-  ]);
+    },
+
+    async logout(req, res, query) {
+      const form = await readForm(req);
+      csrf.checkFormOrigin(req, form);
+      const lookup = await currentSession(deps, req);
+      if (lookup?.kind === 'valid') {
+        const { session, user } = lookup.live;
+        const who = { actor: user, subject: user, source: auditSource(deps.proxies, req) };
+        if (query.get('everywhere') === '1') {
+          const ended = await deps.sessions.revokeUser(user.id);
+          await deps.audit.record(
+            { event: 'session.ended', reason: 'everywhere', sessions: ended.length },
+            who,
+          );
+        } else {
+          await deps.sessions.revoke(session.id);
+          await deps.audit.record({ event: 'session.ended', reason: 'logout', sessions: 1 }, who);
+        }
+      }
+      redirect(res, 303, `${prefix}/login?info=signed_out`, ['Set-Cookie', deps.cookie.clear()]);
+    },
+  };
 }

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { isPortcullisError, type PortcullisError } from '../../core/errors.js';
+import type { Counters } from '../../ports/counters.js';
 import { StoreUnavailableError } from '../../ports/store.js';
 import { challenges, checkCredentials, type ScimCredentials } from '../../scim/auth.js';
 import { MAX_BODY_BYTES } from '../../scim/discovery.js';
@@ -10,13 +12,12 @@ import {
   type Projection,
   projection,
   type ResourceService,
-  ScimService,
+  type ScimService,
 } from '../../scim/service.js';
 import { auditSource } from '../audit-source.js';
-import type { AppContext } from '../context.js';
 import { readJson } from '../json-body.js';
-import { answerProblem } from '../problem.js';
-import { requestId } from '../request.js';
+import { answerProblem, type PageChrome } from '../problem.js';
+import { requestId, type TrustedProxies } from '../request.js';
 import { SCIM_BASE_PATH, SCIM_CONTENT_TYPE } from './paths.js';
 
 export { isScimPath, SCIM_BASE_PATH } from './paths.js';
@@ -84,28 +85,25 @@ function decodeSegment(segment: string): string | null {
   }
 }
 
+export interface ScimHandlerDeps {
+  /** `scim.enabled`: when false every path answers a SCIM 404. */
+  enabled: boolean;
+  /** `SCIM_*` from the environment. */
+  credentials: ScimCredentials;
+  service: Pick<ScimService, 'users' | 'groups' | 'discover'>;
+  /** Failed credential checks per client address. */
+  failures: Pick<Counters, 'hit'>;
+  proxies: TrustedProxies;
+  chrome: PageChrome;
+  logger: Logger;
+}
+
 /**
  * Builds the `/scim/v2` handler (RFC 7644). Every answer, errors included, is
  * `application/scim+json`; with `scim.enabled: false` every path answers a SCIM 404.
  */
-export function createScimHandler(ctx: AppContext): ScimHandler {
-  const enabled = ctx.config.raw.scim.enabled;
-  const credentials: ScimCredentials = {
-    user: ctx.config.env.scimUser,
-    password: ctx.config.env.scimPassword,
-    bearerToken: ctx.config.env.scimBearerToken,
-  };
-  const base = `${ctx.config.publicOrigin}${ctx.config.publicUrl.pathname.replace(/\/+$/, '')}${SCIM_BASE_PATH}`;
-  const service = new ScimService({
-    users: ctx.store,
-    groups: ctx.store,
-    sessions: ctx.sessions,
-    clock: ctx.clock,
-    logger: ctx.logger,
-    audit: ctx.audit,
-    isProtectedAdmin: (user) => ctx.users.isAdmin({ ...user, groups: [] }),
-    base,
-  });
+export function createScimHandler(deps: ScimHandlerDeps): ScimHandler {
+  const { enabled, credentials, service, logger, chrome } = deps;
 
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
     let problem: PortcullisError;
@@ -113,7 +111,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     if (error instanceof ScimError || (isPortcullisError(error) && error.status < 500))
       problem = error;
     else {
-      ctx.logger.error(
+      logger.error(
         { request_id: requestId(req), err: error, path: req.url?.split('?')[0] },
         'scim request failed',
       );
@@ -127,7 +125,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       return;
     }
     if (problem.status >= 400 && problem.status < 500 && problem.status !== 404)
-      ctx.logger.info(
+      logger.info(
         {
           request_id: requestId(req),
           status: problem.status,
@@ -139,7 +137,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
       );
     // The mapper closes after a 413 (the refused upload is not read) and gives a 503 its
     // Retry-After (an outage, or a group other instances keep changing).
-    answerProblem(ctx, req, res, problem, [], 'scim');
+    answerProblem(chrome, req, res, problem, [], 'scim');
   };
 
   const body = (req: IncomingMessage) => readJson(req, { maxBytes: MAX_BODY_BYTES, maxDepth: 32 });
@@ -156,7 +154,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     const where = `/${resources.path}`;
     // Before the body: a bad attribute name is refused without reading the upload.
     const project = view(query);
-    const source = () => auditSource(ctx, req);
+    const source = () => auditSource(deps.proxies, req);
     if (id === null) {
       if (method === 'GET')
         return send(req, res, 200, await resources.list(listQuery(query), project));
@@ -198,7 +196,10 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
     if (!enabled) throw new ScimError(404, 'SCIM is not enabled on this server (scim.enabled)');
     if (!checkCredentials(req.headers.authorization, credentials)) {
       req.resume();
-      const failures = await ctx.store.hit(`scim-auth:${req.socket.remoteAddress ?? '?'}`, 60_000);
+      const failures = await deps.failures.hit(
+        `scim-auth:${req.socket.remoteAddress ?? '?'}`,
+        60_000,
+      );
       if (failures > AUTH_FAILURES_PER_MINUTE)
         throw new ScimError(429, 'Too many failed attempts. Wait a minute.');
       const headers: string[] = [];
@@ -207,7 +208,7 @@ export function createScimHandler(ctx: AppContext): ScimHandler {
         401,
         'Authentication required: SCIM credentials missing or wrong',
       );
-      answerProblem(ctx, req, res, refusal, headers, 'scim');
+      answerProblem(chrome, req, res, refusal, headers, 'scim');
       return SENT;
     }
     const segments = path

@@ -79,7 +79,7 @@ export function sendLoginLocation(
  */
 export interface CheckNames {
   names: HeaderNames;
-  /** oauth2-proxy also sends the e-mail's local part as X-Auth-Request-Preferred-Username. */
+  /** oauth2-proxy also sends X-Auth-Request-Preferred-Username: the username. */
   preferredUsername: boolean;
   /** Per-session memo key of the prepared answer built from these names. */
   memoKey: string;
@@ -107,6 +107,7 @@ export function familyNames(
       name: union(configured.name, required.name),
       groups: union(configured.groups, required.groups),
       groupsFilter: configured.groupsFilter,
+      userValue: configured.userValue,
     },
     preferredUsername,
     memoKey: `allow-headers:${family}`,
