@@ -39,7 +39,7 @@ export function loginPageBody(view: LoginPageView): SafeHtml {
 ${messageBlock(view.message)}
 ${
   view.signedInAs
-    ? html`<div class="signed-in"><p>You are signed in as <strong>${view.signedInAs}</strong>.</p>
+    ? html`<div class="signed-in"><p>You are signed in as <strong>${view.signedInAs}</strong> (<a href="${view.prefix}/account">your account</a>).</p>
 <a class="button secondary" href="${view.rd}">Continue</a>
 <p class="muted"><a href="${view.prefix}/logout">Sign out</a> or sign in as someone else below.</p></div>`
     : ''
