@@ -72,3 +72,6 @@ export const badRequest = (scimType: ScimType, detail: string) =>
   new ScimError(400, detail, scimType);
 
 export const notFound = (what: string) => new ScimError(404, `${what} not found`);
+
+/** 409 `uniqueness` (RFC 7644 §3.12): a userName, externalId, email or group name in use. */
+export const taken = (detail: string) => new ScimError(409, detail, 'uniqueness');

@@ -1,0 +1,177 @@
+import type { ServerResponse } from 'node:http';
+import { clientResponseHeaders, contentLength } from './response-headers.js';
+import { type UpstreamFailure, upstreamFailure } from './upstream-failure.js';
+
+/**
+ * Told when an exchange fails before anything reached the client; `res` is the exchange's (its
+ * request is `res.req`), so one listener serves every request and none is made per request.
+ */
+export type FailureListener = (failure: UpstreamFailure, res: ServerResponse) => void;
+
+function timeoutError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+const UPLOAD_STALLED = 'PORTCULLIS_UPLOAD_STALLED';
+
+/** The exchange a response belongs to, so one shared listener serves every response. */
+const kExchange = Symbol('portcullis.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: ForwardHandler };
+
+function onResponseClose(this: TaggedResponse): void {
+  this[kExchange]?.clientClosed();
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  this[kExchange]?.drained();
+}
+
+function onUploadStalled(handler: ForwardHandler): void {
+  handler.timedOut(timeoutError(UPLOAD_STALLED, 'the client stopped sending its request body'));
+}
+
+function onHeadersLate(handler: ForwardHandler): void {
+  handler.timedOut(timeoutError('UND_ERR_HEADERS_TIMEOUT', 'no response headers in time'));
+}
+
+function uncork(res: ServerResponse): void {
+  res.uncork();
+}
+
+/**
+ * One proxied exchange (undici's handler interface, legacy shape: raw header buffers). Per
+ * request it allocates this object and the header list; listeners and timer callbacks are
+ * shared functions.
+ */
+export class ForwardHandler {
+  private abort: ((error?: Error) => void) | null = null;
+  private resume: (() => void) | null = null;
+  private clientGone = false;
+  private done = false;
+  private ended = false;
+  private drainHooked = false;
+  /** Body bytes the upstream announced (Content-Length), or -1. */
+  private expected = -1;
+  private timer: NodeJS.Timeout | null = null;
+  private headersMs = 0;
+  private idleMs: number | null = null;
+
+  constructor(
+    private readonly res: TaggedResponse,
+    private readonly onFail: FailureListener,
+  ) {
+    res[kExchange] = this;
+    res.on('close', onResponseClose);
+  }
+
+  clientClosed(): void {
+    if (this.done) return;
+    this.clientGone = true;
+    this.abort?.();
+  }
+
+  drained(): void {
+    this.resume?.();
+  }
+
+  timedOut(error: Error): void {
+    this.timer = null;
+    this.abort?.(error);
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    if (this.clientGone) abort();
+    else this.abort = abort;
+  }
+
+  /** Times a request body: silences longer than `idleMs`, then `headersMs` for the answer. */
+  watchUpload(headersMs: number, idleMs: number | null): void {
+    this.headersMs = headersMs;
+    this.idleMs = idleMs;
+    if (idleMs !== null && idleMs > 0) this.timer = setTimeout(onUploadStalled, idleMs, this);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  onBodySent(): void {
+    this.timer?.refresh();
+  }
+
+  onRequestSent(): void {
+    if (this.idleMs === null && this.headersMs === 0) return;
+    this.clearTimer();
+    if (this.headersMs > 0) this.timer = setTimeout(onHeadersLate, this.headersMs, this);
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    // 1xx interim answers (103 Early Hints) are not relayed; the final answer follows.
+    if (statusCode < 200) return true;
+    this.clearTimer();
+    const res = this.res;
+    if (this.clientGone || res.destroyed) return true;
+    this.resume = resume;
+    const headers = clientResponseHeaders(raw);
+    try {
+      res.writeHead(statusCode, headers);
+    } catch {
+      // Node refused a header the upstream sent: treat the answer as unusable.
+      this.done = true;
+      this.abort?.();
+      this.onFail({ status: 502, reason: 'invalid response header from upstream' }, res);
+      return false;
+    }
+    this.expected = contentLength(headers);
+    if (this.expected === -1) {
+      // A streamed answer: its first chunk usually arrives in the same parser pass, so cork
+      // and let the headers and that chunk leave in one write.
+      res.cork();
+      process.nextTick(uncork, res);
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.clientGone) return true;
+    const res = this.res;
+    if (this.expected === chunk.length && !res.headersSent) {
+      // The whole announced body in one piece: `end` sends headers and body in one write.
+      this.ended = true;
+      res.end(chunk);
+      return true;
+    }
+    if (res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.on('drain', onResponseDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.done = true;
+    this.clearTimer();
+    const res = this.res;
+    res.off('close', onResponseClose);
+    res[kExchange] = undefined;
+    if (!this.clientGone && !this.ended) res.end();
+  }
+
+  onError(error: Error): void {
+    this.done = true;
+    this.clearTimer();
+    const res = this.res;
+    res.off('close', onResponseClose);
+    res[kExchange] = undefined;
+    if (this.clientGone) return;
+    if (res.headersSent || (error as NodeJS.ErrnoException).code === UPLOAD_STALLED) {
+      res.destroy();
+      return;
+    }
+    this.onFail(upstreamFailure(error), res);
+  }
+}
