@@ -1,3 +1,4 @@
+import { type FactorRequirement, missingFactor, strongestRequirement } from './amr.js';
 import type { Identity } from './identity.js';
 import type { Target } from './target.js';
 
@@ -26,6 +27,8 @@ export interface CompiledRule extends IdentityRequirement {
   paths: readonly { exact: RegExp; loose: RegExp }[] | null;
   methods: ReadonlySet<string> | null;
   policy: Policy;
+  /** Factors a session must have shown (`access.rules[].require`); absent or empty: none. */
+  require?: readonly FactorRequirement[];
 }
 
 export interface AccessPolicy {
@@ -34,10 +37,22 @@ export interface AccessPolicy {
   anonymousMode: boolean;
 }
 
-/** The answer, with its reason (STYLE: decisions carry reasons). `rule` is the index matched, or -1 for the default. */
+/**
+ * The reason of a `login` decision for a session that exists but lacks a factor the rule
+ * requires: the person signs in again with the factor (a step-up), on the same "log in" answer
+ * every dialect gives (401 with Location / 302), never 403.
+ */
+export const STEP_UP = 'step_up';
+
+/**
+ * The answer, with its reason (STYLE: decisions carry reasons). `rule` is the index matched, or -1
+ * for the default. A `login` for a rule with `require` names the factor to ask for in `require`:
+ * with reason `step_up` the session is there but lacks it; with `no session` the sign-in must
+ * end with it. The edge puts it in the login URL so the login page asks for that factor.
+ */
 export type Decision =
   | { kind: 'allow'; identity: Identity | null; rule: number; reason: string }
-  | { kind: 'login'; rule: number; reason: string }
+  | { kind: 'login'; rule: number; reason: string; require?: FactorRequirement }
   | { kind: 'deny'; identity: Identity; rule: number; reason: string };
 
 function matchesAny(patterns: readonly RegExp[], value: string): boolean {
@@ -66,31 +81,59 @@ function identityPasses(rule: IdentityRequirement, identity: Identity): boolean 
   return true;
 }
 
+function firstMatch(
+  policy: AccessPolicy,
+  target: Target,
+  loose: boolean,
+): CompiledRule | undefined {
+  for (const rule of policy.rules) if (ruleMatches(rule, target, loose)) return rule;
+  return undefined;
+}
+
 function evaluate(
   policy: AccessPolicy,
   target: Target,
   loose: boolean,
   identity: Identity | null,
 ): Decision {
-  let matched: CompiledRule | undefined;
-  for (const rule of policy.rules) {
-    if (ruleMatches(rule, target, loose)) {
-      matched = rule;
-      break;
-    }
-  }
-  const effective = matched ? matched.policy : policy.defaultPolicy;
+  const matched = firstMatch(policy, target, loose);
+  const need = strongestRequirement(matched?.require);
+  // A rule that requires a factor is never a bypass, even if written so: fail closed.
+  const effective = matched
+    ? need !== null && matched.policy === 'bypass'
+      ? 'authenticated'
+      : matched.policy
+    : policy.defaultPolicy;
   const index = matched ? matched.index : -1;
   if (effective === 'bypass') return { kind: 'allow', identity, rule: index, reason: 'bypass' };
-  if (!identity) return { kind: 'login', rule: index, reason: 'no session' };
+  if (!identity) {
+    return need !== null && effective !== 'deny'
+      ? { kind: 'login', rule: index, reason: 'no session', require: need }
+      : { kind: 'login', rule: index, reason: 'no session' };
+  }
   if (effective === 'deny') return { kind: 'deny', identity, rule: index, reason: 'policy deny' };
   if (matched && !identityPasses(matched, identity)) {
     return { kind: 'deny', identity, rule: index, reason: 'identity not allowed by rule' };
   }
+  // Checked after the rule's conditions: a factor cannot turn a "not allowed" into a yes, so
+  // such a user is told no at once rather than sent through a step-up first.
+  const missing = missingFactor(matched?.require, identity.anonymous ? [] : identity.amr);
+  if (missing !== null) return { kind: 'login', rule: index, reason: STEP_UP, require: missing };
   return { kind: 'allow', identity, rule: index, reason: 'authenticated' };
 }
 
 const STRICTNESS = { allow: 0, login: 1, deny: 2 } as const;
+
+/**
+ * Orders answers from most to least permissive. Among `login` answers, one that asks for a factor
+ * is stricter (a passkey most), so the login page asks for everything any reading requires.
+ */
+function strictness(decision: Decision): number {
+  if (decision.kind !== 'login' || decision.require === undefined) {
+    return STRICTNESS[decision.kind];
+  }
+  return STRICTNESS.login + (decision.require === 'passkey' ? 0.2 : 0.1);
+}
 
 /**
  * May this request pass, and as whom? Pure: no I/O, no clock. `identity` is the signed-in user
@@ -126,14 +169,7 @@ function decideRules(
   identity: Identity | null,
   anonymousUser: Identity,
 ): Decision {
-  if (policy.anonymousMode) {
-    return {
-      kind: 'allow',
-      identity: identity ?? anonymousUser,
-      rule: -1,
-      reason: 'anonymous mode',
-    };
-  }
+  if (policy.anonymousMode) return decideAnonymousMode(policy, target, identity, anonymousUser);
   if (target.method === '') {
     const methods = namedMethods(policy);
     // The proxy did not say which method was used. Taking it for a GET would let a GET-only
@@ -143,7 +179,7 @@ function decideRules(
       let worst = decideFor(policy, target, identity);
       for (const method of methods) {
         const answer = decideFor(policy, { ...target, method }, identity);
-        if (STRICTNESS[answer.kind] > STRICTNESS[worst.kind]) worst = answer;
+        if (strictness(answer) > strictness(worst)) worst = answer;
       }
       return worst;
     }
@@ -169,7 +205,7 @@ function decideFor(policy: AccessPolicy, target: Target, identity: Identity | nu
   const strict = evaluate(policy, target, false, identity);
   if (policy.rules.length === 0) return strict;
   const loose = evaluate(policy, target, true, identity);
-  let worst = STRICTNESS[loose.kind] > STRICTNESS[strict.kind] ? loose : strict;
+  let worst = strictness(loose) > strictness(strict) ? loose : strict;
   // A bypass needs both readings to agree and a path every upstream reads the same way.
   if (
     worst.kind === 'allow' &&
@@ -182,4 +218,61 @@ function decideFor(policy: AccessPolicy, target: Target, identity: Identity | nu
       : { kind: 'login', rule: worst.rule, reason: 'ambiguous path, bypass refused' };
   }
   return worst;
+}
+
+const factorRules = new WeakMap<AccessPolicy, boolean>();
+
+/** Whether any rule has `require` (anonymous mode then matches rules at all; else it never does). */
+function hasFactorRules(policy: AccessPolicy): boolean {
+  let has = factorRules.get(policy);
+  if (has === undefined) {
+    has = policy.rules.some((rule) => (rule.require ?? []).length > 0);
+    factorRules.set(policy, has);
+  }
+  return has;
+}
+
+/**
+ * Anonymous mode lets every request in, except where a rule requires a factor: the anonymous
+ * user never has one, so it is sent to sign in, and a session without the factor to a step-up.
+ * Which rule applies is read as everywhere else: both readings of the path, and, without a
+ * method, every method a rule names; the requirements of every rule so matched all apply.
+ */
+function decideAnonymousMode(
+  policy: AccessPolicy,
+  target: Target,
+  identity: Identity | null,
+  anonymousUser: Identity,
+): Decision {
+  const allow: Decision = {
+    kind: 'allow',
+    identity: identity ?? anonymousUser,
+    rule: -1,
+    reason: 'anonymous mode',
+  };
+  if (!hasFactorRules(policy)) return allow;
+  const targets =
+    target.method === ''
+      ? [target, ...namedMethods(policy).map((method) => ({ ...target, method }))]
+      : [target];
+  const required = new Set<FactorRequirement>();
+  let rule = -1;
+  for (const each of targets) {
+    for (const loose of [false, true]) {
+      const matched = firstMatch(policy, each, loose);
+      for (const need of matched?.require ?? []) {
+        if (rule === -1 && matched) rule = matched.index;
+        required.add(need);
+      }
+    }
+  }
+  if (required.size === 0) return allow;
+  const all = [...required];
+  if (identity === null || identity.anonymous) {
+    const need = strongestRequirement(all) ?? 'passkey';
+    return { kind: 'login', rule, reason: 'no session', require: need };
+  }
+  const missing = missingFactor(all, identity.amr);
+  if (missing !== null) return { kind: 'login', rule, reason: STEP_UP, require: missing };
+  return { ...allow, rule };
 }

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import type { User } from '../ports/store.js';
-import { type AccessPolicy, type CompiledRule, type Decision, decide } from './decide.js';
+import type { FactorRequirement } from './amr.js';
+import { type AccessPolicy, type CompiledRule, type Decision, decide, STEP_UP } from './decide.js';
 import type { Identity } from './identity.js';
 import type { RuleSpec } from './rules.js';
 import { type Target, targetUrl } from './target.js';
@@ -20,6 +21,11 @@ export interface Explanation {
   rule: { index: number; written: string } | null;
   /** Why, one sentence a line. */
   why: string[];
+  /**
+   * The factor a `login` answer asks for (`access.rules[].require`): with `stepUp` true the user
+   * is signed in and must step up; else the sign-in must include it. Null when none is asked.
+   */
+  require: { factor: FactorRequirement; stepUp: boolean } | null;
   /** Without a method: the answer each method named by a rule would get, and any other method. */
   perMethod: { method: string; answer: Decision['kind']; rule: number }[];
 }
@@ -120,6 +126,29 @@ function failedConditions(rule: CompiledRule, spec: RuleSpec, identity: Identity
   return out;
 }
 
+const FACTOR_WORDS: Record<FactorRequirement, string> = {
+  passkey: 'a passkey',
+  mfa: 'a second factor (a one-time code or a passkey)',
+};
+
+function requirementWords(rule: CompiledRule | undefined): string {
+  const needs = rule?.require ?? [];
+  return needs.map((need) => FACTOR_WORDS[need]).join(' and ');
+}
+
+/** What the same subject would get once it has shown `factor` (a passkey also gives `mfa`). */
+function afterStepUp(
+  policy: AccessPolicy,
+  target: Target,
+  identity: Identity,
+  anonymousUser: Identity,
+  factor: FactorRequirement,
+): Decision['kind'] {
+  const gained = factor === 'passkey' ? ['passkey'] : ['otp'];
+  const amr = [...(identity.amr ?? []), ...gained];
+  return decide(policy, target, { ...identity, amr }, anonymousUser).kind;
+}
+
 function hasConditions(rule: CompiledRule | undefined): boolean {
   return (
     rule !== undefined && (rule.groups !== null || rule.emails !== null || rule.domains !== null)
@@ -132,11 +161,29 @@ function reasons(
   target: Target,
   subject: ExplainSubject,
   decision: Decision,
+  anonymousUser: Identity,
 ): string[] {
-  if (decision.reason === 'anonymous mode') {
-    return ['anonymous_mode is on: every request is let in, as anonymous_user when not signed in.'];
-  }
   const rule = decision.rule === -1 ? undefined : policy.rules[decision.rule];
+  if (decision.reason === 'anonymous mode') {
+    const out = [
+      'anonymous_mode is on: every request is let in, as anonymous_user when not signed in.',
+    ];
+    if (rule?.require) {
+      out.push(
+        `${ruleName(decision.rule)} still requires ${requirementWords(rule)}, and this session has shown it.`,
+      );
+    }
+    return out;
+  }
+  if (policy.anonymousMode && decision.kind === 'login') {
+    const needs = requirementWords(rule);
+    return [
+      `anonymous_mode is on, but ${ruleName(decision.rule)} requires ${needs}: anonymous_user never has it.`,
+      decision.reason === STEP_UP
+        ? `Signed in without it: the answer is the login page, to step up with ${FACTOR_WORDS[decision.require ?? 'passkey']}.`
+        : `Not signed in: the answer is the login page, and the sign-in must include ${FACTOR_WORDS[decision.require ?? 'passkey']}.`,
+    ];
+  }
   const spec = decision.rule === -1 ? undefined : specs[decision.rule];
   const name = ruleName(decision.rule);
   const effective = rule ? rule.policy : policy.defaultPolicy;
@@ -172,8 +219,28 @@ function reasons(
       out.push(
         effective === 'deny'
           ? 'Not signed in: the answer is the login page first (once signed in, the answer would be deny).'
-          : 'Not signed in: the answer is the login page.',
+          : decision.kind === 'login' && decision.require !== undefined
+            ? `Not signed in: the answer is the login page, and the sign-in must include ${FACTOR_WORDS[decision.require]} (${name} requires ${requirementWords(rule)}).`
+            : 'Not signed in: the answer is the login page.',
       );
+      break;
+    case STEP_UP:
+      if (decision.kind === 'login' && decision.require !== undefined) {
+        const who = subject.identity?.email ?? 'the user';
+        out.push(
+          `${name} requires ${requirementWords(rule)}; ${who} is signed in, but the session has not shown ${FACTOR_WORDS[decision.require]}: the answer is the login page, to step up (never deny).`,
+        );
+        if (subject.identity) {
+          const then = afterStepUp(
+            policy,
+            target,
+            subject.identity,
+            anonymousUser,
+            decision.require,
+          );
+          out.push(`After that step-up the answer would be ${then}.`);
+        }
+      }
       break;
     case 'policy deny':
       out.push('deny: nobody is let in, signed in or not.');
@@ -191,6 +258,9 @@ function reasons(
           ? `Signed in, and ${subject.identity?.email ?? 'the user'} meets the rule's ${CONDITION_HINT}: let in.`
           : 'Signed in, and any signed-in user may pass: let in.',
       );
+      if (rule?.require) {
+        out.push(`The session has shown ${requirementWords(rule)}, which ${name} requires.`);
+      }
       break;
     default:
       out.push(decision.reason);
@@ -232,7 +302,11 @@ export function explain(
     method: target.method,
     answer: decision.kind,
     rule: spec ? { index: decision.rule, written: writtenRule(spec) } : null,
-    why: reasons(policy, specs, target, subject, decision),
+    why: reasons(policy, specs, target, subject, decision, anonymousUser),
+    require:
+      decision.kind === 'login' && decision.require !== undefined
+        ? { factor: decision.require, stepUp: decision.reason === STEP_UP }
+        : null,
     perMethod:
       target.method === '' ? breakdown(policy, target, subject.identity, anonymousUser) : [],
   };
@@ -255,6 +329,12 @@ export function formatExplanation(explanation: Explanation, subject: ExplainSubj
     }`,
     `Answer:  ${explanation.answer}`,
   ];
+  if (explanation.require) {
+    const factor = FACTOR_WORDS[explanation.require.factor];
+    lines.push(
+      `Needs:   ${factor} — ${explanation.require.stepUp ? `step_up: signed in, but the session must also show ${factor}` : 'the sign-in must include it'}`,
+    );
+  }
   explanation.why.forEach((line, i) => {
     lines.push(`${i === 0 ? 'Why:     ' : '         '}${line}`);
   });

@@ -8,4 +8,11 @@ export interface Identity {
   groups: readonly string[];
   /** True for `anonymous_user` in anonymous mode. */
   anonymous: boolean;
+  /**
+   * How the session behind this identity was authenticated (`AuthMethod` values, RFC 8176
+   * style): [] for the anonymous user and app tokens. Absent reads as [], which meets no
+   * `access.rules[].require`. TODO(lead): make it required once app.ts builds anonymousUser
+   * with `amr: []` (optional only so files outside this change keep compiling).
+   */
+  amr?: readonly string[];
 }

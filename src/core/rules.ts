@@ -1,3 +1,4 @@
+import type { FactorRequirement } from './amr.js';
 import type { CompiledRule, Policy } from './decide.js';
 import { compileEmailGlob, compileHostGlob, compilePathGlob } from './glob.js';
 
@@ -10,6 +11,13 @@ export interface RuleSpec {
   groups?: readonly string[];
   emails?: readonly string[];
   domains?: readonly string[];
+  /**
+   * Factors the session must have shown (step-up). TODO(lead): add `require` to the rule in
+   * src/config/access-schema.ts (e.g. `z.array(z.enum(['passkey', 'mfa'])).min(1).optional()`,
+   * and refuse it beside `policy: bypass`/`deny`); `compileRules(raw.access.rules)` in
+   * src/config/derive.ts then passes it through with no other change.
+   */
+  require?: readonly FactorRequirement[];
 }
 
 function toList(value: string | readonly string[] | undefined): readonly string[] | null {
@@ -35,5 +43,6 @@ export function compileRules(specs: readonly RuleSpec[]): CompiledRule[] {
     groups: rule.groups ?? null,
     emails: rule.emails?.map(compileEmailGlob) ?? null,
     domains: rule.domains?.map((d) => d.toLowerCase()) ?? null,
+    ...(rule.require && rule.require.length > 0 ? { require: [...new Set(rule.require)] } : {}),
   }));
 }

@@ -36,6 +36,7 @@ function sessionFor(userId: string, clock: ManualClock, extra: Partial<Session> 
     ip: '203.0.113.7',
     userAgent: 'contract-test',
     method: 'magic_link',
+    amr: ['link'],
     ...extra,
   };
 }

@@ -1,3 +1,4 @@
+import { checkAmrNames } from '../../core/amr.js';
 import type { Clock } from '../../core/clock.js';
 import type { Session, SessionStore } from '../../ports/sessions.js';
 import type { Sweeper } from './sweeper.js';
@@ -33,7 +34,8 @@ export class MemorySessions implements SessionStore {
 
   async createSession(session: Session): Promise<void> {
     this.sweeper.sweep();
-    this.sessions.set(session.id, { ...session });
+    checkAmrNames(session.amr ?? []);
+    this.sessions.set(session.id, { ...session, amr: [...(session.amr ?? [])] });
     let set = this.userSessions.get(session.userId);
     if (!set) {
       set = new Set();
@@ -49,7 +51,17 @@ export class MemorySessions implements SessionStore {
       this.removeSession(id);
       return null;
     }
-    return { ...session };
+    return { ...session, amr: [...(session.amr ?? [])] };
+  }
+
+  async addSessionAmr(id: string, methods: readonly string[]): Promise<boolean> {
+    checkAmrNames(methods);
+    const session = this.sessions.get(id);
+    if (!session || session.expiresAt <= this.clock.now()) return false;
+    const amr = [...(session.amr ?? [])];
+    for (const method of methods) if (!amr.includes(method)) amr.push(method);
+    session.amr = amr;
+    return true;
   }
 
   async touchSession(id: string, lastSeenAt: number): Promise<void> {
@@ -67,7 +79,8 @@ export class MemorySessions implements SessionStore {
     const out: Session[] = [];
     for (const id of this.userSessions.get(userId) ?? []) {
       const session = this.sessions.get(id);
-      if (session && session.expiresAt > now) out.push({ ...session });
+      if (session && session.expiresAt > now)
+        out.push({ ...session, amr: [...(session.amr ?? [])] });
     }
     return out.sort((a, b) => b.createdAt - a.createdAt);
   }

@@ -6,11 +6,31 @@ import type { Client } from './client.js';
  * store; the Redis TTLs only reclaim memory.
  */
 export const SCRIPTS = {
-  // KEYS[1] session hash; ARGV data, lastSeenAt, ttl ms.
+  // KEYS[1] session hash; ARGV data, lastSeenAt, ttl ms, amr (space-separated; see psAddSessionAmr).
   psCreateSession: {
     numberOfKeys: 1,
-    lua: `redis.call('HSET', KEYS[1], 'data', ARGV[1], 'lastSeenAt', ARGV[2])
+    lua: `redis.call('HSET', KEYS[1], 'data', ARGV[1], 'lastSeenAt', ARGV[2], 'amr', ARGV[4] or '')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`,
+  },
+  // KEYS[1] session hash; ARGV now, then the methods to add. Merges them into the space-separated
+  // `amr` field (a record from before it existed has none: empty). 0 when the session is gone or
+  // past its expiresAt (never revives it), else 1. Reads `data` without rewriting it.
+  psAddSessionAmr: {
+    numberOfKeys: 1,
+    lua: `local data = redis.call('HGET', KEYS[1], 'data')
+if not data then return 0 end
+if tonumber(cjson.decode(data).expiresAt) <= tonumber(ARGV[1]) then return 0 end
+local current = redis.call('HGET', KEYS[1], 'amr') or ''
+local seen = {}
+for word in string.gmatch(current, '%S+') do seen[word] = true end
+for i = 2, #ARGV do
+  if not seen[ARGV[i]] then
+    seen[ARGV[i]] = true
+    if current == '' then current = ARGV[i] else current = current .. ' ' .. ARGV[i] end
+  end
+end
+redis.call('HSET', KEYS[1], 'amr', current)
 return 1`,
   },
   // KEYS[1] per-user index set; ARGV session id, ttl ms. The index lives as long as its longest session.

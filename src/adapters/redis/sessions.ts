@@ -1,10 +1,18 @@
+import { checkAmrNames } from '../../core/amr.js';
 import type { Session, SessionStore } from '../../ports/sessions.js';
 import type { Client } from './client.js';
 import type { RedisContext } from './context.js';
 
+/** A stored `amr` field: method names separated by spaces (they never hold one). */
+function readAmr(field: string | null | undefined): string[] {
+  return field ? field.split(' ').filter((method) => method !== '') : [];
+}
+
 /**
- * Keys: `s:<id>` a session hash (`data` JSON without `lastSeenAt`, and `lastSeenAt` apart so a
- * touch rewrites one field), `us:<userId>` the set of a user's session ids. Revocations are
+ * Keys: `s:<id>` a session hash (`data` JSON without `lastSeenAt` and `amr`, `lastSeenAt` apart
+ * so a touch rewrites one field, `amr` apart so a step-up adds to it atomically without
+ * rewriting `data`; a record from before `amr` existed has none and reads as []), `us:<userId>`
+ * the set of a user's session ids. Revocations are
  * published on `channel` and heard on `subscriber`, so every instance drops its cached copy.
  */
 export class RedisSessions implements SessionStore {
@@ -22,7 +30,8 @@ export class RedisSessions implements SessionStore {
   }
 
   async createSession(session: Session): Promise<void> {
-    const { lastSeenAt, ...rest } = session;
+    const { lastSeenAt, amr = [], ...rest } = session;
+    checkAmrNames(amr);
     const ttl = this.ctx.ttl(session.expiresAt);
     await Promise.all([
       this.ctx.scripts.psCreateSession(
@@ -30,27 +39,40 @@ export class RedisSessions implements SessionStore {
         JSON.stringify(rest),
         String(lastSeenAt),
         ttl,
+        amr.join(' '),
       ),
       this.ctx.scripts.psIndexSession(this.ctx.key('us', session.userId), session.id, ttl),
     ]);
   }
 
   async getSession(id: string): Promise<Session | null> {
-    const [data, lastSeen] = await this.ctx.client.hmget(
+    const [data, lastSeen, amr] = await this.ctx.client.hmget(
       this.ctx.key('s', id),
       'data',
       'lastSeenAt',
+      'amr',
     );
     if (!data) return null;
-    const session = {
-      ...(JSON.parse(data) as Omit<Session, 'lastSeenAt'>),
+    const session: Session = {
+      ...(JSON.parse(data) as Omit<Session, 'lastSeenAt' | 'amr'>),
       lastSeenAt: Number(lastSeen),
+      amr: readAmr(amr),
     };
     return session.expiresAt > this.ctx.clock.now() ? session : null;
   }
 
   async touchSession(id: string, lastSeenAt: number): Promise<void> {
     await this.ctx.scripts.psTouchSession(this.ctx.key('s', id), String(lastSeenAt));
+  }
+
+  async addSessionAmr(id: string, methods: readonly string[]): Promise<boolean> {
+    checkAmrNames(methods);
+    const added = await this.ctx.scripts.psAddSessionAmr(
+      this.ctx.key('s', id),
+      String(this.ctx.clock.now()),
+      ...methods,
+    );
+    return added === 1;
   }
 
   async deleteSession(id: string): Promise<void> {
