@@ -18,6 +18,7 @@ import {
   failureHeaders,
   type HeaderFamily,
   loginUrl,
+  tokenRefused,
   type Verdict,
 } from './check/pipeline.js';
 import type { Handler } from './handler.js';
@@ -138,7 +139,11 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
       sendCheckError(deps.chrome, req, res, target, 403, 'forbidden', DENIED);
       return;
     }
-    this.dialect.sendLogin(req, res, target, loginUrl(deps.baseUrl, targetUrl(target)));
+    const login = loginUrl(deps.baseUrl, targetUrl(target));
+    const challenge = deps.pipeline.challenge(req, verdict);
+    // A request that carried a token is a client that cannot follow a redirect to a login page.
+    if (tokenRefused(verdict)) this.dialect.sendTokenRefusal(req, res, target, login, challenge);
+    else this.dialect.sendLogin(req, res, target, login, challenge);
   }
 }
 

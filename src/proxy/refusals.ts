@@ -2,8 +2,14 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { type Target, targetUrl } from '../core/target.js';
-import { sendLoginAnswer } from '../http/check/dialects/traefik.js';
-import { type Answer, failureHeaders, loginUrl } from '../http/check/pipeline.js';
+import { sendLoginAnswer, sendTokenRefusal } from '../http/check/dialects/traefik.js';
+import {
+  type Answer,
+  failureHeaders,
+  loginUrl,
+  tokenRefused,
+  type Verdict,
+} from '../http/check/pipeline.js';
 import { sendProblem } from '../http/pages.js';
 import type { PageChrome } from '../http/problem.js';
 import { failureMessage, type UpstreamFailure } from './upstream-failure.js';
@@ -36,12 +42,17 @@ export class RequestRefusals {
     sendProblem(this.deps.chrome, req, res, 400, 'bad_request', message);
   }
 
+  /**
+   * `challenge`: the headers of a 401 (`CheckPipeline.challenge`), used when the answer is
+   * "log in".
+   */
   refuse(
     req: IncomingMessage,
     res: ServerResponse,
-    target: Target,
+    verdict: Verdict,
     answer: Refusal,
     hasBody: boolean,
+    challenge: () => string[],
   ): void {
     if (answer.kind === 'error') {
       if (res.headersSent) return;
@@ -71,7 +82,11 @@ export class RequestRefusals {
       sendProblem(this.deps.chrome, req, res, 403, 'forbidden', message);
       return;
     }
-    sendLoginAnswer(req, res, target, loginUrl(this.deps.baseUrl, targetUrl(target)));
+    const target = verdict.target;
+    const login = loginUrl(this.deps.baseUrl, targetUrl(target));
+    // A client that sent a token cannot follow a redirect to a login page: always 401.
+    if (tokenRefused(verdict)) sendTokenRefusal(req, res, target, login, challenge());
+    else sendLoginAnswer(req, res, target, login, challenge());
   }
 
   private sendUpstreamFailure(failure: UpstreamFailure, res: ServerResponse): void {
@@ -86,13 +101,18 @@ export class RequestRefusals {
   }
 }
 
-/** A handshake the check did not allow, as JSON: a WebSocket cannot follow a redirect. */
+/**
+ * A handshake the check did not allow, as JSON: a WebSocket cannot follow a redirect.
+ * `challenge`: the headers of a 401 (`CheckPipeline.challenge`).
+ */
 export function refuseCheckedUpgrade(
   socket: Socket,
-  target: Target,
+  verdict: Verdict,
   answer: Refusal,
   baseUrl: string,
+  challenge: () => string[],
 ): void {
+  const target: Target = verdict.target;
   if (answer.kind === 'error') {
     if (answer.error.code === 'store_unavailable') {
       refuseUpgrade(socket, 503, { error: 'session store unavailable' }, ['Retry-After', '1']);
@@ -100,8 +120,12 @@ export function refuseCheckedUpgrade(
     return;
   }
   if (answer.kind === 'login') {
+    if (tokenRefused(verdict)) {
+      refuseUpgrade(socket, 401, { error: 'invalid_token' }, challenge());
+      return;
+    }
     const login = loginUrl(baseUrl, targetUrl(target));
-    refuseUpgrade(socket, 401, { error: 'unauthenticated', login_url: login });
+    refuseUpgrade(socket, 401, { error: 'unauthenticated', login_url: login }, challenge());
     return;
   }
   refuseUpgrade(socket, 403, { error: 'forbidden' });

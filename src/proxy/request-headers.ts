@@ -83,9 +83,14 @@ export class RequestHeaderPolicy {
    */
   private readonly spellings = new Map<string, Kind>();
 
+  /**
+   * `tokenHeader`: `tokens.header` when app tokens are on. It is portcullis' own and never reaches
+   * the app, in any spelling, whatever it holds.
+   */
   constructor(
     identityNames: HeaderNames,
     readonly cookieName: string,
+    tokenHeader: string | null = null,
   ) {
     for (const name of HOP_BY_HOP) this.kinds.set(name, DROP);
     for (const name of UNTRUSTED_FORWARDING) this.kinds.set(name, FORWARDING);
@@ -106,6 +111,7 @@ export class RequestHeaderPolicy {
     ]) {
       for (const name of list) this.kinds.set(headerAlias(name), DROP);
     }
+    if (tokenHeader !== null) this.kinds.set(headerAlias(tokenHeader), DROP);
   }
 
   kind(name: string): Kind {

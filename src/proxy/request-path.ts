@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CheckCaller, HeaderFamily, Verdict } from '../http/check/pipeline.js';
+import type { CheckCaller, CheckPipeline, HeaderFamily, Verdict } from '../http/check/pipeline.js';
 import type { Checked } from './admission.js';
 import type { ProxyEngine } from './engine.js';
 import type { RequestRefusals } from './refusals.js';
-import { type UpstreamHeaderDeps, upstreamHeaders } from './upstream-headers.js';
+import { stripCredentials, type UpstreamHeaderDeps, upstreamHeaders } from './upstream-headers.js';
 
 export interface RequestPathDeps {
   family: HeaderFamily;
+  pipeline: Pick<CheckPipeline, 'challenge'>;
   engine: ProxyEngine;
   refusals: RequestRefusals;
   headers: UpstreamHeaderDeps;
@@ -30,9 +31,11 @@ export class RequestPath implements CheckCaller<ServerResponse, Checked> {
     const deps = this.deps;
     const answer = verdict.answer;
     if (answer.kind !== 'allow') {
-      deps.refusals.refuse(req, res, verdict.target, answer, checked.scan.hasBody);
+      const challenge = () => deps.pipeline.challenge(req, verdict);
+      deps.refusals.refuse(req, res, verdict, answer, checked.scan.hasBody, challenge);
       return;
     }
+    if (verdict.credential !== null) stripCredentials(checked, verdict.credential.strip);
     deps.engine.forward(
       req,
       res,

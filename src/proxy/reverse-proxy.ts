@@ -54,6 +54,8 @@ export interface ReverseProxyDeps {
   cookie: SessionCookie;
   proxies: TrustedProxies;
   headerNames: HeaderNames;
+  /** `tokens.header` when app tokens are on (removed from every request), else null. */
+  tokenHeader: string | null;
   /** Re-reads the session of an open WebSocket. */
   sessions: Pick<SessionService, 'resolve'>;
   /** Every instance's revocations: they close the sockets at once. */
@@ -95,7 +97,7 @@ export function createReverseProxy(deps: ReverseProxyDeps): ReverseProxy {
   });
   const cookies = deps.cookie;
   const admission = new RequestAdmission({
-    policy: new RequestHeaderPolicy(deps.headerNames, cookies.name),
+    policy: new RequestHeaderPolicy(deps.headerNames, cookies.name, deps.tokenHeader),
     isTrusted: (peer) => deps.proxies.isTrusted(peer),
     // Portcullis does not terminate TLS: without a trusted X-Forwarded-Proto, requests are taken
     // to have reached the front door the way public_url says people reach it.
@@ -110,7 +112,7 @@ export function createReverseProxy(deps: ReverseProxyDeps): ReverseProxy {
   const family = identityFamily(deps.headerNames);
   const headers = { preserveHost: settings.preserveHost, upstreamHost: url.host };
   const refusals = new RequestRefusals({ chrome: deps.chrome, logger, baseUrl: deps.baseUrl });
-  const requests = new RequestPath({ family, engine, refusals, headers, basePath });
+  const requests = new RequestPath({ family, pipeline, engine, refusals, headers, basePath });
   const upgrades = new UpgradePath({
     family,
     engine,

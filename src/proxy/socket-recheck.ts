@@ -8,6 +8,12 @@ import { type TunnelEntry, TunnelRegistry } from './tunnels.js';
 /** How often open WebSockets are re-decided (revocations themselves close sockets at once). */
 export const RECHECK_MS = 2000;
 
+/**
+ * How often sockets opened with an app token are re-decided. Token revocations have no feed: the
+ * token cache (at most 1 s) bounds them, so a revoked token's sockets close within about 1.25 s.
+ */
+export const TOKEN_RECHECK_MS = 250;
+
 export interface SocketRecheckDeps {
   resolve(cookie: string): Promise<Lookup>;
   /** The store's revocation feed (every instance's revocations). */
@@ -17,7 +23,12 @@ export interface SocketRecheckDeps {
 
 /** The registry of open WebSockets, swept every RECHECK_MS and told of every revocation. */
 export function watchOpenSockets(deps: SocketRecheckDeps): TunnelRegistry {
-  const tunnels = new TunnelRegistry((cookie) => deps.resolve(cookie), deps.logger, RECHECK_MS);
+  const tunnels = new TunnelRegistry(
+    (cookie) => deps.resolve(cookie),
+    deps.logger,
+    RECHECK_MS,
+    TOKEN_RECHECK_MS,
+  );
   deps.onSessionRevoked((sessionId) => tunnels.revoke(sessionId));
   return tunnels;
 }
@@ -28,11 +39,19 @@ export class RecheckedSocket implements TunnelEntry {
     readonly tunnel: Tunnel,
     readonly cookie: string | null,
     readonly sessionId: string | null,
-    private readonly pipeline: Pick<CheckPipeline, 'decision'>,
+    private readonly pipeline: Pick<CheckPipeline, 'decision' | 'recheckToken'>,
     private readonly target: Target,
+    /** The app token the socket was opened with, or null. */
+    readonly token: string | null = null,
   ) {}
 
   stillAllowed(fresh: Lookup): boolean {
     return this.pipeline.decision(this.target, fresh).kind === 'allow';
+  }
+
+  tokenStillAllowed(): Promise<boolean> {
+    return this.token === null
+      ? Promise.resolve(true)
+      : this.pipeline.recheckToken(this.target, this.token);
   }
 }

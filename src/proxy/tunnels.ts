@@ -10,6 +10,10 @@ export interface TunnelEntry {
   sessionId: string | null;
   /** Whether this socket may stay open, given a fresh lookup of its cookie (same rules). */
   stillAllowed: (lookup: Lookup) => boolean;
+  /** The app token the socket was opened with (re-verified on its own, faster sweep), or null. */
+  token: string | null;
+  /** Whether a socket opened with a token may stay open (token still good, rules still allow). */
+  tokenStillAllowed(): Promise<boolean>;
 }
 
 /**
@@ -21,19 +25,27 @@ export interface TunnelEntry {
 export class TunnelRegistry {
   private readonly entries = new Set<TunnelEntry>();
   private readonly bySession = new Map<string, Set<TunnelEntry>>();
+  private readonly byToken = new Set<TunnelEntry>();
   private readonly timer: NodeJS.Timeout;
+  private readonly tokenTimer: NodeJS.Timeout;
   private sweeping = false;
+  private sweepingTokens = false;
   private emptyWaiters: (() => void)[] = [];
 
   constructor(
     private readonly resolve: (cookie: string) => Promise<Lookup>,
     private readonly logger: Logger,
     recheckMs: number,
+    tokenRecheckMs = recheckMs,
   ) {
     this.timer = setInterval(() => {
       this.sweep().catch(() => {});
     }, recheckMs);
     this.timer.unref();
+    this.tokenTimer = setInterval(() => {
+      this.sweepTokens().catch(() => {});
+    }, tokenRecheckMs);
+    this.tokenTimer.unref();
   }
 
   get size(): number {
@@ -42,6 +54,7 @@ export class TunnelRegistry {
 
   add(entry: TunnelEntry): void {
     this.entries.add(entry);
+    if (entry.token !== null) this.byToken.add(entry);
     const id = entry.sessionId;
     if (id !== null) {
       let set = this.bySession.get(id);
@@ -56,6 +69,7 @@ export class TunnelRegistry {
 
   private remove(entry: TunnelEntry): void {
     this.entries.delete(entry);
+    this.byToken.delete(entry);
     if (this.entries.size === 0 && this.emptyWaiters.length > 0) {
       const waiters = this.emptyWaiters;
       this.emptyWaiters = [];
@@ -114,6 +128,30 @@ export class TunnelRegistry {
     }
   }
 
+  /**
+   * Re-decides every socket opened with an app token. There is no revocation feed for tokens;
+   * each check reads through the token cache (fresh for at most 1 s), so this sweep runs often.
+   */
+  async sweepTokens(): Promise<void> {
+    if (this.sweepingTokens || this.byToken.size === 0) return;
+    this.sweepingTokens = true;
+    try {
+      const checks: Promise<void>[] = [];
+      for (const entry of this.byToken) {
+        checks.push(
+          entry.tokenStillAllowed().then((allowed) => {
+            if (allowed) return;
+            this.logger.info('closing a WebSocket whose app token no longer allows it');
+            entry.tunnel.close();
+          }),
+        );
+      }
+      await Promise.all(checks);
+    } finally {
+      this.sweepingTokens = false;
+    }
+  }
+
   /** Shutdown: every socket gets a 1001 close frame; resolves once all of them are closed. */
   goAwayAll(): Promise<void> {
     for (const entry of this.entries) entry.tunnel.goAway();
@@ -123,6 +161,7 @@ export class TunnelRegistry {
 
   closeAll(): void {
     clearInterval(this.timer);
+    clearInterval(this.tokenTimer);
     for (const entry of [...this.entries]) entry.tunnel.close();
   }
 }

@@ -9,7 +9,7 @@ import { refuseCheckedUpgrade, refuseFailedUpgrade } from './refusals.js';
 import { RecheckedSocket } from './socket-recheck.js';
 import type { TunnelRegistry } from './tunnels.js';
 import type { UpstreamFailure } from './upstream-failure.js';
-import { type UpstreamHeaderDeps, upstreamHeaders } from './upstream-headers.js';
+import { stripCredentials, type UpstreamHeaderDeps, upstreamHeaders } from './upstream-headers.js';
 
 /** A WebSocket handshake on its way through the pipeline. */
 export interface Upgrading {
@@ -21,7 +21,7 @@ export interface Upgrading {
 export interface UpgradePathDeps {
   family: HeaderFamily;
   engine: ProxyEngine;
-  pipeline: Pick<CheckPipeline, 'decision'>;
+  pipeline: Pick<CheckPipeline, 'decision' | 'challenge' | 'recheckToken'>;
   tunnels: TunnelRegistry;
   headers: UpstreamHeaderDeps;
   basePath: string;
@@ -44,20 +44,26 @@ export class UpgradePath implements CheckCaller<Socket, Upgrading> {
 
   answer(req: IncomingMessage, socket: Socket, verdict: Verdict, upgrading: Upgrading): void {
     if (socket.destroyed) return;
-    const { target, answer, lookup } = verdict;
+    const { target, answer, lookup, credential } = verdict;
+    const deps = this.deps;
     if (answer.kind !== 'allow') {
-      refuseCheckedUpgrade(socket, target, answer, this.deps.baseUrl);
+      const challenge = () => deps.pipeline.challenge(req, verdict);
+      refuseCheckedUpgrade(socket, verdict, answer, deps.baseUrl, challenge);
       return;
     }
     const sessionId = lookup?.kind === 'valid' ? lookup.live.session.id : null;
     const cookie = sessionId === null ? null : (upgrading.cookie ?? null);
-    const deps = this.deps;
+    let token: string | null = null;
+    if (credential !== null) {
+      stripCredentials(upgrading.checked, credential.strip);
+      if (credential.kind === 'token') token = credential.token;
+    }
     deps.engine.upgrade(
       socket,
       upgrading.head,
       deps.basePath + (req.url as string),
       upstreamHeaders(deps.headers, upgrading.checked, verdict.prepared),
-      new HandshakeListener(deps, socket, target, cookie, sessionId),
+      new HandshakeListener(deps, socket, target, cookie, sessionId, token),
     );
   }
 }
@@ -70,12 +76,13 @@ class HandshakeListener implements UpgradeListener {
     private readonly target: Target,
     private readonly cookie: string | null,
     private readonly sessionId: string | null,
+    private readonly token: string | null,
   ) {}
 
   open(tunnel: Tunnel): void {
-    const { cookie, sessionId } = this;
+    const { cookie, sessionId, token } = this;
     this.deps.tunnels.add(
-      new RecheckedSocket(tunnel, cookie, sessionId, this.deps.pipeline, this.target),
+      new RecheckedSocket(tunnel, cookie, sessionId, this.deps.pipeline, this.target, token),
     );
   }
 

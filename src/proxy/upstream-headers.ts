@@ -33,3 +33,19 @@ export function upstreamHeaders(
   }
   return headers;
 }
+
+/**
+ * Removes the header lines that held a portcullis app token (`strip`, lower-case names) from the
+ * headers passed on: the app never sees the token. Every other line, any other Authorization
+ * included, stays as the client sent it.
+ */
+export function stripCredentials(checked: Checked, strip: readonly string[]): void {
+  if (strip.length === 0) return;
+  const headers = checked.scan.headers;
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (!strip.includes(name.toLowerCase())) kept.push(name, headers[i + 1] as string);
+  }
+  checked.scan.headers = kept;
+}

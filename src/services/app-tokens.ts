@@ -10,18 +10,40 @@ import {
   scopeProblem,
 } from '../core/app-token.js';
 import type { Clock } from '../core/clock.js';
+import type { Identity } from '../core/identity.js';
 import type { AppTokenRecord, AppTokenStore } from '../ports/app-tokens.js';
 import type { StoreHealth } from '../ports/store-health.js';
 import type { User, UserDirectory } from '../ports/users.js';
+import { toIdentity } from './sessions.js';
 
 /** A token as lists and pages show it: never the secret, never its hash. */
 export type AppTokenInfo = Omit<AppTokenRecord, 'hash'>;
 
 export type AppTokenRefusal = 'unknown' | 'expired' | 'revoked' | 'inactive_user' | 'out_of_scope';
 
-export type AppTokenVerdict =
-  | { ok: true; user: User; record: AppTokenInfo }
-  | { ok: false; reason: AppTokenRefusal };
+/**
+ * An accepted token: its user, the identity the rules and headers see (built once per store
+ * read, as for a session), and scratch space for values the HTTP edge computes once per identity
+ * (header lists). The object is shared between checks of the same token: callers only read it.
+ */
+export interface AcceptedAppToken {
+  ok: true;
+  user: User;
+  record: AppTokenInfo;
+  identity: Identity;
+  memo: Map<string, unknown>;
+}
+
+export type AppTokenVerdict = AcceptedAppToken | { ok: false; reason: AppTokenRefusal };
+
+/** The refusals, built once: a refused check allocates no verdict. */
+const REFUSED: { readonly [R in AppTokenRefusal]: { ok: false; reason: R } } = {
+  unknown: { ok: false, reason: 'unknown' },
+  expired: { ok: false, reason: 'expired' },
+  revoked: { ok: false, reason: 'revoked' },
+  inactive_user: { ok: false, reason: 'inactive_user' },
+  out_of_scope: { ok: false, reason: 'out_of_scope' },
+};
 
 export type CreateAppTokenResult =
   | { ok: true; token: string; record: AppTokenInfo }
@@ -60,6 +82,8 @@ interface CacheEntry {
   record: AppTokenRecord;
   user: User;
   freshUntil: number;
+  /** What `verify`/`peek` answer while the entry is fresh. */
+  accepted: AcceptedAppToken;
 }
 
 const MAX_NAME_LENGTH = 64;
@@ -213,32 +237,69 @@ export class AppTokenService {
   }
 
   /**
+   * The answer for `rawToken` at `target` from this instance's cache, without waiting for the
+   * store: undefined when there is no fresh entry (then `verify`). The check's fast path, like
+   * `SessionService.peek`: a cached token costs one SHA-256 and a map lookup.
+   */
+  peek(rawToken: string, target: ScopeTarget): AppTokenVerdict | undefined {
+    if (!isAppTokenShape(rawToken)) return REFUSED.unknown;
+    const hash = hashAppToken(rawToken);
+    const entry = this.cache.get(hash);
+    if (entry === undefined) return undefined;
+    const now = this.clock.now();
+    if (entry.freshUntil <= now) return undefined;
+    return this.judge(hash, entry, target, now);
+  }
+
+  /**
+   * Whose token this is, from this instance's cache (null when it holds no fresh entry): for a
+   * check that refuses a known token outside its scope with 403 rather than 401.
+   */
+  holder(rawToken: string): Identity | null {
+    if (!isAppTokenShape(rawToken)) return null;
+    const entry = this.cache.get(hashAppToken(rawToken));
+    return entry !== undefined && entry.freshUntil > this.clock.now()
+      ? entry.accepted.identity
+      : null;
+  }
+
+  /**
    * Whether `rawToken` may be used for `target`, and as whom. Only the SHA-256 of the token is
    * looked up (the store finds the record by it), so nothing is compared character by character
    * against a secret. Rejects when the store is unreachable.
    */
   async verify(rawToken: string, target: ScopeTarget): Promise<AppTokenVerdict> {
-    if (!isAppTokenShape(rawToken)) return { ok: false, reason: 'unknown' };
+    if (!isAppTokenShape(rawToken)) return REFUSED.unknown;
     const hash = hashAppToken(rawToken);
     const now = this.clock.now();
     let entry = this.cache.get(hash);
     if (entry === undefined || entry.freshUntil <= now) {
       const loaded = await this.load(hash, now);
-      if (typeof loaded === 'string') return { ok: false, reason: loaded };
+      if (typeof loaded === 'string') return REFUSED[loaded];
       entry = loaded;
     }
+    return this.judge(hash, entry, target, this.clock.now());
+  }
+
+  /** Expiry, scope and the last-used bookkeeping of a token whose record is fresh. */
+  private judge(
+    hash: string,
+    entry: CacheEntry,
+    target: ScopeTarget,
+    now: number,
+  ): AppTokenVerdict {
     const { record } = entry;
     if (record.expiresAt !== null && record.expiresAt <= now) {
       this.cache.delete(hash);
-      return { ok: false, reason: 'expired' };
+      return REFUSED.expired;
     }
-    if (!scopeAllows(record.scope, target)) return { ok: false, reason: 'out_of_scope' };
+    if (!scopeAllows(record.scope, target)) return REFUSED.out_of_scope;
     if (record.lastUsedAt === null || now - record.lastUsedAt >= this.touchEveryMs) {
       record.lastUsedAt = now;
       // Bookkeeping: a failed write must not fail the request.
       this.store.touchAppToken(record.id, now).catch(() => {});
     }
-    return { ok: true, user: entry.user, record: info(record) };
+    return entry.accepted;
   }
 
   /** One store read per token at a time: concurrent checks of the same token share it. */
@@ -275,7 +336,14 @@ export class AppTokenService {
     const user = await this.users.getUser(record.userId);
     if (!user?.active) return 'inactive_user';
     // Fresh from when the read began: no answer rests on a store read older than the TTL.
-    return { record, user, freshUntil: now + this.cacheTtlMs };
+    const accepted: AcceptedAppToken = {
+      ok: true,
+      user,
+      record: info(record),
+      identity: toIdentity(user),
+      memo: new Map(),
+    };
+    return { record, user, freshUntil: now + this.cacheTtlMs, accepted };
   }
 
   private remember(hash: string, entry: CacheEntry): void {

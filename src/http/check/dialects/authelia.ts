@@ -13,7 +13,7 @@ import {
   refused,
   sendLoginLocation,
 } from './shared.js';
-import { fromForwardedHeaders, sendLoginAnswer } from './traefik.js';
+import { fromForwardedHeaders, sendLoginAnswer, sendTokenRefusal } from './traefik.js';
 
 /** Authelia's legacy /api/verify: nginx's headers (either form) mean nginx asked. */
 function readsLikeNginx(headers: IncomingHttpHeaders): boolean {
@@ -59,9 +59,22 @@ function sendVerifyLogin(
   res: ServerResponse,
   target: Target,
   login: string,
+  challenge: string[],
 ): void {
-  if (readsLikeNginx(req.headers)) sendLoginLocation(req, res, target, login);
-  else sendLoginAnswer(req, res, target, login);
+  if (readsLikeNginx(req.headers)) sendLoginLocation(req, res, target, login, challenge);
+  else sendLoginAnswer(req, res, target, login, challenge);
+}
+
+/** A refused token, in the wording of whichever proxy asked. */
+function sendVerifyTokenRefusal(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  login: string,
+  challenge: string[],
+): void {
+  if (readsLikeNginx(req.headers)) sendLoginLocation(req, res, target, login, challenge);
+  else sendTokenRefusal(req, res, target, login, challenge);
 }
 
 /** Authelia's legacy `/api/verify`. (Its `/api/authz/*` paths use the nginx and traefik dialects.) */
@@ -71,6 +84,7 @@ export const autheliaVerify: Dialect = {
   readTarget: fromVerifyHeaders,
   constraint: noConstraint,
   sendLogin: sendVerifyLogin,
+  sendTokenRefusal: sendVerifyTokenRefusal,
 };
 
 const AUTHELIA_NAMES: HeaderNames = {

@@ -64,4 +64,5 @@ export const nginx: Dialect = {
   readTarget: fromNginxHeaders,
   constraint: noConstraint,
   sendLogin: sendLoginLocation,
+  sendTokenRefusal: sendLoginLocation,
 };

@@ -73,6 +73,7 @@ export const oauth2Proxy: Dialect = {
   readTarget: fromOauth2Headers,
   constraint: allowedParameters,
   sendLogin: sendLoginLocation,
+  sendTokenRefusal: sendLoginLocation,
 };
 
 const OAUTH2_PROXY_NAMES: HeaderNames = {

@@ -19,8 +19,28 @@ export interface Dialect {
   readTarget(req: CheckRequest): TargetResult | null;
   /** A constraint the check request adds to the policy, or null. */
   constraint(req: CheckRequest): IdentityConstraint | null;
-  /** "Needs login", in this dialect's words. */
-  sendLogin(req: IncomingMessage, res: ServerResponse, target: Target, login: string): void;
+  /**
+   * "Needs login", in this dialect's words. `challenge` holds the headers any 401 carries
+   * (`WWW-Authenticate`, CORS for an allowed origin); a redirect leaves them out.
+   */
+  sendLogin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    login: string,
+    challenge: string[],
+  ): void;
+  /**
+   * "The app token is refused": always a 401, never a redirect (a native app or a script cannot
+   * follow one to a login page), with `challenge`.
+   */
+  sendTokenRefusal(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    login: string,
+    challenge: string[],
+  ): void;
 }
 
 /** Parsed targets of every check in this process (see TargetCache). */
@@ -62,14 +82,20 @@ export function noConstraint(): null {
   return null;
 }
 
-/** nginx's wording for "log in" (a 302 from `auth_request` becomes a 500): 401 with Location. */
+/**
+ * nginx's wording for "log in" (a 302 from `auth_request` becomes a 500): 401 with Location. A
+ * refused token is said the same way: `auth_request` reads only the status (and what
+ * `auth_request_set` picks), so the body would be lost anyway.
+ */
 export function sendLoginLocation(
   _req: IncomingMessage,
   res: ServerResponse,
   _target: Target,
   login: string,
+  challenge: string[],
 ): void {
-  sendEmpty(res, 401, ['Location', login, 'Cache-Control', 'no-store']);
+  challenge.push('Location', login, 'Cache-Control', 'no-store');
+  sendEmpty(res, 401, challenge);
 }
 
 /**

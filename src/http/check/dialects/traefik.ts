@@ -36,6 +36,7 @@ export function sendLoginAnswer(
   res: ServerResponse,
   target: Target,
   login: string,
+  challenge: string[],
 ): void {
   if (isNavigation(req.headers)) {
     const status = target.method === 'GET' || target.method === 'HEAD' ? 302 : 303;
@@ -44,17 +45,41 @@ export function sendLoginAnswer(
   }
   if (target.method === 'HEAD' || req.method === 'HEAD') {
     // A HEAD navigation has no body to show; say 401 with the login URL and nothing else.
-    sendEmpty(res, 401, ['Location', login, 'Cache-Control', 'no-store']);
+    challenge.push('Location', login, 'Cache-Control', 'no-store');
+    sendEmpty(res, 401, challenge);
     return;
   }
+  challenge.push('Cache-Control', 'no-store');
   sendBody(
     req,
     res,
     401,
     'application/json; charset=utf-8',
     JSON.stringify({ error: 'unauthenticated', login_url: login }),
-    ['Cache-Control', 'no-store'],
+    challenge,
   );
+}
+
+const TOKEN_REFUSED = JSON.stringify({
+  error: 'invalid_token',
+  message:
+    'The app token is not accepted: it is malformed, unknown, expired or revoked, or its user is deactivated.',
+});
+
+/** A refused app token: 401 JSON whatever the request looks like (no body for HEAD). */
+export function sendTokenRefusal(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  _login: string,
+  challenge: string[],
+): void {
+  challenge.push('Cache-Control', 'no-store');
+  if (target.method === 'HEAD' || req.method === 'HEAD') {
+    sendEmpty(res, 401, challenge);
+    return;
+  }
+  sendBody(req, res, 401, 'application/json; charset=utf-8', TOKEN_REFUSED, challenge);
 }
 
 /** Traefik `forwardAuth`, Caddy `forward_auth`: 302/303 for a browser navigation, 401 JSON for API calls. */
@@ -64,4 +89,5 @@ export const traefik: Dialect = {
   readTarget: (req) => fromForwardedHeaders(req.headers),
   constraint: noConstraint,
   sendLogin: sendLoginAnswer,
+  sendTokenRefusal,
 };
