@@ -164,13 +164,34 @@ async function startPortcullis(name, storeUrl, headers = SAME_HEADERS_AS_BARE, r
   );
 
   const cookie = await signIn(configPath, origin, EMAIL, root);
-  return { url: `${origin}/auth/nginx`, cookie, pid: child.pid };
+  return { url: `${origin}/auth/nginx`, cookie, pid: child.pid, configPath, root };
 }
 
 function requestHeaders(server) {
   const headers = { 'X-Original-URL': TARGET_URL, 'X-Original-Method': 'GET' };
   if (server.cookie) headers.Cookie = server.cookie;
+  if (server.authorization) headers.Authorization = server.authorization;
   return headers;
+}
+
+/** An app token for EMAIL from `portcullis token create` (a Redis store: the CLI shares it). */
+function createToken(server) {
+  const made = spawnSync(
+    process.execPath,
+    [
+      join(server.root, 'bin/portcullis.js'),
+      'token',
+      'create',
+      EMAIL,
+      '--name',
+      'bench',
+      '--config',
+      server.configPath,
+    ],
+    { cwd: server.root, encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`token create failed: ${made.stderr}`);
+  return made.stdout.trim().split('\n').pop();
 }
 
 /** The exact request wrk will send must be allowed, with identity headers and a length. */
@@ -186,7 +207,7 @@ async function checkAnswer(name, server) {
       `${name}: unexpected answer ${res.status} ${JSON.stringify(res.headers)} ${res.body}`,
     );
   }
-  if (!server.bare) {
+  if (!server.bare && !server.authorization) {
     const anonymous = await http(server.url, { headers: { 'X-Original-URL': TARGET_URL } });
     if (anonymous.status !== 401)
       throw new Error(`${name}: no cookie answered ${anonymous.status}`);
@@ -275,6 +296,14 @@ async function main() {
     servers['memory-default'] = await startPortcullis('memory-default', 'memory://', null);
   }
   if (wanted('redis')) servers.redis = await startPortcullis('redis', await startRedis());
+  // The same Redis-backed server, checked with an app token instead of the cookie.
+  if (wanted('redis-token') && servers.redis) {
+    servers['redis-token'] = {
+      ...servers.redis,
+      cookie: null,
+      authorization: `Bearer ${createToken(servers.redis)}`,
+    };
+  }
   if (BASELINE) {
     if (wanted('memory')) {
       servers['base-memory'] = await startPortcullis(
@@ -386,11 +415,22 @@ async function main() {
     );
   }
 
+  if (summary['redis-token'] && summary.redis) {
+    const ratio = summary['redis-token'].rpsRatio / summary.redis.rpsRatio;
+    checks.push({
+      target: 'token check req/s >= 80 % of the cookie check (same Redis server)',
+      value: ratio,
+      pass: ratio >= 0.8,
+      shown: pct(ratio),
+    });
+  }
+
   const label = {
     bare: 'bare node:http (200 + 3 headers)',
     memory: 'memory: portcullis, memory store, same 3 headers',
     'memory-default': 'memory-default: same, default 7 headers',
     redis: 'redis: portcullis, Redis store, same 3 headers',
+    'redis-token': 'redis-token: the same server, app token instead of cookie',
     'base-memory': `base-memory: ${BASELINE}, memory store`,
     'base-redis': `base-redis: ${BASELINE}, Redis store`,
   };
