@@ -6,6 +6,7 @@ import { RedisStore } from './adapters/redis/redis-store.js';
 import type { Config } from './config/load.js';
 import { storeIsRedis } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { allowedOriginsFrom } from './core/cors.js';
 import type { AccessPolicy } from './core/decide.js';
 import type { Identity } from './core/identity.js';
 import { groupsFilterFrom, type HeaderNames } from './core/identity-headers.js';
@@ -24,6 +25,7 @@ import type { OidcMethodOptions } from './http/login/oidc.js';
 import { createLoginPage, type RenderLoginPage } from './http/login/page.js';
 import { type PageChrome, pageChrome } from './http/problem.js';
 import { TrustedProxies } from './http/request.js';
+import { accountRoutes } from './http/routes/account.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { oauth2CompatRoutes } from './http/routes/oauth2-compat.js';
 import { sessionRoutes } from './http/routes/session-routes.js';
@@ -43,6 +45,7 @@ import type { ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
 import { ScimService } from './scim/service.js';
 import { AdminService } from './services/admin.js';
+import { AppTokenService } from './services/app-tokens.js';
 import { AuditLog } from './services/audit.js';
 import { LoginLinks } from './services/login-links.js';
 import { RateLimiter } from './services/rate-limit.js';
@@ -347,7 +350,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const publicPath = config.publicUrl.pathname.replace(/\/+$/, '');
   const baseUrl = `${config.publicOrigin}${publicPath}${prefix}`;
   const anon = raw.anonymous_user;
-  const users = new UserService(store, clock, raw.admin);
+  const users = new UserService(store, clock, raw.admin, { reservedUsernames: [anon.id] });
   const loginLinks = new LoginLinks(store, clock, secrets, raw.auth.magic_link.ttl, baseUrl);
   const productName = raw.ui.product_name;
   // Optional features are loaded only when configured (see createMailer for why).
@@ -355,7 +358,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const metrics: Metrics | null = metricsModule ? new metricsModule.Metrics() : null;
   const mailer = await createMailer(config, logger);
   const audit = new AuditLog(store, clock, logger);
-  const admin = new AdminService({ store, sessions, users, loginLinks, audit });
+  const appTokens = new AppTokenService(store, store, clock, {
+    maxLifetimeMs: raw.tokens.max_lifetime,
+  });
+  const admin = new AdminService({
+    store,
+    sessions,
+    users,
+    loginLinks,
+    audit,
+    appTokens: raw.tokens.enabled ? appTokens : null,
+  });
   const policy: AccessPolicy = {
     defaultPolicy: raw.access.default_policy,
     rules: config.rules,
@@ -393,7 +406,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     prefix,
     publicOrigin: config.publicOrigin,
   });
-  const pipeline = new CheckPipeline({ policy, anonymousUser, sessions, logger });
+  const tokenHeader = raw.tokens.enabled ? (raw.tokens.header?.toLowerCase() ?? null) : null;
+  const pipeline = new CheckPipeline({
+    policy,
+    anonymousUser,
+    sessions,
+    logger,
+    tokens: raw.tokens.enabled ? { service: appTokens, header: tokenHeader } : null,
+    cors: allowedOriginsFrom(raw.cors.allowed_origins),
+  });
   const page: PageDeps = { csrf, proxies, chrome, prefix };
   let loginMethods: readonly LoginMethod[] = [];
   const loginPage = createLoginPage({
@@ -469,6 +490,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         cookie,
         proxies,
         headerNames,
+        tokenHeader,
         sessions,
         revocations: store,
         chrome,
@@ -494,6 +516,18 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         loginPage: loginPage.handle,
         magic: magicRedeemRoutes({ ...page, loginLinks, users, audit, finish }),
         session: sessionRoutes({ ...page, cookie, sessions, users, audit, baseUrl }),
+        account: accountRoutes({
+          ...page,
+          cookie,
+          sessions,
+          sessionList: store,
+          appTokens: raw.tokens.enabled ? appTokens : null,
+          audit,
+          clock,
+          baseUrl,
+          maxTokenLifetimeMs: raw.tokens.max_lifetime,
+          oidcName: raw.auth.oidc.display_name ?? 'Single sign-on',
+        }),
         admin: adminRoutes({
           ...page,
           cookie,
@@ -505,6 +539,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           magicLinkTtlMs: raw.auth.magic_link.ttl,
           passwords: raw.auth.enabled_auth.includes('basic'),
           staticUsers: raw.auth.basic.users,
+          tokenMaxLifetimeMs: raw.tokens.max_lifetime,
+          now: () => clock.now(),
         }),
         // oauth2-proxy's and Authelia's paths; in proxy mode they belong to the upstream.
         compat:

@@ -94,7 +94,7 @@ select{padding:.6rem .7rem;font:inherit;border:1px solid var(--muted);border-rad
 select:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .table-wrap{overflow-x:auto;margin:.5rem 0 1rem}table{border-collapse:collapse;width:100%;font-size:.95rem}caption{text-align:left;color:var(--muted);padding:.25rem 0}
 th,td{text-align:left;padding:.5rem .6rem;border-bottom:1px solid rgba(127,127,127,.3);vertical-align:top}th{font-weight:600;white-space:nowrap}
-td input[type=checkbox]{width:1.2rem;height:1.2rem}button.small{width:auto;margin:0;padding:.3rem .7rem;font-size:.9rem}
+td input[type=checkbox]{width:1.2rem;height:1.2rem}button.small{width:auto;margin:0;padding:.3rem .7rem;font-size:.9rem;white-space:nowrap}
 .current{color:var(--ok)}.badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.8rem;border:1px solid currentColor;white-space:nowrap}.off{color:var(--err)}
 .issued{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}.issued h2{margin:0 0 .5rem;font-size:1.1rem}.issued code{display:block;padding:.5rem;background:var(--bg);border-radius:6px;user-select:all}
 .pages{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}

@@ -4,6 +4,13 @@ import type { Counters } from '../ports/counters.js';
 import type { Group, GroupDirectory, GroupPage } from '../ports/groups.js';
 import type { IdentityDirectory, IdentityLink } from '../ports/identities.js';
 import type { LinkFloors } from '../ports/link-floors.js';
+import type {
+  PasskeyChallenge,
+  PasskeyChallengeStore,
+  PasskeyRecord,
+  PasskeyStore,
+} from '../ports/passkeys.js';
+import type { SecondFactorRecord, SecondFactorStore } from '../ports/second-factors.js';
 import type { Session, SessionStore } from '../ports/sessions.js';
 import type { Store } from '../ports/store.js';
 import type { StoreHealth } from '../ports/store-health.js';
@@ -22,6 +29,8 @@ export interface StoreParts {
   tokens: TokenStore;
   appTokens: AppTokenStore;
   floors: LinkFloors;
+  passkeys: PasskeyStore & PasskeyChallengeStore;
+  secondFactors: SecondFactorStore;
   users: UserDirectory;
   groups: GroupDirectory;
   identities: IdentityDirectory;
@@ -40,6 +49,8 @@ export abstract class ComposedStore implements Store {
   private readonly tokens: TokenStore;
   private readonly appTokens: AppTokenStore;
   private readonly floors: LinkFloors;
+  private readonly passkeys: PasskeyStore & PasskeyChallengeStore;
+  private readonly secondFactors: SecondFactorStore;
   private readonly users: UserDirectory;
   private readonly groups: GroupDirectory;
   private readonly identities: IdentityDirectory;
@@ -52,6 +63,8 @@ export abstract class ComposedStore implements Store {
     this.tokens = parts.tokens;
     this.appTokens = parts.appTokens;
     this.floors = parts.floors;
+    this.passkeys = parts.passkeys;
+    this.secondFactors = parts.secondFactors;
     this.users = parts.users;
     this.groups = parts.groups;
     this.identities = parts.identities;
@@ -68,6 +81,9 @@ export abstract class ComposedStore implements Store {
   }
   touchSession(id: string, lastSeenAt: number): Promise<void> {
     return this.sessions.touchSession(id, lastSeenAt);
+  }
+  addSessionAmr(id: string, methods: readonly string[]): Promise<boolean> {
+    return this.sessions.addSessionAmr(id, methods);
   }
   deleteSession(id: string): Promise<void> {
     return this.sessions.deleteSession(id);
@@ -125,6 +141,67 @@ export abstract class ComposedStore implements Store {
   }
   getLinkFloor(email: string): Promise<number> {
     return this.floors.getLinkFloor(email);
+  }
+
+  createPasskey(record: PasskeyRecord): Promise<boolean> {
+    return this.passkeys.createPasskey(record);
+  }
+  getPasskey(id: string): Promise<PasskeyRecord | null> {
+    return this.passkeys.getPasskey(id);
+  }
+  listUserPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return this.passkeys.listUserPasskeys(userId);
+  }
+  updatePasskeyCounter(
+    id: string,
+    counter: number,
+    backedUp: boolean,
+    at: number,
+  ): Promise<boolean> {
+    return this.passkeys.updatePasskeyCounter(id, counter, backedUp, at);
+  }
+  renamePasskey(id: string, userId: string, name: string): Promise<boolean> {
+    return this.passkeys.renamePasskey(id, userId, name);
+  }
+  removePasskey(id: string, userId?: string): Promise<PasskeyRecord | null> {
+    return this.passkeys.removePasskey(id, userId);
+  }
+  removeUserPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return this.passkeys.removeUserPasskeys(userId);
+  }
+  putPasskeyChallenge(key: string, challenge: PasskeyChallenge): Promise<void> {
+    return this.passkeys.putPasskeyChallenge(key, challenge);
+  }
+  takePasskeyChallenge(key: string): Promise<PasskeyChallenge | null> {
+    return this.passkeys.takePasskeyChallenge(key);
+  }
+
+  getSecondFactors(userId: string): Promise<SecondFactorRecord | null> {
+    return this.secondFactors.getSecondFactors(userId);
+  }
+  setPendingTotp(userId: string, secretEnc: string): Promise<boolean> {
+    return this.secondFactors.setPendingTotp(userId, secretEnc);
+  }
+  confirmTotp(
+    userId: string,
+    secretEnc: string,
+    step: number,
+    confirmedAt: number,
+    recoveryHashes: readonly string[],
+  ): Promise<boolean> {
+    return this.secondFactors.confirmTotp(userId, secretEnc, step, confirmedAt, recoveryHashes);
+  }
+  recordTotpStep(userId: string, step: number): Promise<boolean> {
+    return this.secondFactors.recordTotpStep(userId, step);
+  }
+  consumeRecoveryCode(userId: string, hash: string): Promise<boolean> {
+    return this.secondFactors.consumeRecoveryCode(userId, hash);
+  }
+  replaceRecoveryCodes(userId: string, recoveryHashes: readonly string[]): Promise<boolean> {
+    return this.secondFactors.replaceRecoveryCodes(userId, recoveryHashes);
+  }
+  removeSecondFactors(userId: string): Promise<void> {
+    return this.secondFactors.removeSecondFactors(userId);
   }
 
   getUser(id: string): Promise<User | null> {

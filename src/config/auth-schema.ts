@@ -14,7 +14,7 @@ export const authSchema = z
   .strictObject({
     secret_key: z.union([secretKey, z.array(secretKey).min(1)]).optional(),
     enabled_auth: z
-      .array(z.enum(['magic_link', 'google_oauth', 'oidc', 'basic']))
+      .array(z.enum(['magic_link', 'google_oauth', 'oidc', 'basic', 'passkey']))
       .default(['magic_link']),
     signup: z.enum(['open', 'invite_only', 'allowed_domains']).default('open'),
     allowed_domains: z.array(z.string().min(1)).default([]),
@@ -72,6 +72,26 @@ export const authSchema = z
         users: z
           .array(z.strictObject({ email: emailAddress, password_hash: z.string().min(1) }))
           .default([]),
+        /**
+         * off: the password alone; optional: a second factor (TOTP or a passkey) is asked for
+         * when the user has one; required: every password sign-in ends with one, enrolled on the
+         * spot when the user has none.
+         */
+        second_factor: z.enum(['off', 'optional', 'required']).default('optional'),
+      })
+      .prefault({}),
+    passkey: z
+      .strictObject({
+        /** The WebAuthn relying-party ID; null: server.public_url's host. */
+        rp_id: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/,
+            'must be a domain such as example.com (no scheme, port or path)',
+          )
+          .nullable()
+          .default(null),
+        rp_name: z.string().min(1).max(64).default('Portcullis'),
       })
       .prefault({}),
   })

@@ -11,12 +11,7 @@ export interface RuleSpec {
   groups?: readonly string[];
   emails?: readonly string[];
   domains?: readonly string[];
-  /**
-   * Factors the session must have shown (step-up). TODO(lead): add `require` to the rule in
-   * src/config/access-schema.ts (e.g. `z.array(z.enum(['passkey', 'mfa'])).min(1).optional()`,
-   * and refuse it beside `policy: bypass`/`deny`); `compileRules(raw.access.rules)` in
-   * src/config/derive.ts then passes it through with no other change.
-   */
+  /** Factors the session must have shown (step-up): `access.rules[].require`. */
   require?: readonly FactorRequirement[];
 }
 

@@ -23,6 +23,7 @@ import {
 } from './problem.js';
 import { requestId } from './request.js';
 import { redirect, sendBody } from './respond.js';
+import type { AccountRoutes } from './routes/account.js';
 import type { AdminRoutes } from './routes/admin.js';
 import type { Oauth2CompatRoutes } from './routes/oauth2-compat.js';
 import type { SessionRoutes } from './routes/session-routes.js';
@@ -38,6 +39,8 @@ export interface ServerRoutes {
   magic: MagicRedeemRoutes;
   session: SessionRoutes;
   admin: AdminRoutes;
+  /** `/auth/account`: the signed-in user's sessions and app tokens. */
+  account: AccountRoutes;
   /** oauth2-proxy's sign-in paths and the compat checks; null when they are not served. */
   compat: Oauth2CompatRoutes | null;
   /** The enabled login methods; each brings its own routes. */
@@ -94,6 +97,7 @@ export function buildRoutes(
     [`${p}/logout`, { GET: session.logoutPage, POST: session.logout }],
     [`${p}/me`, { GET: session.me }],
     [`${p}/admin`, { GET: admin.page, POST: admin.action }],
+    [`${p}/account`, { GET: deps.routes.account.page, POST: deps.routes.account.action }],
     [
       `${p}/healthz`,
       {

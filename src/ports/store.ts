@@ -9,6 +9,8 @@ import type { Counters } from './counters.js';
 import type { GroupDirectory } from './groups.js';
 import type { IdentityDirectory } from './identities.js';
 import type { LinkFloors } from './link-floors.js';
+import type { PasskeyChallengeStore, PasskeyStore } from './passkeys.js';
+import type { SecondFactorStore } from './second-factors.js';
 import type { SessionStore } from './sessions.js';
 import type { StoreHealth } from './store-health.js';
 import type { TokenStore } from './tokens.js';
@@ -20,6 +22,8 @@ export * from './counters.js';
 export * from './groups.js';
 export * from './identities.js';
 export * from './link-floors.js';
+export * from './passkeys.js';
+export * from './second-factors.js';
 export * from './sessions.js';
 export * from './store-health.js';
 export * from './tokens.js';
@@ -43,6 +47,9 @@ export type Store = SessionStore &
   TokenStore &
   AppTokenStore &
   LinkFloors &
+  PasskeyStore &
+  PasskeyChallengeStore &
+  SecondFactorStore &
   UserDirectory &
   GroupDirectory &
   IdentityDirectory &

@@ -1,7 +1,9 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { normalizeEmail } from '../core/email.js';
 import type { AuditEntry, Session, Store, User } from '../ports/store.js';
+import { AdminAccounts } from './admin-accounts.js';
 import { AdminGroups } from './admin-groups.js';
+import type { AppTokenService } from './app-tokens.js';
 import {
   type AdminAction,
   type AuditFacts,
@@ -84,6 +86,8 @@ export interface AdminDeps {
   audit: AuditLog;
   /** For group records' times; the system clock unless given. */
   clock?: Clock;
+  /** App tokens (null or absent when `tokens.enabled` is false). */
+  appTokens?: Pick<AppTokenService, 'create' | 'list' | 'revoke' | 'forgetUser'> | null;
 }
 
 const MAX_TICKED = 200;
@@ -97,8 +101,17 @@ const RECENT_ACTIVITY = 50;
 export class AdminService {
   /** Groups: list, create, rename, delete, members (admin-groups.ts). */
   readonly groups: AdminGroups;
+  /** A user's username and app tokens (admin-accounts.ts). */
+  readonly accounts: AdminAccounts;
 
   constructor(private readonly deps: AdminDeps) {
+    this.accounts = new AdminAccounts({
+      store: deps.store,
+      users: deps.users,
+      sessions: deps.sessions,
+      appTokens: deps.appTokens ?? null,
+      audit: deps.audit,
+    });
     this.groups = new AdminGroups({
       store: deps.store,
       sessions: deps.sessions,
@@ -143,6 +156,18 @@ export class AdminService {
       pages,
       perPage,
     };
+  }
+
+  /**
+   * The user an admin means by what they typed in "Add a member": an email address (any case),
+   * else a username (compared ignoring case).
+   */
+  async findUser(typed: string): Promise<User | null> {
+    const text = typed.trim().slice(0, 320);
+    if (text === '') return null;
+    const email = normalizeEmail(text);
+    const byEmail = email ? await this.deps.store.getUserByEmail(email) : null;
+    return byEmail ?? (await this.deps.store.getUserByUsername(text.normalize('NFKC')));
   }
 
   async userDetail(id: string): Promise<UserDetail | null> {
@@ -232,6 +257,8 @@ export class AdminService {
         await store.updateUser({ ...user, active: false });
         const ended = await sessions.revokeUser(user.id);
         await sessions.refreshUser(user.id);
+        // This instance refuses their tokens at once; others re-read within 1 s (their cache).
+        this.deps.appTokens?.forgetUser(user.id);
         await this.log(actor, 'deactivate', user, source, { sessions_ended: ended.length });
         await this.ended(actor, user, 'deactivated', ended.length, source);
         return [

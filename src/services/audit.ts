@@ -44,7 +44,10 @@ export type AdminAction =
   | 'rename_group'
   | 'delete_group'
   | 'add_to_group'
-  | 'remove_from_group';
+  | 'remove_from_group'
+  | 'set_username'
+  | 'create_token'
+  | 'revoke_token';
 
 export type ScimAction =
   | 'create_user'

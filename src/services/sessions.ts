@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { amrForLoginMethod, checkAmrNames } from '../core/amr.js';
 import type { Clock } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
 import type { SessionTokens } from '../core/session-token.js';
@@ -47,9 +48,15 @@ export interface SessionMeta {
   ip: string;
   userAgent: string;
   method: string;
+  /**
+   * How the user authenticated (`core/amr.ts` AuthMethod values). Default: what `method` (an
+   * `auth.enabled_auth` id) gives by itself, e.g. ['link'] for `magic_link`.
+   */
+  amr?: readonly string[];
 }
 
-export function toIdentity(user: User): Identity {
+/** `amr`: how the session behind it was authenticated ([] for an app token). */
+export function toIdentity(user: User, amr: readonly string[] = []): Identity {
   return {
     id: user.id,
     username: user.username,
@@ -57,6 +64,7 @@ export function toIdentity(user: User): Identity {
     name: user.name,
     groups: user.groups,
     anonymous: false,
+    amr,
   };
 }
 
@@ -191,7 +199,8 @@ export class SessionService {
       // Activity is bookkeeping: a failed write must not fail the request.
       this.store.touchSession(sessionId, now).catch(() => {});
     }
-    return { kind: 'valid', live: { session, user, identity: toIdentity(user), memo: new Map() } };
+    const identity = toIdentity(user, session.amr ?? []);
+    return { kind: 'valid', live: { session, user, identity, memo: new Map() } };
   }
 
   private remember(cookie: string, sessionId: string, result: Lookup, now: number): void {
@@ -227,10 +236,25 @@ export class SessionService {
       ip: meta.ip.slice(0, 64),
       userAgent: meta.userAgent.slice(0, 256),
       method: meta.method,
+      amr: [...(meta.amr ?? amrForLoginMethod(meta.method))],
     };
     await this.store.createSession(session);
     const cookie = await this.tokens.sign(session.id, now, session.expiresAt);
     return { cookie, session };
+  }
+
+  /**
+   * Records factors a live session just proved (a passkey or one-time code at a step-up), so
+   * rules with `require` let it through. The cached answer on this instance is dropped at once;
+   * other instances see the change when their cached entry goes stale (`cacheTtlMs`, 1 s), so
+   * the step-up page may be shown once more there, never the reverse. False when the session is
+   * gone (ended or expired meanwhile): nothing was added.
+   */
+  async stepUp(sessionId: string, methods: readonly string[]): Promise<boolean> {
+    checkAmrNames(methods);
+    const added = await this.store.addSessionAmr(sessionId, methods);
+    this.forget(sessionId);
+    return added;
   }
 
   async revoke(sessionId: string): Promise<void> {

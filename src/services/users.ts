@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import { checkUsername, type UsernameProblem } from '../core/username.js';
+import { checkUsername, initialUsername, type UsernameProblem } from '../core/username.js';
 import type { Store, User } from '../ports/store.js';
 
 export interface AdminSettings {
@@ -11,21 +11,32 @@ export interface AdminSettings {
 /** What renaming a user came to (`UserService.setUsername`). */
 export type SetUsernameOutcome =
   | { kind: 'ok'; user: User }
-  /** Not a username (docs/usernames.md): empty, too long, or a character it may not hold. */
+  /** Not a username (docs/usernames.md): empty, too long, a character it may not hold, reserved. */
   | { kind: 'invalid'; problem: UsernameProblem }
   /** Another user has it, in any case. */
   | { kind: 'taken' }
   | { kind: 'missing' };
 
+export interface UserServiceOptions {
+  /**
+   * Names no account may have (`anonymous_user.id`): refused by `setUsername`, skipped when a
+   * new account's username is made from its email.
+   */
+  reservedUsernames?: readonly string[];
+}
+
 export class UserService {
   private readonly adminEmails: Set<string>;
+  private readonly reserved: readonly string[];
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly admin: AdminSettings,
+    options: UserServiceOptions = {},
   ) {
     this.adminEmails = new Set(admin.emails.map((e) => e.toLowerCase()));
+    this.reserved = options.reservedUsernames ?? [];
   }
 
   /** Returns the user with this (normalised) email, creating an unverified one if there is none. */
@@ -34,6 +45,8 @@ export class UserService {
     if (existing) return existing;
     return this.store.createUser({
       id: randomUUID(),
+      // A wish: the store takes it, or the first free variant of it.
+      username: initialUsername(null, email, this.reserved),
       email,
       name: name ?? (email.split('@')[0] as string),
       groups: [],
@@ -63,7 +76,7 @@ export class UserService {
    * the identity headers carry the new name at once, and writes the audit event.
    */
   async setUsername(userId: string, username: string): Promise<SetUsernameOutcome> {
-    const check = checkUsername(username);
+    const check = checkUsername(username, this.reserved);
     if (!check.ok) return { kind: 'invalid', problem: check.problem };
     return this.store.setUsername(userId, check.username);
   }

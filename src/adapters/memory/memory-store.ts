@@ -7,6 +7,8 @@ import { MemoryGroups } from './groups.js';
 import { MemoryHealth } from './health.js';
 import { MemoryIdentities } from './identities.js';
 import { MemoryLinkFloors } from './link-floors.js';
+import { MemoryPasskeys } from './passkeys.js';
+import { MemorySecondFactors } from './second-factors.js';
 import { MemorySessions } from './sessions.js';
 import { Sweeper } from './sweeper.js';
 import { MemoryTokens } from './tokens.js';
@@ -28,6 +30,8 @@ export class MemoryStore extends ComposedStore {
       tokens,
       appTokens: new MemoryAppTokens(clock, sweeper),
       floors,
+      passkeys: new MemoryPasskeys(clock, sweeper),
+      secondFactors: new MemorySecondFactors(),
       users: new MemoryUsers(floors, audit),
       groups: new MemoryGroups(),
       identities: new MemoryIdentities(),

@@ -8,7 +8,9 @@ import { RedisGroups } from './groups.js';
 import { RedisHealth } from './health.js';
 import { RedisIdentities } from './identities.js';
 import { RedisLinkFloors } from './link-floors.js';
+import { RedisPasskeys } from './passkeys.js';
 import { defineScripts } from './scripts.js';
+import { RedisSecondFactors } from './second-factors.js';
 import { RedisSessions } from './sessions.js';
 import { RedisTokens } from './tokens.js';
 import { RedisUsers } from './users.js';
@@ -36,6 +38,8 @@ export class RedisStore extends ComposedStore {
       tokens: new RedisTokens(ctx),
       appTokens: new RedisAppTokens(ctx),
       floors,
+      passkeys: new RedisPasskeys(ctx),
+      secondFactors: new RedisSecondFactors(ctx),
       users: new RedisUsers(ctx, floors, audit),
       groups: new RedisGroups(ctx),
       identities: new RedisIdentities(ctx),

@@ -16,6 +16,7 @@ import { readForm } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
+import { type Extras, isPanelAction, runPanelAction, userPage } from './admin-actions.js';
 import { currentSession, type SessionReader } from './session-routes.js';
 
 /** What "Explain access" evaluates: the policy the checks use and the rules as written. */
@@ -30,7 +31,15 @@ export interface AdminRouteDeps extends SessionReader, PageDeps {
   users: Pick<UserService, 'isAdmin'>;
   admin: Pick<
     AdminService,
-    'userDetail' | 'listUsers' | 'addUser' | 'setPassword' | 'endSession' | 'bulk'
+    | 'userDetail'
+    | 'listUsers'
+    | 'addUser'
+    | 'setPassword'
+    | 'endSession'
+    | 'bulk'
+    | 'groups'
+    | 'accounts'
+    | 'findUser'
   >;
   /** Public base of portcullis' pages (origin + path prefix). */
   baseUrl: string;
@@ -41,10 +50,14 @@ export interface AdminRouteDeps extends SessionReader, PageDeps {
   passwords: boolean;
   /** `auth.basic.users`: accounts defined in the config, whose passwords the panel cannot set. */
   staticUsers: readonly StaticUser[];
+  /** `tokens.max_lifetime`: the longest expiry the panel offers for a new app token. */
+  tokenMaxLifetimeMs: number;
+  /** For "expired" in a user's tokens table. */
+  now: () => number;
 }
 
 export interface AdminRoutes {
-  /** GET /auth/admin[?q=&page=|?user=ID] */
+  /** GET /auth/admin[?q=&page=|?user=ID|?groups|?group=ID[&delete=1]] */
   page: Handler;
   /**
    * POST /auth/admin — one change, then the panel again with its result on top. The page is
@@ -86,6 +99,11 @@ interface ViewState {
   userId: string | null;
   /** "Explain access" on a user's page: the URL and method asked about. */
   explain?: { url: string; method: string } | null;
+  /** The groups page. */
+  groups?: boolean;
+  /** One group's page; with `confirmDelete`, its "delete?" page. */
+  groupId?: string | null;
+  confirmDelete?: boolean;
 }
 
 /** The same explanation as `portcullis explain`, for the user on the page. */
@@ -119,12 +137,20 @@ async function renderAdmin(
   actor: User,
   state: ViewState,
   outcome: AdminOutcome | null,
+  extras: Extras = {},
 ): Promise<void> {
   const csrf = deps.csrf.token(req);
-  const detail = state.userId ? await deps.admin.userDetail(state.userId) : null;
-  const list = state.userId ? null : await deps.admin.listUsers(state.search, state.page);
+  const user = state.userId ? await userPage(deps, state.userId, extras) : null;
+  const group = state.groupId
+    ? await deps.admin.groups.groupDetail(state.groupId.slice(0, 200))
+    : null;
+  const groups = state.groups && !state.userId ? await deps.admin.groups.listGroups() : null;
+  const list =
+    state.userId || state.groupId || state.groups
+      ? null
+      : await deps.admin.listUsers(state.search, state.page);
   const explained =
-    detail && state.explain ? explainFor(deps.explain, detail.row.user, state.explain) : null;
+    user && state.explain ? explainFor(deps.explain, user.detail.row.user, state.explain) : null;
   const body = adminPageBody({
     prefix: deps.prefix,
     csrf: csrf.token,
@@ -133,9 +159,11 @@ async function renderAdmin(
     outcome,
     ttl: describeDuration(deps.magicLinkTtlMs),
     list,
-    detail,
+    user,
+    group: group ? { detail: group, confirmDelete: state.confirmDelete === true } : null,
+    groups,
     explain: explained,
-    passwords: deps.passwords,
+    formError: extras.formError ?? null,
   });
   sendHtml(
     req,
@@ -158,6 +186,9 @@ function stateFrom(params: URLSearchParams): ViewState {
     search: (params.get('q') ?? '').slice(0, 200),
     page: Number.parseInt(params.get('page') ?? '1', 10) || 1,
     userId: params.get('user') || params.get('view') || null,
+    groups: params.has('groups'),
+    groupId: params.get('group') || null,
+    confirmDelete: params.get('delete') === '1',
     explain: params.has('explain_url')
       ? {
           url: (params.get('explain_url') ?? '').trim().slice(0, 8192),
@@ -195,6 +226,28 @@ async function adminAction(
     userId: view || null,
   };
   const source = auditSource(deps.proxies, req);
+  if (isPanelAction(action)) {
+    const result = await runPanelAction(action, {
+      admin: deps.admin,
+      actor,
+      form,
+      source,
+      tokenMaxLifetimeMs: deps.tokenMaxLifetimeMs,
+    });
+    const { screen } = result;
+    const next: ViewState = {
+      ...state,
+      userId: screen.kind === 'user' ? screen.userId : null,
+      groups: screen.kind === 'groups',
+      groupId: screen.kind === 'group' ? screen.groupId : null,
+      confirmDelete: screen.kind === 'group' && screen.confirmDelete,
+    };
+    await renderAdmin(deps, req, res, actor, next, result.outcome, {
+      formError: result.formError,
+      issuedToken: result.issuedToken,
+    });
+    return;
+  }
   let outcome: AdminOutcome;
   if (action === 'add_user') {
     outcome = await deps.admin.addUser(

@@ -1,14 +1,19 @@
 import type { Explanation } from '../../core/explain.js';
 import { html, type SafeHtml } from '../../html.js';
-import type { AuditEntry } from '../../ports/store.js';
+import { type AdminOutcome, BULK_ACTIONS, type UserList } from '../../services/admin.js';
+import type { GroupRow } from '../../services/admin-groups.js';
 import {
-  type AdminOutcome,
-  BULK_ACTIONS,
-  type UserDetail,
-  type UserList,
-  type UserRow,
-} from '../../services/admin.js';
-import { describeUserAgent } from './user-agent.js';
+  adminCell,
+  type FormError,
+  groupsUrl,
+  listUrl,
+  type PanelContext,
+  statusBadges,
+  userUrl,
+} from './admin-common.js';
+import { type GroupPageView, groupSection, groupsSection } from './admin-groups.js';
+import { type UserPageView, userSection } from './admin-user.js';
+import { when } from './when.js';
 
 export interface AdminPageView {
   prefix: string;
@@ -17,13 +22,15 @@ export interface AdminPageView {
   search: string;
   outcome: AdminOutcome | null;
   ttl: string;
-  /** The list, or one user's detail. */
+  /** What the page shows: the list, one user, the groups, one group. */
   list: UserList | null;
-  detail: UserDetail | null;
+  user?: UserPageView | null;
+  groups?: readonly GroupRow[] | null;
+  group?: GroupPageView | null;
   /** "Explain access" asked on this user's page, with its answer or why it has none. */
   explain?: AdminExplain | null;
-  /** Password sign-in (`basic`) is enabled: offer "Set password" on a user's page. */
-  passwords?: boolean;
+  /** A form field that was refused, shown under the field. */
+  formError?: FormError | null;
 }
 
 export interface AdminExplain {
@@ -72,29 +79,6 @@ ${EXPLAIN_METHODS.map((m) => html`<option value="${m}"${m === method ? ' selecte
 ${asked ? explainResult(asked) : ''}`;
 }
 
-function when(ms: number | null): string {
-  if (ms === null) return 'never';
-  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-function listUrl(prefix: string, search: string, page = 1): string {
-  const params = new URLSearchParams();
-  if (search) params.set('q', search);
-  if (page > 1) params.set('page', String(page));
-  const query = params.toString();
-  return `${prefix}/admin${query ? `?${query}` : ''}`;
-}
-
-function statusBadges(row: UserRow): SafeHtml {
-  return html`${row.user.active ? html`<span class="badge info">active</span>` : html`<span class="badge off">deactivated</span>`}
-${row.user.verified ? '' : html` <span class="badge">unverified</span>`}`;
-}
-
-function adminCell(row: UserRow): string {
-  if (row.adminByConfig) return 'yes (config)';
-  return row.admin ? 'yes' : 'no';
-}
-
 function outcomeBlock(view: AdminPageView): SafeHtml | '' {
   const outcome = view.outcome;
   if (!outcome) return '';
@@ -128,7 +112,7 @@ function listSection(view: AdminPageView, list: UserList): SafeHtml {
   const { prefix, search } = view;
   return html`<form method="get" action="${prefix}/admin" role="search" class="bar">
 <div><label for="search">Search users</label>
-<input id="search" type="search" name="q" value="${search}" placeholder="email or name"></div>
+<input id="search" type="search" name="q" value="${search}" placeholder="email, username or name"></div>
 <button type="submit">Search</button>
 </form>
 <form method="post" action="${prefix}/admin">
@@ -139,15 +123,16 @@ function listSection(view: AdminPageView, list: UserList): SafeHtml {
 <p class="muted" id="users-summary">${list.total} user${list.total === 1 ? '' : 's'}${search ? html` matching “${search}”` : ''}. Tick users, pick an action, press Apply.</p>
 <div class="table-wrap">
 <table aria-describedby="users-summary">
-<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col" class="wide-only">Name</th><th scope="col">Status</th><th scope="col">Admin</th><th scope="col" class="wide-only">Last sign-in</th><th scope="col" class="wide-only">Sessions</th></tr></thead>
+<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col" class="wide-only">Username</th><th scope="col" class="wide-only">Name</th><th scope="col">Status</th><th scope="col">Admin</th><th scope="col" class="wide-only">Last sign-in</th><th scope="col" class="wide-only">Sessions</th></tr></thead>
 <tbody>
 ${
   list.rows.length === 0
-    ? html`<tr><td colspan="7">No users${search ? ' match this search' : ' yet'}.</td></tr>`
+    ? html`<tr><td colspan="8">No users${search ? ' match this search' : ' yet'}.</td></tr>`
     : list.rows.map(
         (row) => html`<tr>
 <td><input type="checkbox" name="user" value="${row.user.id}" id="pick-${row.user.id}" aria-label="Select ${row.user.email}"></td>
-<td><a href="${prefix}/admin?user=${encodeURIComponent(row.user.id)}">${row.user.email}</a></td>
+<td><a href="${userUrl(prefix, row.user.id)}">${row.user.email}</a></td>
+<td class="wide-only">${row.user.username}</td>
 <td class="wide-only">${row.user.name}</td>
 <td>${statusBadges(row)}</td>
 <td>${adminCell(row)}</td>
@@ -177,106 +162,23 @@ ${list.page < list.pages ? html`<a href="${listUrl(prefix, search, list.page + 1
 </form>`;
 }
 
-/** What happened, in a word or two per fact; every value is escaped by `html`. */
-function activityFacts(entry: AuditEntry): string {
-  return Object.entries(entry.detail)
-    .map(([key, value]) => `${key}: ${String(value)}`)
-    .join(', ');
+function mainSection(view: AdminPageView): SafeHtml {
+  const ctx: PanelContext = { prefix: view.prefix, csrf: view.csrf, search: view.search };
+  const error = view.formError ?? null;
+  if (view.user)
+    return userSection(ctx, view.user, error, explainSection(view, view.user.detail.row.user.id));
+  if (view.group) return groupSection(ctx, view.group, error);
+  if (view.groups) return groupsSection(ctx, view.groups, error);
+  if (view.list) return listSection(view, view.list);
+  return html`<p class="message error" role="alert">That user or group does not exist (any more).</p><p><a href="${listUrl(view.prefix, view.search)}">← All users</a> · <a href="${groupsUrl(view.prefix)}">Groups</a></p>`;
 }
 
-function activitySection(activity: AuditEntry[] | null): SafeHtml {
-  if (activity === null)
-    return html`<h2>Recent activity</h2>
-<p class="message error" role="alert">The store did not answer; recent activity cannot be shown just now.</p>`;
-  return html`<h2>Recent activity</h2>
-${
-  activity.length === 0
-    ? html`<p class="muted">Nothing recorded yet.</p>`
-    : html`<div class="table-wrap"><table id="recent-activity">
-<thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Outcome</th><th scope="col">By</th><th scope="col">IP</th><th scope="col">Details</th></tr></thead>
-<tbody>
-${activity.map(
-  (entry) => html`<tr>
-<td>${new Date(entry.at).toISOString().slice(0, 19).replace('T', ' ')} UTC</td>
-<td><code>${entry.event}</code></td>
-<td>${entry.outcome === 'failure' ? html`<span class="badge off">failure</span>` : 'success'}</td>
-<td>${entry.actor}</td>
-<td>${entry.ip ?? ''}</td>
-<td>${activityFacts(entry)}</td>
-</tr>`,
-)}
-</tbody></table></div>`
-}`;
-}
-
-function detailSection(view: AdminPageView, detail: UserDetail): SafeHtml {
-  const { prefix } = view;
-  const { row, sessions } = detail;
-  const user = row.user;
-  return html`<p><a href="${listUrl(prefix, view.search)}">← All users</a></p>
-<h2>${user.email}</h2>
-<dl>
-<dt>Name</dt><dd>${user.name}</dd>
-<dt>Status</dt><dd>${statusBadges(row)}</dd>
-<dt>Admin</dt><dd>${adminCell(row)}</dd>
-<dt>Groups</dt><dd>${user.groups.length > 0 ? user.groups.join(', ') : 'none'}</dd>
-<dt>Created</dt><dd>${when(user.createdAt)}</dd>
-<dt>Last sign-in</dt><dd>${when(user.lastLoginAt)}</dd>
-</dl>
-<form method="post" action="${prefix}/admin" class="bar">
-<input type="hidden" name="csrf" value="${view.csrf}">
-<input type="hidden" name="user" value="${user.id}">
-<input type="hidden" name="view" value="${user.id}">
-${actionSelect('user-action')}
-</form>
-${
-  view.passwords
-    ? html`<form method="post" action="${prefix}/admin" class="bar">
-<input type="hidden" name="csrf" value="${view.csrf}">
-<input type="hidden" name="action" value="set_password">
-<input type="hidden" name="user" value="${user.id}">
-<input type="hidden" name="view" value="${user.id}">
-<label for="new-password">Password${user.passwordHash ? ' (one is set)' : ''}</label>
-<input id="new-password" name="password" type="password" autocomplete="new-password" maxlength="1024" aria-describedby="new-password-help">
-<button type="submit" class="small">Set password</button>
-<p id="new-password-help" class="muted">At least 8 characters. Leave empty to remove the password.</p>
-</form>`
-    : ''
-}
-${explainSection(view, user.id)}
-<h2>Active sessions (${sessions.length})</h2>
-${
-  sessions.length === 0
-    ? html`<p class="muted">No active sessions.</p>`
-    : html`<div class="table-wrap"><table>
-<thead><tr><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">IP</th><th scope="col">Browser</th><th scope="col">Via</th><th scope="col"><span class="visually-hidden">End</span></th></tr></thead>
-<tbody>
-${sessions.map(
-  (s) => html`<tr>
-<td>${when(s.createdAt)}</td>
-<td>${when(s.lastSeenAt)}</td>
-<td>${s.ip || 'unknown'}</td>
-<td title="${s.userAgent}">${describeUserAgent(s.userAgent)}</td>
-<td>${s.method}</td>
-<td><form method="post" action="${prefix}/admin">
-<input type="hidden" name="csrf" value="${view.csrf}">
-<input type="hidden" name="action" value="end_session">
-<input type="hidden" name="user" value="${user.id}">
-<input type="hidden" name="view" value="${user.id}">
-<input type="hidden" name="session" value="${s.id}">
-<button type="submit" class="small" aria-label="End session started ${when(s.createdAt)} from ${s.ip}">End</button>
-</form></td>
-</tr>`,
-)}
-</tbody></table></div>`
-}
-${activitySection(detail.activity)}`;
-}
-
-/** The admin panel: results of the last action on top (as in Khoj), then the users. */
+/** The admin panel: results of the last action on top (as in Khoj), then what was asked for. */
 export function adminPageBody(view: AdminPageView): SafeHtml {
+  const onList = !view.user && !view.group && !view.groups && view.list;
   return html`<h1>Admin panel</h1>
 <p class="muted">Signed in as <strong>${view.actor}</strong> · <a href="${view.prefix}/logout">Sign out</a></p>
+${onList ? html`<nav aria-label="Panel"><p><strong>Users</strong> · <a href="${groupsUrl(view.prefix)}">Groups</a></p></nav>` : ''}
 ${outcomeBlock(view)}
-${view.detail ? detailSection(view, view.detail) : view.list ? listSection(view, view.list) : html`<p class="message error" role="alert">That user does not exist (any more).</p><p><a href="${listUrl(view.prefix, view.search)}">← All users</a></p>`}`;
+${mainSection(view)}`;
 }

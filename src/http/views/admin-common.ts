@@ -1,0 +1,129 @@
+import { html, type SafeHtml } from '../../html.js';
+import type { UserRow } from '../../services/admin.js';
+import type { GroupOrigin } from '../../services/admin-groups.js';
+
+/** What every part of the panel needs to build its links and forms. */
+export interface PanelContext {
+  prefix: string;
+  csrf: string;
+  search: string;
+}
+
+/**
+ * A refused form field: the text typed (kept, so it is not typed again) and why. The page shows
+ * it under the field with role=alert; the field points at it with aria-describedby.
+ */
+export interface FormError {
+  field: 'username' | 'group_name' | 'rename' | 'member' | 'token_name';
+  value: string;
+  text: string;
+}
+
+export function listUrl(prefix: string, search: string, page = 1): string {
+  const params = new URLSearchParams();
+  if (search) params.set('q', search);
+  if (page > 1) params.set('page', String(page));
+  const query = params.toString();
+  return `${prefix}/admin${query ? `?${query}` : ''}`;
+}
+
+export const userUrl = (prefix: string, id: string) =>
+  `${prefix}/admin?user=${encodeURIComponent(id)}`;
+export const groupUrl = (prefix: string, id: string) =>
+  `${prefix}/admin?group=${encodeURIComponent(id)}`;
+export const groupsUrl = (prefix: string) => `${prefix}/admin?groups`;
+
+export function statusBadges(row: UserRow): SafeHtml {
+  return html`${row.user.active ? html`<span class="badge info">active</span>` : html`<span class="badge off">deactivated</span>`}
+${row.user.verified ? '' : html` <span class="badge">unverified</span>`}`;
+}
+
+export function adminCell(row: UserRow): string {
+  if (row.adminByConfig) return 'yes (config)';
+  return row.admin ? 'yes' : 'no';
+}
+
+const SOURCE_WORDS: Record<GroupOrigin, string> = {
+  admin: 'admin panel',
+  scim: 'SCIM',
+  oidc: 'IdP claim',
+};
+
+/** Where a group comes from, as a badge; read-only sources say so. */
+export function sourceBadge(source: GroupOrigin): SafeHtml {
+  return html`<span class="badge${source === 'admin' ? ' info' : ''}">${SOURCE_WORDS[source]}</span>`;
+}
+
+/**
+ * A POST form to the panel carrying the CSRF token, one action and its hidden fields. `row`:
+ * the fields and the button sit in one row (`.bar`); `notes` (a field's help and error) go
+ * under that row, so the button lines up with the field rather than with its help text.
+ */
+export function panelForm(
+  ctx: PanelContext,
+  action: string,
+  hidden: Record<string, string>,
+  inner: SafeHtml,
+  layout: { row?: boolean; notes?: SafeHtml | '' } = {},
+): SafeHtml {
+  return html`<form method="post" action="${ctx.prefix}/admin">
+<input type="hidden" name="csrf" value="${ctx.csrf}">
+<input type="hidden" name="action" value="${action}">
+${Object.entries(hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+${layout.row ? html`<div class="bar">${inner}</div>` : inner}
+${layout.notes ?? ''}
+</form>`;
+}
+
+export interface TextFieldOptions {
+  id: string;
+  name: string;
+  label: string;
+  value: string;
+  field: FormError['field'];
+  maxlength: number;
+  help?: string;
+  placeholder?: string;
+}
+
+/** A labelled text field; when `error` is this field's, it shows what was typed and is marked invalid. */
+export function textField(
+  options: TextFieldOptions,
+  error: FormError | null | undefined,
+): SafeHtml {
+  const mine = error?.field === options.field ? error : null;
+  const described = [options.help ? `${options.id}-help` : '', mine ? `${options.id}-error` : '']
+    .filter(Boolean)
+    .join(' ');
+  return html`<div><label for="${options.id}">${options.label}</label>
+<input id="${options.id}" name="${options.name}" type="text" required maxlength="${options.maxlength}" autocomplete="off" spellcheck="false" value="${mine ? mine.value : options.value}"${options.placeholder ? html` placeholder="${options.placeholder}"` : ''}${described ? html` aria-describedby="${described}"` : ''}${mine ? html` aria-invalid="true"` : ''}></div>`;
+}
+
+/** The error (role=alert) and help under a `textField`, in the order a screen reader reads them. */
+export function fieldNotes(
+  options: TextFieldOptions,
+  error: FormError | null | undefined,
+): SafeHtml {
+  const mine = error?.field === options.field ? error : null;
+  return html`${mine ? html`<p id="${options.id}-error" class="message error" role="alert">${mine.text}</p>` : ''}
+${options.help ? html`<p id="${options.id}-help" class="muted">${options.help}</p>` : ''}`;
+}
+
+/** A one-row form: a text field, `rest` (more controls and the button), then the field's notes. */
+export function fieldForm(
+  ctx: PanelContext,
+  action: string,
+  hidden: Record<string, string>,
+  field: TextFieldOptions,
+  error: FormError | null | undefined,
+  rest: SafeHtml,
+): SafeHtml {
+  return panelForm(
+    ctx,
+    action,
+    hidden,
+    html`${textField(field, error)}
+${rest}`,
+    { row: true, notes: fieldNotes(field, error) },
+  );
+}

@@ -1,0 +1,286 @@
+import { html, type SafeHtml } from '../../html.js';
+import type { AuditEntry } from '../../ports/store.js';
+import type { UserDetail } from '../../services/admin.js';
+import type { GroupMembership, GroupRow } from '../../services/admin-groups.js';
+import type { AppTokenInfo } from '../../services/app-tokens.js';
+import {
+  adminCell,
+  type FormError,
+  fieldForm,
+  groupsUrl,
+  groupUrl,
+  listUrl,
+  type PanelContext,
+  panelForm,
+  sourceBadge,
+  statusBadges,
+} from './admin-common.js';
+import { loginMethodName } from './login-method-name.js';
+import { describeUserAgent } from './user-agent.js';
+import { when } from './when.js';
+
+/** One choice of a new token's expiry: the form's value and its words. */
+export interface ExpiryChoice {
+  value: string;
+  label: string;
+}
+
+export interface UserPageView {
+  detail: UserDetail;
+  /** The user's groups with their sources; null when they could not be read. */
+  groups: readonly GroupMembership[];
+  /** Admin-panel groups the user is not in, for "Add to group". */
+  addable: readonly GroupRow[];
+  /** Null when app tokens are turned off (`tokens.enabled: false`). */
+  tokens: readonly AppTokenInfo[] | null;
+  /** A token just created: its secret is on this page only. */
+  issuedToken: { name: string; token: string; expiresAt: number | null } | null;
+  expiryChoices: readonly ExpiryChoice[];
+  /** For "expired" in the tokens table. */
+  now: number;
+  /** Password sign-in (`basic`) is enabled: offer "Set password". */
+  passwords: boolean;
+}
+
+/** The user's actions as buttons, destructive ones in the danger style. */
+function actionButtons(ctx: PanelContext, detail: UserDetail): SafeHtml {
+  const { row } = detail;
+  const user = row.user;
+  const button = (action: string, label: string, cls: string) =>
+    html`<button type="submit" name="action" value="${action}" class="${cls}">${label}</button>`;
+  return html`<form method="post" action="${ctx.prefix}/admin" class="bar actions">
+<input type="hidden" name="csrf" value="${ctx.csrf}">
+<input type="hidden" name="user" value="${user.id}">
+<input type="hidden" name="view" value="${user.id}">
+${user.active ? button('login_url', 'Get email login URL', '') : button('activate', 'Activate', '')}
+${row.admin && !row.adminByConfig ? button('unmake_admin', 'Remove admin', 'danger secondary') : ''}
+${row.admin ? '' : button('make_admin', 'Make admin', 'secondary')}
+${button('logout_everywhere', 'Log out everywhere', 'danger secondary')}
+${user.active ? button('deactivate', 'Deactivate', 'danger') : ''}
+</form>`;
+}
+
+function usernameForm(ctx: PanelContext, detail: UserDetail, error: FormError | null): SafeHtml {
+  const user = detail.row.user;
+  return html`<h2>Username</h2>
+${fieldForm(ctx, 'set_username', { user: user.id, view: user.id }, { id: 'username', name: 'username', label: 'New username', value: user.username, field: 'username', maxlength: 256, help: 'What Remote-User carries (headers.user_value: username). Apps keyed on it may see a new account after a change.' }, error, html`<button type="submit" class="secondary">Save username</button>`)}`;
+}
+
+function groupsSection(ctx: PanelContext, view: UserPageView): SafeHtml {
+  const user = view.detail.row.user;
+  return html`<h2 id="user-groups">Groups</h2>
+${
+  view.groups.length === 0
+    ? html`<p class="muted">Not in any group.</p>`
+    : html`<div class="table-wrap"><table aria-labelledby="user-groups">
+<thead><tr><th scope="col">Group</th><th scope="col">Source</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
+<tbody>
+${view.groups.map(
+  (g) => html`<tr>
+<td>${g.id ? html`<a href="${groupUrl(ctx.prefix, g.id)}">${g.name}</a>` : g.name}</td>
+<td>${sourceBadge(g.source)}</td>
+<td>${
+    g.editable && g.id
+      ? panelForm(
+          ctx,
+          'remove_member',
+          { group: g.id, user: user.id, view: user.id },
+          html`<button type="submit" class="small danger secondary" aria-label="Remove from ${g.name}">Remove</button>`,
+        )
+      : html`<span class="muted">read-only</span>`
+  }</td>
+</tr>`,
+)}
+</tbody></table></div>`
+}
+${
+  view.addable.length > 0
+    ? panelForm(
+        ctx,
+        'add_member',
+        { user: user.id, view: user.id },
+        html`<div><label for="add-group">Add to group</label>
+<select id="add-group" name="group">
+${view.addable.map((g) => html`<option value="${g.id ?? ''}">${g.name}</option>`)}
+</select></div>
+<button type="submit">Add to group</button>`,
+        { row: true },
+      )
+    : html`<p class="muted">No other admin-panel group to add them to. <a href="${groupsUrl(ctx.prefix)}">Manage groups</a></p>`
+}`;
+}
+
+function expiryCell(now: number, expiresAt: number | null): SafeHtml | string {
+  if (expiresAt === null) return 'never';
+  return expiresAt <= now
+    ? html`<span class="badge off">expired</span> ${when(expiresAt)}`
+    : when(expiresAt);
+}
+
+function tokensSection(
+  ctx: PanelContext,
+  view: UserPageView,
+  tokens: readonly AppTokenInfo[],
+  error: FormError | null,
+): SafeHtml {
+  const user = view.detail.row.user;
+  const issued = view.issuedToken;
+  return html`<h2 id="user-tokens">App tokens</h2>
+${
+  issued
+    ? html`<section class="issued" aria-labelledby="issued-token-heading">
+<h2 id="issued-token-heading">Token “${issued.name}” created</h2>
+<p>Copy it now and hand it to ${user.email}: it is not shown again. It expires ${issued.expiresAt === null ? 'never' : when(issued.expiresAt)}.</p>
+<label for="issued-token">New token</label>
+<input id="issued-token" type="text" readonly value="${issued.token}" spellcheck="false" autocomplete="off">
+</section>`
+    : ''
+}
+${
+  tokens.length === 0
+    ? html`<p class="muted">No app tokens.</p>`
+    : html`<div class="table-wrap"><table aria-labelledby="user-tokens">
+<thead><tr><th scope="col">Name</th><th scope="col" class="wide-only">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Revoke</span></th></tr></thead>
+<tbody>
+${tokens.map(
+  (t) => html`<tr>
+<td>${t.name}</td>
+<td class="wide-only">${when(t.createdAt)}</td>
+<td>${t.lastUsedAt === null ? 'never' : when(t.lastUsedAt)}</td>
+<td>${expiryCell(view.now, t.expiresAt)}</td>
+<td>${panelForm(
+    ctx,
+    'revoke_token',
+    { user: user.id, view: user.id, token: t.id },
+    html`<button type="submit" class="small danger secondary" aria-label="Revoke the token ${t.name}">Revoke</button>`,
+  )}</td>
+</tr>`,
+)}
+</tbody></table></div>`
+}
+${fieldForm(
+  ctx,
+  'create_token',
+  { user: user.id, view: user.id },
+  {
+    id: 'token-name',
+    name: 'name',
+    label: 'New token name',
+    value: '',
+    field: 'token_name',
+    maxlength: 64,
+    placeholder: 'e.g. Obsidian on the phone',
+  },
+  error,
+  html`<div><label for="token-expiry">Expires after</label>
+<select id="token-expiry" name="expires">
+${view.expiryChoices.map((c, i) => html`<option value="${c.value}"${i === view.expiryChoices.length - 1 ? ' selected' : ''}>${c.label}</option>`)}
+</select></div>
+<button type="submit">Create token</button>`,
+)}`;
+}
+
+function passwordForm(ctx: PanelContext, detail: UserDetail): SafeHtml {
+  const user = detail.row.user;
+  return panelForm(
+    ctx,
+    'set_password',
+    { user: user.id, view: user.id },
+    html`<div><label for="new-password">Password${user.passwordHash ? ' (one is set)' : ''}</label>
+<input id="new-password" name="password" type="password" autocomplete="new-password" maxlength="1024" aria-describedby="new-password-help">
+<p id="new-password-help" class="muted">At least 8 characters. Leave empty to remove the password.</p></div>
+<button type="submit" class="secondary">Set password</button>`,
+    { row: true },
+  );
+}
+
+function sessionsSection(ctx: PanelContext, detail: UserDetail): SafeHtml {
+  const { sessions } = detail;
+  const user = detail.row.user;
+  return html`<h2>Active sessions (${sessions.length})</h2>
+${
+  sessions.length === 0
+    ? html`<p class="muted">No active sessions.</p>`
+    : html`<div class="table-wrap"><table>
+<thead><tr><th scope="col" class="wide-only">Started</th><th scope="col">Last seen</th><th scope="col">IP</th><th scope="col">Browser</th><th scope="col" class="wide-only">Via</th><th scope="col"><span class="visually-hidden">End</span></th></tr></thead>
+<tbody>
+${sessions.map(
+  (s) => html`<tr>
+<td class="wide-only">${when(s.createdAt)}</td>
+<td>${when(s.lastSeenAt)}</td>
+<td>${s.ip || 'unknown'}</td>
+<td title="${s.userAgent}">${describeUserAgent(s.userAgent)}</td>
+<td class="wide-only">${loginMethodName(s.method)}</td>
+<td>${panelForm(
+    ctx,
+    'end_session',
+    { user: user.id, view: user.id, session: s.id },
+    html`<button type="submit" class="small danger secondary" aria-label="End session started ${when(s.createdAt)} from ${s.ip}">End</button>`,
+  )}</td>
+</tr>`,
+)}
+</tbody></table></div>`
+}`;
+}
+
+/** What happened, in a word or two per fact; every value is escaped by `html`. */
+function activityFacts(entry: AuditEntry): string {
+  return Object.entries(entry.detail)
+    .map(([key, value]) => `${key}: ${String(value)}`)
+    .join(', ');
+}
+
+function activitySection(activity: AuditEntry[] | null): SafeHtml {
+  if (activity === null)
+    return html`<h2>Recent activity</h2>
+<p class="message error" role="alert">The store did not answer; recent activity cannot be shown just now.</p>`;
+  return html`<h2>Recent activity</h2>
+${
+  activity.length === 0
+    ? html`<p class="muted">Nothing recorded yet.</p>`
+    : html`<div class="table-wrap"><table id="recent-activity">
+<thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col" class="wide-only">Outcome</th><th scope="col" class="wide-only">By</th><th scope="col" class="wide-only">IP</th><th scope="col">Details</th></tr></thead>
+<tbody>
+${activity.map(
+  (entry) => html`<tr>
+<td>${new Date(entry.at).toISOString().slice(0, 19).replace('T', ' ')} UTC</td>
+<td><code>${entry.event}</code></td>
+<td class="wide-only">${entry.outcome === 'failure' ? html`<span class="badge off">failure</span>` : 'success'}</td>
+<td class="wide-only">${entry.actor}</td>
+<td class="wide-only">${entry.ip ?? ''}</td>
+<td>${activityFacts(entry)}</td>
+</tr>`,
+)}
+</tbody></table></div>`
+}`;
+}
+
+/** One user's page; `explain` is the "Explain access" section (admin-page.ts). */
+export function userSection(
+  ctx: PanelContext,
+  view: UserPageView,
+  error: FormError | null,
+  explain: SafeHtml,
+): SafeHtml {
+  const { detail } = view;
+  const { row } = detail;
+  const user = row.user;
+  return html`<p><a href="${listUrl(ctx.prefix, ctx.search)}">← All users</a> · <a href="${groupsUrl(ctx.prefix)}">Groups</a></p>
+<h2>${user.email}</h2>
+<dl>
+<dt>Username</dt><dd>${user.username}</dd>
+<dt>Name</dt><dd>${user.name}</dd>
+<dt>Status</dt><dd>${statusBadges(row)}</dd>
+<dt>Admin</dt><dd>${adminCell(row)}</dd>
+<dt>Created</dt><dd>${when(user.createdAt)}</dd>
+<dt>Last sign-in</dt><dd>${when(user.lastLoginAt)}</dd>
+</dl>
+${actionButtons(ctx, detail)}
+${usernameForm(ctx, detail, error)}
+${groupsSection(ctx, view)}
+${view.tokens ? tokensSection(ctx, view, view.tokens, error) : ''}
+${view.passwords ? html`<h2>Password</h2>${passwordForm(ctx, detail)}` : ''}
+${explain}
+${sessionsSection(ctx, detail)}
+${activitySection(detail.activity)}`;
+}

@@ -1,0 +1,179 @@
+import { mkdirSync } from 'node:fs';
+import { pino } from 'pino';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, startApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { TEST_SECRET, writeConfig } from '../helpers/app.js';
+import { freePort } from '../helpers/ports.js';
+
+/**
+ * The admin panel's groups and usernames in a real Chromium with JavaScript off and the CSP
+ * enforced: create a group, add a member, rename it, delete it through the confirmation page,
+ * edit a username; on a desktop and a phone. Saves screenshots (docs/screenshots/ with
+ * UPDATE_SCREENSHOTS=1).
+ */
+
+const SHOTS = new URL(
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? '../../docs/screenshots/'
+    : '../../test-results/screenshots/',
+  import.meta.url,
+);
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const ADMIN = 'admin@example.com';
+
+describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
+  timeout: 120_000,
+}, () => {
+  let browser: Browser;
+  let app: App;
+  let site: string;
+  let page: Page;
+  const contexts: BrowserContext[] = [];
+  const violations: string[] = [];
+
+  async function newPage(viewport = DESKTOP): Promise<Page> {
+    const context = await browser.newContext({ viewport, javaScriptEnabled: false });
+    contexts.push(context);
+    const opened = await context.newPage();
+    opened.setDefaultTimeout(20_000);
+    opened.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+    return opened;
+  }
+
+  async function expectNoOverflow(target: Page): Promise<void> {
+    // A string, not a function: the tests compile without the DOM library.
+    const [scroll, client] = (await target.evaluate(
+      '[document.documentElement.scrollWidth, document.documentElement.clientWidth]',
+    )) as [number, number];
+    expect(scroll).toBeLessThanOrEqual(client);
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    const port = await freePort();
+    site = `http://127.0.0.1:${port}`;
+    const path = writeConfig({
+      server: { public_url: site },
+      admin: { emails: [ADMIN] },
+      auth: { secret_key: TEST_SECRET, magic_link: { mailer: 'manual' } },
+    });
+    app = await startApp(loadConfig({ path, env: {} }), {
+      logger: pino({ level: 'silent' }),
+      listen: { host: '127.0.0.1', port },
+    });
+    await app.ctx.users.findOrCreate('robin.example@example.com', 'Robin Example');
+    const sam = await app.ctx.users.findOrCreate('sam@example.com', 'Sam');
+    await app.ctx.store.updateUser({ ...sam, groups: ['sso-engineering'] });
+    const now = Date.now();
+    await app.ctx.store.createGroup({
+      id: 'scim-finance',
+      displayName: 'finance',
+      members: [sam.id],
+      createdAt: now,
+      updatedAt: now,
+      version: 0,
+      source: 'scim',
+    });
+
+    page = await newPage();
+    await page.goto(`${site}/auth/admin`);
+    await page.waitForURL(/\/auth\/login\?rd=/);
+    await page.goto(await app.ctx.loginLinks.issue(ADMIN, `${site}/auth/admin`));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${site}/auth/admin`);
+    await page.getByRole('heading', { name: 'Admin panel' }).waitFor();
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => {});
+    await browser?.close();
+    await app?.close();
+  });
+
+  it('creates a group, adds a member, renames it and deletes it after confirming', async () => {
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.getByRole('heading', { name: 'Groups', exact: true }).waitFor();
+    await page.getByLabel('Group name').fill('support');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('heading', { name: 'Group support' }).waitFor();
+    await page.getByRole('link', { name: '← All groups' }).click();
+
+    // A name that is refused is shown at the field, with what was typed.
+    await page.getByLabel('Group name').fill('ops,admins');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('alert').filter({ hasText: 'cannot contain a comma' }).waitFor();
+    expect(await page.getByLabel('Group name').inputValue()).toBe('ops,admins');
+
+    await page.getByLabel('Group name').fill('editors');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('heading', { name: 'Group editors' }).waitFor();
+    await page.getByLabel('Add a member (email or username)').fill('robin.example');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText('robin.example@example.com is now in editors.').waitFor();
+    expect((await app.ctx.store.getUserByEmail('robin.example@example.com'))?.groups).toEqual([
+      'editors',
+    ]);
+
+    await page.getByLabel('New name').fill('writers');
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.getByRole('heading', { name: 'Group writers' }).waitFor();
+    await page.screenshot({ path: new URL('admin-group.png', SHOTS).pathname, fullPage: true });
+
+    await page.getByRole('link', { name: '← All groups' }).click();
+    const scim = page.getByRole('row', { name: /finance/ });
+    expect(await scim.textContent()).toMatch(/SCIM\s*read-only/);
+    expect(await page.getByRole('row', { name: /sso-engineering/ }).textContent()).toContain(
+      'IdP claim',
+    );
+    await expectNoOverflow(page);
+    await page.screenshot({ path: new URL('admin-groups.png', SHOTS).pathname, fullPage: true });
+
+    await page.getByRole('link', { name: 'writers' }).click();
+    await page.getByRole('button', { name: 'Delete group…' }).click();
+    await page.getByRole('heading', { name: 'Delete the group writers?' }).waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('Its 1 member loses it');
+    await page.getByRole('button', { name: 'Delete group writers' }).click();
+    await page.getByText('Deleted the group writers; 1 member no longer has it.').waitFor();
+    expect(await app.ctx.store.getGroupByName('writers')).toBeNull();
+    expect((await app.ctx.store.getUserByEmail('robin.example@example.com'))?.groups).toEqual([]);
+  });
+
+  it("edits a username on a phone, and adds to a group from the user's page", async () => {
+    const phone = await newPage(PHONE);
+    await phone.context().addCookies(await page.context().cookies());
+    const robin = await app.ctx.store.getUserByEmail('robin.example@example.com');
+    await phone.goto(`${site}/auth/admin?user=${robin?.id}`);
+    await phone.getByRole('heading', { name: 'robin.example@example.com' }).waitFor();
+
+    await phone.getByLabel('New username').fill('robin smith');
+    await phone.getByRole('button', { name: 'Save username' }).click();
+    await phone.getByRole('alert').filter({ hasText: 'only letters, digits' }).waitFor();
+    await phone.getByLabel('New username').fill('robin');
+    await phone.getByRole('button', { name: 'Save username' }).click();
+    await phone.getByText('The username is now robin;').waitFor();
+    expect((await app.ctx.store.getUser(robin?.id as string))?.username).toBe('robin');
+
+    await phone.getByLabel('Add to group').selectOption({ label: 'support' });
+    await phone.getByRole('button', { name: 'Add to group' }).click();
+    await phone.getByText('Added to support.').waitFor();
+    await phone.getByLabel('New token name').fill('Obsidian');
+    await phone.getByRole('button', { name: 'Create token' }).click();
+    await phone.getByRole('heading', { name: 'Token “Obsidian” created' }).waitFor();
+    expect(await phone.getByLabel('New token').first().inputValue()).toMatch(/^pcx_/);
+    await expectNoOverflow(phone);
+    await phone.screenshot({
+      path: new URL('admin-user-phone.png', SHOTS).pathname,
+      fullPage: true,
+    });
+    expect(violations).toEqual([]);
+  });
+});
