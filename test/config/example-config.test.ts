@@ -27,7 +27,8 @@ describe('config/portcullis.example.yaml', () => {
         GOOGLE_CLIENT_SECRET: 'secret',
       },
     });
-    expect(config.raw.access.rules).toHaveLength(5);
+    expect(config.raw.access.rules).toHaveLength(6);
+    expect(config.raw.access.rules[5]?.require).toEqual(['passkey']);
     expect(config.raw.auth.magic_link.ttl).toBe(15 * 60_000);
   });
 
