@@ -125,6 +125,16 @@ function basicParts(param: string): { user: string; password: string } | null {
  * else, or two tokens, is invalid: which one was meant is not ours to guess.
  */
 function fromAuthorization(raw: string): Found {
+  // The common case, one `Bearer pcx_…` and nothing else, without splitting: the answer the
+  // general path below gives it, at a fraction of the allocations (the check's hot path).
+  if (
+    raw.length === 7 + APP_TOKEN_LENGTH &&
+    raw.charCodeAt(6) === 32 &&
+    raw.slice(0, 6).toLowerCase() === 'bearer'
+  ) {
+    const param = raw.slice(7);
+    if (isAppTokenShape(param)) return { kind: 'token', token: param, scheme: 'bearer' };
+  }
   const items = raw
     .split(',')
     .map((item) => item.trim())
