@@ -43,6 +43,17 @@ describe.each(kinds)('$name store: usernames', (kind) => {
   });
 
   it.each([
+    ['anonymous@example.com', undefined],
+    ['Anonymous@example.com', 'ANONYMOUS'],
+    ['x@example.com', 'anonymous'],
+  ])('never gives %s (wish %j) the reserved anonymous_user.id', async (email, wish) => {
+    const { store, peer } = await kind.open();
+    const user = await store.createUser(person(email, wish));
+    expect(user.username.toLowerCase()).not.toBe('anonymous');
+    expect(await peer.getUserByUsername('anonymous')).toBeNull();
+  });
+
+  it.each([
     ['Alice.Smith', 'Alice.Smith'],
     ['a.b@corp.example', 'a.b@corp.example'],
     ['John Smith, Jr.', 'John-Smith-Jr.'],

@@ -34,6 +34,7 @@ export class OpenStores {
         keyPrefix: prefix,
         clock,
         commandTimeoutMs: 5000,
+        reservedUsernames: RESERVED_USERNAMES,
       }),
     );
     await store.waitUntilReady(10_000);
@@ -57,6 +58,9 @@ export interface StoreKind {
   server(): RedisServer | null;
 }
 
+/** As the app opens its store with the default anonymous_user.id. */
+export const RESERVED_USERNAMES = ['anonymous'];
+
 /**
  * The stores every contract file runs against: memory, and Redis on a real redis-server that
  * `setup` starts and `teardown` stops. `label` goes into the key prefixes.
@@ -71,7 +75,9 @@ export function storeKinds(label: string): StoreKind[] {
       async setup() {},
       async open() {
         const clock = new ManualClock();
-        const store = memoryStores.add(new MemoryStore(clock));
+        const store = memoryStores.add(
+          new MemoryStore(clock, { reservedUsernames: RESERVED_USERNAMES }),
+        );
         return { store, peer: store, clock };
       },
       closeOpened: () => memoryStores.closeAll(),

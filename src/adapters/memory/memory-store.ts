@@ -18,7 +18,8 @@ import { MemoryUsers } from './users.js';
 export class MemoryStore extends ComposedStore {
   override readonly kind = 'memory' as const;
 
-  constructor(clock: Clock) {
+  /** `reservedUsernames`: names no account may be given (anonymous_user.id). */
+  constructor(clock: Clock, options: { reservedUsernames?: readonly string[] } = {}) {
     // One sweep a minute over every port's expiring entries, as one store would.
     const sweeper = new Sweeper(clock);
     const sessions = new MemorySessions(clock, sweeper);
@@ -32,7 +33,7 @@ export class MemoryStore extends ComposedStore {
       floors,
       passkeys: new MemoryPasskeys(clock, sweeper),
       secondFactors: new MemorySecondFactors(),
-      users: new MemoryUsers(floors, audit),
+      users: new MemoryUsers(floors, audit, options.reservedUsernames),
       groups: new MemoryGroups(),
       identities: new MemoryIdentities(),
       audit,

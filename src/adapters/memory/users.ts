@@ -22,6 +22,8 @@ export class MemoryUsers implements UserDirectory {
   constructor(
     private readonly floors: LinkVoider,
     private readonly audit: Pick<MemoryAuditTrail, 'dropTrail'>,
+    /** Names no account may get (anonymous_user.id: a user called so would pass as nobody). */
+    private readonly reserved: readonly string[] = [],
   ) {}
 
   async getUser(id: string): Promise<User | null> {
@@ -43,9 +45,13 @@ export class MemoryUsers implements UserDirectory {
     const email = user.email.toLowerCase();
     const existing = this.emails.get(email);
     if (existing) return (await this.getUser(existing)) as User;
-    const base = initialUsername(user.username, email);
+    const base = initialUsername(user.username, email, this.reserved);
     let username = base;
-    for (const candidate of usernameCandidates(base, () => randomBytes(3).toString('hex'))) {
+    for (const candidate of usernameCandidates(
+      base,
+      () => randomBytes(3).toString('hex'),
+      this.reserved,
+    )) {
       if (!this.usernames.has(usernameKey(candidate))) {
         username = candidate;
         break;

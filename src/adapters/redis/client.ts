@@ -10,6 +10,8 @@ export interface RedisStoreOptions {
   clock: Clock;
   /** How long a command may wait before it fails (the auth check then answers 503). */
   commandTimeoutMs?: number;
+  /** Names no account may be given (anonymous_user.id). */
+  reservedUsernames?: readonly string[];
 }
 
 export type Client = Redis | Cluster;

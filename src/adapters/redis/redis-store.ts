@@ -40,7 +40,7 @@ export class RedisStore extends ComposedStore {
       floors,
       passkeys: new RedisPasskeys(ctx),
       secondFactors: new RedisSecondFactors(ctx),
-      users: new RedisUsers(ctx, floors, audit),
+      users: new RedisUsers(ctx, floors, audit, options.reservedUsernames),
       groups: new RedisGroups(ctx),
       identities: new RedisIdentities(ctx),
       audit,

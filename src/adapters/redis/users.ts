@@ -35,6 +35,8 @@ export class RedisUsers implements UserDirectory {
     private readonly ctx: RedisContext,
     private readonly floors: LinkVoider,
     private readonly audit: Pick<RedisAuditTrail, 'dropTrail'>,
+    /** Names no account may get (anonymous_user.id: a user called so would pass as nobody). */
+    private readonly reserved: readonly string[] = [],
   ) {}
 
   async getUser(id: string): Promise<User | null> {
@@ -80,8 +82,8 @@ export class RedisUsers implements UserDirectory {
     if (!data) return null;
     let user = JSON.parse(data) as StoredUser;
     if (typeof user.username === 'string') return user as User;
-    const base = initialUsername(user.userName, user.email);
-    for (const candidate of usernameCandidates(base, suffix)) {
+    const base = initialUsername(user.userName, user.email, this.reserved);
+    for (const candidate of usernameCandidates(base, suffix, this.reserved)) {
       if (!(await this.claimUsername(candidate, id))) continue;
       for (;;) {
         const next: User = { ...user, username: candidate };
@@ -117,7 +119,11 @@ export class RedisUsers implements UserDirectory {
     // always points at an existing record with a claimed username (a crash in between leaves
     // only an unreferenced record behind, and perhaps a stale username entry).
     let stored: User | null = null;
-    for (const candidate of usernameCandidates(initialUsername(user.username, email), suffix)) {
+    for (const candidate of usernameCandidates(
+      initialUsername(user.username, email, this.reserved),
+      suffix,
+      this.reserved,
+    )) {
       const record: User = { ...user, email, username: candidate };
       await this.ctx.client.set(this.ctx.key('u', user.id), JSON.stringify(record));
       if (await this.claimUsername(candidate, user.id)) {
