@@ -47,6 +47,11 @@ export interface CheckEndpointDeps {
   baseUrl: string;
 }
 
+const NO_STRIP: readonly string[] = [];
+
+const UNSENDABLE =
+  'The request carries an Authorization header that cannot be passed on to the app unchanged.';
+
 const DENIED =
   'You are signed in, but your account is not allowed here. Ask an administrator for access, or sign in with another account.';
 
@@ -124,13 +129,26 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
       );
       return;
     }
-    deps.metrics?.check(this.dialect.name, answer.kind, startedAt);
     if (answer.kind === 'allow') {
+      // The app's own Authorization, passed on; a portcullis token never is (issue 13).
+      const passed = this.dialect.passOn(req, verdict.credential?.strip ?? NO_STRIP);
+      if (passed === null) {
+        deps.metrics?.check(this.dialect.name, 'bad_request', startedAt);
+        sendCheckError(deps.chrome, req, res, target, 400, 'bad_request', UNSENDABLE);
+        return;
+      }
+      deps.metrics?.check(this.dialect.name, answer.kind, startedAt);
       const prepared = verdict.prepared;
-      if (prepared !== null) sendPreparedEmpty(res, this.dialect.allowStatus, prepared);
+      if (passed.length !== 0) {
+        const headers = [...passed];
+        if (prepared !== null) for (const value of prepared) headers.push(value);
+        else headers.push('Content-Length', '0');
+        sendPreparedEmpty(res, this.dialect.allowStatus, headers);
+      } else if (prepared !== null) sendPreparedEmpty(res, this.dialect.allowStatus, prepared);
       else sendEmpty(res, this.dialect.allowStatus);
       return;
     }
+    deps.metrics?.check(this.dialect.name, answer.kind, startedAt);
     if (answer.kind === 'deny') {
       deps.logger.debug(
         { reason: answer.reason, rule: answer.rule, user: answer.identity.id },

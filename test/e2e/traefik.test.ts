@@ -145,10 +145,13 @@ describe('examples/traefik', () => {
     expect(address.search).toBe('');
     expect(settings.get('trustforwardheader')).toBe('true');
     const copied = (settings.get('authresponseheaders') as string).split(',');
-    expect(copied).toEqual(IDENTITY);
-    // Every copied header is one portcullis actually sends.
+    // The identity, then the credentials Traefik must delete unless portcullis repeats them
+    // (test/e2e/token-strip.test.ts replays that part).
+    const CREDENTIALS = ['Authorization', 'Proxy-Authorization', 'X-Portcullis-Token'];
+    expect(copied).toEqual([...IDENTITY, ...CREDENTIALS]);
+    // Every copied identity header is one portcullis actually sends.
     const sent = Object.values(config.raw.headers).flat();
-    for (const header of copied) expect(sent).toContain(header);
+    for (const header of IDENTITY) expect(sent).toContain(header);
     // The protected app's router uses the middleware.
     const khoj = labels(compose.services.khoj);
     expect(label(khoj, 'traefik.http.routers.khoj.middlewares')?.split(',')).toContain(

@@ -10,7 +10,10 @@ import {
   familyNames,
   methodOf,
   noConstraint,
+  passOnForForwardAuth,
+  passOnForNginx,
   refused,
+  sendChallenge,
   sendLoginLocation,
 } from './shared.js';
 import { fromForwardedHeaders, sendLoginAnswer, sendTokenRefusal } from './traefik.js';
@@ -73,8 +76,15 @@ function sendVerifyTokenRefusal(
   login: string,
   challenge: string[],
 ): void {
-  if (readsLikeNginx(req.headers)) sendLoginLocation(req, res, target, login, challenge);
+  if (readsLikeNginx(req.headers)) sendChallenge(req, res, target, login, challenge);
   else sendTokenRefusal(req, res, target, login, challenge);
+}
+
+/** The app's own Authorization, passed on in the form of whichever proxy asked. */
+function passOnVerify(req: CheckRequest, strip: readonly string[]): readonly string[] | null {
+  return readsLikeNginx(req.headers)
+    ? passOnForNginx(req, strip)
+    : passOnForForwardAuth(req, strip);
 }
 
 /** Authelia's legacy `/api/verify`. (Its `/api/authz/*` paths use the nginx and traefik dialects.) */
@@ -85,6 +95,7 @@ export const autheliaVerify: Dialect = {
   constraint: noConstraint,
   sendLogin: sendVerifyLogin,
   sendTokenRefusal: sendVerifyTokenRefusal,
+  passOn: passOnVerify,
 };
 
 const AUTHELIA_NAMES: HeaderNames = {

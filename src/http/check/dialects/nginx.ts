@@ -5,7 +5,9 @@ import {
   type Dialect,
   methodOf,
   noConstraint,
+  passOnForNginx,
   refused,
+  sendChallenge,
   sendLoginLocation,
   singleHost,
   targets,
@@ -57,12 +59,16 @@ export function fromNginxHeaders(req: CheckRequest): TargetResult | null {
   return targets.build(scheme, host, uri, method);
 }
 
-/** nginx `auth_request`: 401 with Location for "log in" (nginx turns a 302 into a 500). */
+/**
+ * nginx `auth_request`: 401 with Location for "log in" (nginx turns a 302 into a 500), 401
+ * without one for a refused token; a 2xx passes the app's own Authorization on.
+ */
 export const nginx: Dialect = {
   name: 'nginx',
   allowStatus: 200,
   readTarget: fromNginxHeaders,
   constraint: noConstraint,
   sendLogin: sendLoginLocation,
-  sendTokenRefusal: sendLoginLocation,
+  sendTokenRefusal: sendChallenge,
+  passOn: passOnForNginx,
 };

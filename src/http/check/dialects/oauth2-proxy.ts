@@ -9,8 +9,10 @@ import {
   type Dialect,
   familyNames,
   methodOf,
+  passOnForNginx,
   refused,
   sameHost,
+  sendChallenge,
   sendLoginLocation,
   singleHost,
   targets,
@@ -73,7 +75,9 @@ export const oauth2Proxy: Dialect = {
   readTarget: fromOauth2Headers,
   constraint: allowedParameters,
   sendLogin: sendLoginLocation,
-  sendTokenRefusal: sendLoginLocation,
+  sendTokenRefusal: sendChallenge,
+  // Its documented setup is nginx `auth_request`: the same pass-on as /auth/nginx.
+  passOn: passOnForNginx,
 };
 
 const OAUTH2_PROXY_NAMES: HeaderNames = {

@@ -2,7 +2,14 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Target, TargetResult } from '../../../core/target.js';
 import { firstValue as first } from '../../request.js';
 import { sendBody, sendEmpty } from '../../respond.js';
-import { type Dialect, methodOf, noConstraint, targets } from './shared.js';
+import {
+  type Dialect,
+  isNavigation,
+  methodOf,
+  noConstraint,
+  passOnForForwardAuth,
+  targets,
+} from './shared.js';
 
 /**
  * Traefik and Caddy (`/auth/traefik`, `/api/authz/forward-auth`): the `X-Forwarded-*` family,
@@ -18,14 +25,7 @@ export function fromForwardedHeaders(headers: IncomingHttpHeaders): TargetResult
   return targets.build(scheme, host, uri, method);
 }
 
-/** A browser navigation gets a redirect; fetch/XHR/API clients get 401 JSON (SPEC §3). */
-export function isNavigation(headers: IncomingHttpHeaders): boolean {
-  const mode = first(headers['sec-fetch-mode']);
-  if (mode !== undefined && mode !== 'navigate') return false;
-  if (headers['x-requested-with'] !== undefined) return false;
-  const accept = headers.accept;
-  return accept?.includes('text/html') === true;
-}
+export { isNavigation } from './shared.js';
 
 /**
  * "Needs login" in Traefik's wording, also the reverse proxy's: a browser navigation is
@@ -90,4 +90,5 @@ export const traefik: Dialect = {
   constraint: noConstraint,
   sendLogin: sendLoginAnswer,
   sendTokenRefusal,
+  passOn: passOnForForwardAuth,
 };
