@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hashAppToken } from '../../src/core/app-token.js';
+import { totpCode, totpStep } from '../../src/core/totp.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
 import { freePort } from '../helpers/ports.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
 /**
  * The account page in a real Chromium with JavaScript off and the page's CSP enforced: sign in
@@ -209,5 +211,113 @@ describe('account page (Chromium, no JavaScript)', { timeout: 120_000 }, () => {
     await dark.getByRole('link', { name: 'your account' }).click();
     await dark.waitForURL(`${site}/auth/account`);
     expect(violations).toEqual([]);
+  });
+
+  it('phone, dark: the passkeys section, renaming and removing with its confirmation page', async () => {
+    // Its own instance with passkeys and passwords on (the other tests' sign-in would meet the
+    // "sign in faster next time?" offer); the browser gets a session cookie made for it.
+    const port = await freePort();
+    const site = `http://127.0.0.1:${port}`;
+    const app = await startApp(
+      loadConfig({
+        path: writeConfig({
+          server: { public_url: site },
+          auth: {
+            secret_key: TEST_SECRET,
+            enabled_auth: ['magic_link', 'passkey', 'basic'],
+            magic_link: { mailer: 'manual' },
+          },
+        }),
+        env: {},
+      }),
+      { logger: pino({ level: 'silent' }), listen: { host: '127.0.0.1', port } },
+    );
+    try {
+      const user = await app.ctx.users.findOrCreate('sam@example.com', 'Sam Example');
+      // Two passkeys made as a browser would (one synced), one of them used since.
+      const synced = new SoftAuthenticator({ origin: site, backupEligible: true, backedUp: true });
+      const local = new SoftAuthenticator({ origin: site });
+      for (const [device, name] of [
+        [synced, 'Pixel 8, Chrome'],
+        [local, 'Work laptop security key with a rather long name'],
+      ] as const) {
+        const { options, challengeId } = await app.ctx.passkeys.registrationOptions(user);
+        const made = await app.ctx.passkeys.verifyRegistration(
+          user.id,
+          challengeId,
+          device.register(options),
+          name,
+        );
+        expect(made.ok).toBe(true);
+      }
+      const request = await app.ctx.passkeys.authenticationOptions();
+      const used = await app.ctx.passkeys.verifyAuthentication(
+        request.challengeId,
+        synced.assert(request.options),
+      );
+      expect(used.ok).toBe(true);
+      const begun = await app.ctx.secondFactors.beginTotpEnrolment(user);
+      if (!begun.ok) throw new Error('TOTP enrolment refused');
+      await app.ctx.secondFactors.confirmTotpEnrolment(
+        user.id,
+        totpCode(begun.secret, totpStep(Date.now())),
+      );
+
+      const dark = await newPage({ viewport: PHONE, dark: true });
+      const { cookie } = await app.ctx.sessions.create(user, {
+        ip: '127.0.0.1',
+        userAgent: ANDROID_FIREFOX,
+        method: 'magic_link',
+      });
+      await dark.context().addCookies([{ name: 'portcullis_session', value: cookie, url: site }]);
+      await dark.goto(`${site}/auth/account`);
+      await dark.getByRole('heading', { name: 'Passkeys' }).waitFor();
+      const row = dark.getByRole('row', { name: /Pixel 8, Chrome/ });
+      expect(await row.textContent()).toContain('synced');
+      await dark.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+      expect(await dark.getByText('10 left').count()).toBe(1);
+      expect(
+        await dark.getByRole('link', { name: 'Add a passkey on this device' }).getAttribute('href'),
+      ).toBe(`/auth/passkey/enroll?rd=${encodeURIComponent('/auth/account')}`);
+      await expectNoOverflow(dark);
+      // The section and the two-step one below it, as the phone shows them scrolled there.
+      await dark.evaluate("document.getElementById('passkeys').scrollIntoView()");
+      await dark.screenshot({ path: new URL('account-passkeys.png', SHOTS).pathname });
+
+      // Rename through its own page.
+      await dark.getByRole('button', { name: 'Rename the passkey Pixel 8, Chrome' }).click();
+      await dark.getByRole('heading', { name: 'Rename a passkey' }).waitFor();
+      await dark.getByLabel('New name').fill('My Pixel');
+      await dark.getByRole('button', { name: 'Save name' }).click();
+      await dark.waitForURL(`${site}/auth/account?done=passkey_renamed`);
+      await dark.getByRole('row', { name: /My Pixel/ }).waitFor();
+
+      // Remove asks first; Cancel changes nothing, the confirmation removes it.
+      await dark.getByRole('button', { name: 'Remove the passkey My Pixel' }).click();
+      await dark.getByRole('heading', { name: 'Remove the passkey “My Pixel”?' }).waitFor();
+      await expectNoOverflow(dark);
+      await dark.screenshot({
+        path: new URL('account-passkey-remove.png', SHOTS).pathname,
+        fullPage: true,
+      });
+      await dark.getByRole('link', { name: 'Cancel' }).click();
+      await dark.getByRole('row', { name: /My Pixel/ }).waitFor();
+      await dark.getByRole('button', { name: 'Remove the passkey My Pixel' }).click();
+      await dark.getByRole('button', { name: 'Remove passkey' }).click();
+      await dark.waitForURL(`${site}/auth/account?done=passkey_removed`);
+      expect(await dark.getByRole('row', { name: /My Pixel/ }).count()).toBe(0);
+      expect((await app.ctx.passkeys.list(user.id)).map((p) => p.name)).toEqual([
+        'Work laptop security key with a rather long name',
+      ]);
+
+      // New recovery codes, shown once.
+      await dark.getByRole('button', { name: 'New recovery codes' }).click();
+      await dark.getByRole('heading', { name: 'Your new recovery codes' }).waitFor();
+      expect(await dark.locator('ol code').count()).toBe(10);
+      await expectNoOverflow(dark);
+      expect(violations).toEqual([]);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -2,11 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppTokenScope } from '../../core/app-token.js';
 import type { Clock } from '../../core/clock.js';
 import { PortcullisError } from '../../core/errors.js';
-import { page } from '../../html.js';
+import { page, type SafeHtml } from '../../html.js';
 import { describeDuration } from '../../mail/describe-duration.js';
+import type { PasskeyRecord } from '../../ports/passkeys.js';
 import type { SessionStore } from '../../ports/sessions.js';
 import type { AppTokenInfo, AppTokenService } from '../../services/app-tokens.js';
 import type { AuditLog } from '../../services/audit.js';
+import type { PasskeyService } from '../../services/passkeys.js';
+import type { SecondFactorService } from '../../services/second-factor.js';
 import type { LiveSession, SessionService } from '../../services/sessions.js';
 import { auditSource } from '../audit-source.js';
 import { readForm, refuseRepeated } from '../body.js';
@@ -14,8 +17,11 @@ import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import {
   type AccountPageView,
+  type AccountStep,
   accountPageBody,
+  accountStepBody,
   type ExpiryChoice,
+  type PasskeyRow,
   type TokenRow,
 } from '../views/account-page.js';
 import { currentSession, type SessionReader } from './session-routes.js';
@@ -34,6 +40,14 @@ export interface AccountRouteDeps extends SessionReader, PageDeps {
   maxTokenLifetimeMs: number;
   /** `auth.oidc.display_name`: how an `oidc` session is named. */
   oidcName: string;
+  passkeys: Pick<PasskeyService, 'list' | 'rename' | 'remove'>;
+  secondFactors: Pick<SecondFactorService, 'status' | 'disable' | 'regenerateRecoveryCodes'>;
+  /** `passkey` is in `auth.enabled_auth`: the page lists passkeys and offers to add one. */
+  passkeyEnabled: boolean;
+  /** `basic` is in `auth.enabled_auth`: the page has the two-step section. */
+  basicEnabled: boolean;
+  /** `auth.basic.second_factor`. */
+  secondFactor: 'off' | 'optional' | 'required';
 }
 
 export interface AccountRoutes {
@@ -61,6 +75,24 @@ const MESSAGES = {
     kind: 'error',
     text: 'Nothing was revoked: that token is not one of yours, or it was already revoked.',
   },
+  passkey_renamed: { kind: 'info', text: 'The passkey is renamed.' },
+  passkey_removed: {
+    kind: 'info',
+    text: 'The passkey is removed: it no longer signs you in, on any device.',
+  },
+  passkey_unknown: {
+    kind: 'error',
+    text: 'Nothing was changed: that passkey is not one of yours, or it was already removed.',
+  },
+  totp_disabled: {
+    kind: 'info',
+    text: 'Two-step verification is off: the authenticator app and the recovery codes no longer work.',
+  },
+  totp_required: {
+    kind: 'error',
+    text: 'Two-step verification stays on: this site requires it. Add a passkey first, then turn the app off.',
+  },
+  totp_not_enabled: { kind: 'error', text: 'Two-step verification is not on.' },
 } as const satisfies Record<string, AccountPageView['message']>;
 
 type MessageKey = keyof typeof MESSAGES;
@@ -129,6 +161,52 @@ interface RenderState {
   message: AccountPageView['message'];
   issued: AccountPageView['issued'];
   draft: AccountPageView['draft'];
+  recoveryCodes?: readonly string[] | null;
+}
+
+function passkeyRow(record: PasskeyRecord): PasskeyRow {
+  return {
+    id: record.id,
+    name: record.name,
+    createdAt: record.createdAt,
+    lastUsedAt: record.lastUsedAt,
+    backedUp: record.backedUp,
+  };
+}
+
+/** The passkeys section's rows: null when the section is not shown. */
+async function passkeyRows(deps: AccountRouteDeps, userId: string): Promise<PasskeyRow[] | null> {
+  const list = await deps.passkeys.list(userId);
+  // A user keeps seeing (and may remove) passkeys made while the method was enabled.
+  if (!deps.passkeyEnabled && list.length === 0) return null;
+  return list.map(passkeyRow);
+}
+
+/** Sends a page of the account area with the CSRF cookie when the token is new. */
+function sendAccountPage(
+  deps: AccountRouteDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: SafeHtml,
+  setCookie: string | null | undefined,
+): void {
+  // PAGE_HEADERS (via sendHtml) carry `Cache-Control: no-store`: a page that shows a new
+  // token or recovery codes must not be kept by the browser or any cache on the way.
+  sendHtml(
+    req,
+    res,
+    status,
+    page({
+      title: 'Your account',
+      productName: deps.chrome.productName,
+      stylesheet: deps.chrome.stylesheet,
+      logoUrl: deps.chrome.logoUrl,
+      body,
+      wide: true,
+    }),
+    setCookie ? ['Set-Cookie', setCookie] : [],
+  );
 }
 
 async function render(
@@ -141,9 +219,11 @@ async function render(
 ): Promise<void> {
   const { user, session } = live;
   const csrf = deps.csrf.token(req);
-  const [sessions, tokens] = await Promise.all([
+  const [sessions, tokens, passkeys, twoStep] = await Promise.all([
     deps.sessionList.listUserSessions(user.id),
     deps.appTokens ? deps.appTokens.list(user.id) : Promise.resolve(null),
+    passkeyRows(deps, user.id),
+    deps.basicEnabled ? deps.secondFactors.status(user.id) : Promise.resolve(null),
   ]);
   const expiry = expiryChoices(deps.maxTokenLifetimeMs);
   const body = accountPageBody({
@@ -160,23 +240,62 @@ async function render(
     defaultExpiry: expiry.defaultValue,
     draft: state.draft,
     oidcName: deps.oidcName,
+    passkeys,
+    passkeyEnrolment: deps.passkeyEnabled,
+    twoStep: twoStep
+      ? {
+          totp: twoStep.totp,
+          confirmedAt: twoStep.confirmedAt,
+          recoveryCodesLeft: twoStep.recoveryCodesLeft,
+          required: deps.secondFactor === 'required',
+        }
+      : null,
+    recoveryCodes: state.recoveryCodes ?? null,
   });
-  // PAGE_HEADERS (via sendHtml) carry `Cache-Control: no-store`: a page that shows a new
-  // token must not be kept by the browser or any cache on the way.
-  sendHtml(
-    req,
-    res,
-    status,
-    page({
-      title: 'Your account',
-      productName: deps.chrome.productName,
-      stylesheet: deps.chrome.stylesheet,
-      logoUrl: deps.chrome.logoUrl,
-      body,
-      wide: true,
-    }),
-    csrf.setCookie ? ['Set-Cookie', csrf.setCookie] : [],
-  );
+  sendAccountPage(deps, req, res, status, body, csrf.setCookie);
+}
+
+/** One of the user's own passkeys by id, or null (another user's id finds nothing). */
+async function ownPasskey(
+  deps: AccountRouteDeps,
+  userId: string,
+  id: string,
+): Promise<PasskeyRecord | null> {
+  if (id === '') return null;
+  return (await deps.passkeys.list(userId)).find((p) => p.id === id) ?? null;
+}
+
+/** Whether turning the TOTP off is refused: required, and no passkey to stand in for it. */
+async function totpOffRefused(deps: AccountRouteDeps, userId: string): Promise<boolean> {
+  if (deps.secondFactor !== 'required') return false;
+  return (await deps.passkeys.list(userId)).length === 0;
+}
+
+/**
+ * GET /auth/account?step=… : the page of one step (rename form, or "are you sure?"), or null
+ * when the step does not apply (the caller then shows the account page with `done`).
+ */
+async function stepFor(
+  deps: AccountRouteDeps,
+  userId: string,
+  query: URLSearchParams,
+): Promise<AccountStep | MessageKey | null> {
+  const step = query.get('step');
+  if (step === 'rename_passkey' || step === 'remove_passkey') {
+    const found = await ownPasskey(deps, userId, (query.get('passkey') ?? '').slice(0, 2048));
+    if (!found) return 'passkey_unknown';
+    return { kind: step, passkey: passkeyRow(found) };
+  }
+  if (step === 'disable_totp' && deps.basicEnabled) {
+    const { totp } = await deps.secondFactors.status(userId);
+    if (totp === 'none') return 'totp_not_enabled';
+    return {
+      kind: 'disable_totp',
+      refused: totp === 'confirmed' && (await totpOffRefused(deps, userId)),
+      required: deps.secondFactor === 'required',
+    };
+  }
+  return null;
 }
 
 export function accountRoutes(deps: AccountRouteDeps): AccountRoutes {
@@ -184,7 +303,14 @@ export function accountRoutes(deps: AccountRouteDeps): AccountRoutes {
     async page(req, res, query) {
       const live = await requireSignedIn(deps, req, res);
       if (!live) return;
-      const done = query.get('done') ?? '';
+      const step = await stepFor(deps, live.user.id, query);
+      if (step !== null && typeof step === 'object') {
+        const csrf = deps.csrf.token(req);
+        const body = accountStepBody({ prefix: deps.prefix, csrf: csrf.token, step });
+        sendAccountPage(deps, req, res, 200, body, csrf.setCookie);
+        return;
+      }
+      const done = step ?? query.get('done') ?? '';
       const message = isMessageKey(done) ? MESSAGES[done] : null;
       await render(deps, req, res, live, { message, issued: null, draft: null });
     },
@@ -198,7 +324,7 @@ async function accountAction(
   res: ServerResponse,
 ): Promise<void> {
   const form = await readForm(req);
-  refuseRepeated(form, ['action', 'session', 'token', 'name', 'expires']);
+  refuseRepeated(form, ['action', 'session', 'token', 'name', 'expires', 'passkey', 'confirm']);
   // The session-bound token and no cross-site Fetch metadata, as the admin panel: these
   // actions sign devices out and mint credentials, so a forged one must never pass.
   deps.csrf.requireSessionToken(req, form);
@@ -233,6 +359,73 @@ async function accountAction(
       who,
     );
     return back('others_ended');
+  }
+
+  if (action === 'rename_passkey') {
+    const found = await ownPasskey(deps, user.id, (form.get('passkey') ?? '').slice(0, 2048));
+    if (!found || !(await deps.passkeys.rename(user.id, found.id, form.get('name') ?? '')))
+      return back('passkey_unknown');
+    const renamed = await ownPasskey(deps, user.id, found.id);
+    await deps.audit.record(
+      {
+        event: 'account.passkey_renamed',
+        facts: { passkey_id: found.id, from: found.name, to: renamed?.name ?? '' },
+      },
+      who,
+    );
+    return back('passkey_renamed');
+  }
+
+  if (action === 'remove_passkey') {
+    const id = (form.get('passkey') ?? '').slice(0, 2048);
+    // Only the confirmation page's form carries `confirm`: anything else asks first.
+    if (form.get('confirm') !== 'yes')
+      return redirect(
+        res,
+        303,
+        `${deps.prefix}/account?step=remove_passkey&passkey=${encodeURIComponent(id)}`,
+      );
+    // `remove` takes the owner: another user's credential id removes nothing.
+    const removed = id === '' ? null : await deps.passkeys.remove(user.id, id);
+    if (!removed) return back('passkey_unknown');
+    await deps.audit.record(
+      { event: 'account.passkey_removed', facts: { passkey_id: removed.id, name: removed.name } },
+      who,
+    );
+    return back('passkey_removed');
+  }
+
+  if (deps.basicEnabled && action === 'disable_totp') {
+    if (form.get('confirm') !== 'yes')
+      return redirect(res, 303, `${deps.prefix}/account?step=disable_totp`);
+    const { totp } = await deps.secondFactors.status(user.id);
+    if (totp === 'none') return back('totp_not_enabled');
+    // A pending set-up may always be dropped; a working TOTP only when a passkey can replace it.
+    if (totp === 'confirmed' && (await totpOffRefused(deps, user.id))) return back('totp_required');
+    await deps.secondFactors.disable(user.id);
+    await deps.audit.record({ event: 'account.totp_disabled' }, who);
+    return back('totp_disabled');
+  }
+
+  if (deps.basicEnabled && action === 'regenerate_recovery_codes') {
+    const result = await deps.secondFactors.regenerateRecoveryCodes(user.id);
+    if (!result.ok) return back('totp_not_enabled');
+    await deps.audit.record(
+      {
+        event: 'account.recovery_codes_regenerated',
+        facts: { codes: result.recoveryCodes.length },
+      },
+      who,
+    );
+    // Answered directly, like a new token: the codes are on this page once (no-store) and in
+    // no URL, Location header or log.
+    await render(deps, req, res, live, {
+      message: null,
+      issued: null,
+      draft: null,
+      recoveryCodes: result.recoveryCodes,
+    });
+    return;
   }
 
   const tokens = deps.appTokens;

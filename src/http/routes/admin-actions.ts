@@ -1,16 +1,18 @@
-import type { User } from '../../ports/store.js';
+import type { User, UserDirectory } from '../../ports/store.js';
 import type { AdminOutcome, AdminService } from '../../services/admin.js';
 import { type GroupRefusal, groupRefusalText } from '../../services/admin-groups.js';
-import type { AuditSource } from '../../services/audit.js';
+import type { AuditLog, AuditSource } from '../../services/audit.js';
+import type { PasskeyService } from '../../services/passkeys.js';
+import type { SecondFactorService } from '../../services/second-factor.js';
 import type { FormError } from '../views/admin-common.js';
-import type { ExpiryChoice, UserPageView } from '../views/admin-user.js';
+import type { AdminConfirm, ExpiryChoice, UserPageView } from '../views/admin-user.js';
 
 const DAY = 86_400_000;
 
 /** Which page of the panel to show after an action. */
 export type Screen =
   | { kind: 'list' }
-  | { kind: 'user'; userId: string }
+  | { kind: 'user'; userId: string; confirm?: AdminConfirm }
   | { kind: 'groups' }
   | { kind: 'group'; groupId: string; confirmDelete: boolean };
 
@@ -32,6 +34,9 @@ export const PANEL_ACTIONS = [
   'set_username',
   'create_token',
   'revoke_token',
+  'remove_passkey',
+  'remove_all_passkeys',
+  'reset_second_factor',
 ] as const;
 export type PanelAction = (typeof PANEL_ACTIONS)[number];
 
@@ -80,8 +85,17 @@ function refused(
   return { screen, outcome: error(text) };
 }
 
+/** A user's second factors as the panel shows and removes them. */
+export interface FactorDeps {
+  passkeys: Pick<PasskeyService, 'list' | 'remove' | 'removeAll'>;
+  secondFactors: Pick<SecondFactorService, 'status' | 'disable'>;
+  users: Pick<UserDirectory, 'getUser'>;
+  audit: Pick<AuditLog, 'record'>;
+}
+
 export interface PanelActionInput {
   admin: Pick<AdminService, 'groups' | 'accounts' | 'findUser'>;
+  factors: FactorDeps;
   actor: User;
   form: URLSearchParams;
   source: AuditSource | null;
@@ -99,7 +113,7 @@ export async function runPanelAction(
   const userId = field('user');
   const view = field('view');
   const groupScreen: Screen = { kind: 'group', groupId, confirmDelete: false };
-  const userScreen: Screen = { kind: 'user', userId };
+  const userScreen: Screen & { kind: 'user' } = { kind: 'user', userId };
   switch (action) {
     case 'create_group': {
       const name = field('name');
@@ -222,6 +236,10 @@ export async function runPanelAction(
         },
       };
     }
+    case 'remove_passkey':
+    case 'remove_all_passkeys':
+    case 'reset_second_factor':
+      return runFactorAction(action, input, userScreen);
     case 'revoke_token': {
       const result = await admin.accounts.revokeToken(actor, userId, field('token'), source);
       if (!result.ok) return { screen: userScreen, outcome: error(result.message) };
@@ -233,9 +251,78 @@ export async function runPanelAction(
   }
 }
 
+/**
+ * Removing a user's passkeys or resetting their TOTP. Each asks first: only the confirmation's
+ * form carries `confirm=yes`. A passkey id is removed only when it is this user's.
+ */
+async function runFactorAction(
+  action: 'remove_passkey' | 'remove_all_passkeys' | 'reset_second_factor',
+  input: PanelActionInput,
+  userScreen: Screen & { kind: 'user' },
+): Promise<ActionResult> {
+  const { factors, actor, form, source } = input;
+  const userId = userScreen.userId;
+  const user = userId ? await factors.users.getUser(userId) : null;
+  if (!user) return { screen: { kind: 'list' }, outcome: error('No such user.') };
+  const confirmed = form.get('confirm') === 'yes';
+  const who = { actor, subject: user, source };
+  if (action === 'remove_passkey') {
+    const id = (form.get('passkey') ?? '').slice(0, 2048);
+    const found = (await factors.passkeys.list(user.id)).find((p) => p.id === id);
+    if (!found)
+      return { screen: userScreen, outcome: error('That passkey is gone (or is not theirs).') };
+    if (!confirmed)
+      return {
+        screen: { ...userScreen, confirm: { kind: action, passkeyId: found.id, name: found.name } },
+        outcome: none(),
+      };
+    const removed = await factors.passkeys.remove(user.id, found.id);
+    if (!removed) return { screen: userScreen, outcome: error('That passkey is already gone.') };
+    await factors.audit.record(
+      { event: 'admin.remove_passkey', facts: { passkey_id: removed.id, name: removed.name } },
+      who,
+    );
+    return {
+      screen: userScreen,
+      outcome: info(`Removed the passkey ${removed.name}; it is refused from now on.`),
+    };
+  }
+  if (action === 'remove_all_passkeys') {
+    const count = (await factors.passkeys.list(user.id)).length;
+    if (count === 0) return { screen: userScreen, outcome: info('They have no passkeys.') };
+    if (!confirmed)
+      return { screen: { ...userScreen, confirm: { kind: action, count } }, outcome: none() };
+    const removed = await factors.passkeys.removeAll(user.id);
+    await factors.audit.record(
+      { event: 'admin.remove_all_passkeys', facts: { passkeys: removed.length } },
+      who,
+    );
+    return {
+      screen: userScreen,
+      outcome: info(`Removed ${plural(removed.length, 'passkey')}; they are refused from now on.`),
+    };
+  }
+  const status = await factors.secondFactors.status(user.id);
+  if (status.totp === 'none')
+    return { screen: userScreen, outcome: info('They have no two-step verification to reset.') };
+  if (!confirmed) return { screen: { ...userScreen, confirm: { kind: action } }, outcome: none() };
+  await factors.secondFactors.disable(user.id);
+  await factors.audit.record(
+    { event: 'admin.reset_second_factor', facts: { totp: status.totp } },
+    who,
+  );
+  return {
+    screen: userScreen,
+    outcome: info(
+      'Reset two-step verification: their authenticator app and recovery codes no longer work.',
+    ),
+  };
+}
+
 /** What a user's page is read from. */
 export interface UserPageDeps {
   admin: Pick<AdminService, 'userDetail' | 'groups' | 'accounts'>;
+  factors: Pick<FactorDeps, 'passkeys' | 'secondFactors'>;
   tokenMaxLifetimeMs: number;
   passwords: boolean;
   now: () => number;
@@ -245,6 +332,8 @@ export interface UserPageDeps {
 export interface Extras {
   formError?: FormError;
   issuedToken?: ActionResult['issuedToken'];
+  /** A question the last action asks before it changes anything. */
+  confirm?: AdminConfirm;
 }
 
 export async function userPage(
@@ -257,7 +346,14 @@ export async function userPage(
   const groups = (await deps.admin.groups.groupsOfUser(userId)) ?? [];
   const all = await deps.admin.groups.listGroups();
   const { accounts } = deps.admin;
+  const [passkeys, twoStep] = await Promise.all([
+    deps.factors.passkeys.list(userId),
+    deps.factors.secondFactors.status(userId),
+  ]);
   return {
+    passkeys,
+    twoStep,
+    confirm: extras.confirm ?? null,
     detail,
     groups,
     addable: all.filter((g) => g.editable && g.id && !groups.some((mine) => mine.id === g.id)),

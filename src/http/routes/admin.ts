@@ -16,7 +16,13 @@ import { readForm } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
-import { type Extras, isPanelAction, runPanelAction, userPage } from './admin-actions.js';
+import {
+  type Extras,
+  type FactorDeps,
+  isPanelAction,
+  runPanelAction,
+  userPage,
+} from './admin-actions.js';
 import { currentSession, type SessionReader } from './session-routes.js';
 
 /** What "Explain access" evaluates: the policy the checks use and the rules as written. */
@@ -54,6 +60,8 @@ export interface AdminRouteDeps extends SessionReader, PageDeps {
   tokenMaxLifetimeMs: number;
   /** For "expired" in a user's tokens table. */
   now: () => number;
+  /** A user's passkeys and TOTP: listed on their page, removable. */
+  factors: FactorDeps;
 }
 
 export interface AdminRoutes {
@@ -229,6 +237,7 @@ async function adminAction(
   if (isPanelAction(action)) {
     const result = await runPanelAction(action, {
       admin: deps.admin,
+      factors: deps.factors,
       actor,
       form,
       source,
@@ -245,6 +254,7 @@ async function adminAction(
     await renderAdmin(deps, req, res, actor, next, result.outcome, {
       formError: result.formError,
       issuedToken: result.issuedToken,
+      ...(screen.kind === 'user' && screen.confirm ? { confirm: screen.confirm } : {}),
     });
     return;
   }

@@ -1,8 +1,9 @@
 import { html, type SafeHtml } from '../../html.js';
-import type { AuditEntry } from '../../ports/store.js';
+import type { AuditEntry, PasskeyRecord } from '../../ports/store.js';
 import type { UserDetail } from '../../services/admin.js';
 import type { GroupMembership, GroupRow } from '../../services/admin-groups.js';
 import type { AppTokenInfo } from '../../services/app-tokens.js';
+import type { SecondFactorStatus } from '../../services/second-factor.js';
 import {
   adminCell,
   type FormError,
@@ -14,6 +15,7 @@ import {
   panelForm,
   sourceBadge,
   statusBadges,
+  userUrl,
 } from './admin-common.js';
 import { loginMethodName } from './login-method-name.js';
 import { describeUserAgent } from './user-agent.js';
@@ -25,8 +27,20 @@ export interface ExpiryChoice {
   label: string;
 }
 
+/** A question an action asks before it changes anything (the answer's form has `confirm=yes`). */
+export type AdminConfirm =
+  | { kind: 'remove_passkey'; passkeyId: string; name: string }
+  | { kind: 'remove_all_passkeys'; count: number }
+  | { kind: 'reset_second_factor' };
+
 export interface UserPageView {
   detail: UserDetail;
+  /** The user's passkeys, oldest first. */
+  passkeys: readonly PasskeyRecord[];
+  /** Their TOTP and recovery codes. */
+  twoStep: SecondFactorStatus;
+  /** Shown on top when the last action asks first. */
+  confirm: AdminConfirm | null;
   /** The user's groups with their sources; null when they could not be read. */
   groups: readonly GroupMembership[];
   /** Admin-panel groups the user is not in, for "Add to group". */
@@ -255,6 +269,95 @@ ${activity.map(
 }`;
 }
 
+/** "Are you sure?" on top of the user's page, with the button that does it and a way back. */
+function confirmBlock(ctx: PanelContext, view: UserPageView, confirm: AdminConfirm): SafeHtml {
+  const user = view.detail.row.user;
+  const hidden: Record<string, string> = { user: user.id, view: user.id, confirm: 'yes' };
+  let question: string;
+  let detail: string;
+  let label: string;
+  if (confirm.kind === 'remove_passkey') {
+    hidden.passkey = confirm.passkeyId;
+    question = `Remove the passkey “${confirm.name}” of ${user.email}?`;
+    detail = 'It is refused at once, on every instance. They can still sign in another way.';
+    label = 'Remove passkey';
+  } else if (confirm.kind === 'remove_all_passkeys') {
+    question = `Remove all ${confirm.count} passkeys of ${user.email}?`;
+    detail =
+      'Every one is refused at once, on every instance. Use this when a device is lost or the account was taken over.';
+    label = 'Remove all passkeys';
+  } else {
+    question = `Reset two-step verification of ${user.email}?`;
+    detail =
+      'Their authenticator app and recovery codes stop working. When a second step is required, they set up a new one at their next password sign-in.';
+    label = 'Reset two-step verification';
+  }
+  return html`<section class="issued" aria-labelledby="confirm-heading">
+<h2 id="confirm-heading">${question}</h2>
+<p>${detail}</p>
+${panelForm(
+  ctx,
+  confirm.kind,
+  hidden,
+  html`<button type="submit" class="danger">${label}</button>
+<a href="${userUrl(ctx.prefix, user.id)}">Cancel</a>`,
+  { row: true },
+)}
+</section>`;
+}
+
+function passkeysSection(ctx: PanelContext, view: UserPageView): SafeHtml {
+  const user = view.detail.row.user;
+  const { passkeys } = view;
+  return html`<h2 id="user-passkeys">Passkeys</h2>
+${
+  passkeys.length === 0
+    ? html`<p class="muted">No passkeys.</p>`
+    : html`<div class="table-wrap"><table aria-labelledby="user-passkeys">
+<thead><tr><th scope="col">Name</th><th scope="col" class="wide-only">Added</th><th scope="col">Last used</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
+<tbody>
+${passkeys.map(
+  (p) => html`<tr>
+<td>${p.name}${p.backedUp ? html` <span class="badge info">synced</span>` : ''}</td>
+<td class="wide-only">${when(p.createdAt)}</td>
+<td>${p.lastUsedAt === null ? 'never' : when(p.lastUsedAt)}</td>
+<td>${panelForm(
+    ctx,
+    'remove_passkey',
+    { user: user.id, view: user.id, passkey: p.id },
+    html`<button type="submit" class="small danger secondary" aria-label="Remove the passkey ${p.name}">Remove</button>`,
+  )}</td>
+</tr>`,
+)}
+</tbody></table></div>
+${panelForm(ctx, 'remove_all_passkeys', { user: user.id, view: user.id }, html`<button type="submit" class="danger secondary">Remove all passkeys</button>`, { row: true })}`
+}`;
+}
+
+function twoStepSection(ctx: PanelContext, view: UserPageView): SafeHtml {
+  const user = view.detail.row.user;
+  const { twoStep } = view;
+  const status =
+    twoStep.totp === 'confirmed'
+      ? html`<span class="badge info">on</span>${twoStep.confirmedAt === null ? '' : html` since ${when(twoStep.confirmedAt)}`}; ${twoStep.recoveryCodesLeft} recovery codes left`
+      : twoStep.totp === 'pending'
+        ? html`<span class="badge">off</span> set-up begun, not finished`
+        : html`<span class="badge">off</span>`;
+  return html`<h2>Two-step verification</h2>
+<dl><dt>Authenticator app</dt><dd>${status}</dd></dl>
+${
+  twoStep.totp === 'none'
+    ? ''
+    : panelForm(
+        ctx,
+        'reset_second_factor',
+        { user: user.id, view: user.id },
+        html`<button type="submit" class="danger secondary">Reset two-step verification</button>`,
+        { row: true },
+      )
+}`;
+}
+
 /** One user's page; `explain` is the "Explain access" section (admin-page.ts). */
 export function userSection(
   ctx: PanelContext,
@@ -266,6 +369,7 @@ export function userSection(
   const { row } = detail;
   const user = row.user;
   return html`<p><a href="${listUrl(ctx.prefix, ctx.search)}">← All users</a> · <a href="${groupsUrl(ctx.prefix)}">Groups</a></p>
+${view.confirm ? confirmBlock(ctx, view, view.confirm) : ''}
 <h2>${user.email}</h2>
 <dl>
 <dt>Username</dt><dd>${user.username}</dd>
@@ -280,6 +384,8 @@ ${usernameForm(ctx, detail, error)}
 ${groupsSection(ctx, view)}
 ${view.tokens ? tokensSection(ctx, view, view.tokens, error) : ''}
 ${view.passwords ? html`<h2>Password</h2>${passwordForm(ctx, detail)}` : ''}
+${passkeysSection(ctx, view)}
+${view.passwords || view.twoStep.totp !== 'none' ? twoStepSection(ctx, view) : ''}
 ${explain}
 ${sessionsSection(ctx, detail)}
 ${activitySection(detail.activity)}`;
