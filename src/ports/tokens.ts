@@ -3,11 +3,29 @@ export interface TokenRecord {
   email: string;
   rd: string;
   expiresAt: number;
-  purpose: 'magic_link' | 'oidc_state';
+  purpose: 'magic_link' | 'oidc_state' | 'second_factor';
   /** `magic_link` only: the stamp `nextLinkStamp` gave it; absent on records from before stamps. */
   issuedAt?: number;
+  /**
+   * Until when the store keeps the record (never before `expiresAt`, the default): a link clicked
+   * after it expired can then be told "expired" rather than "not valid". Past `expiresAt` the
+   * record is only ever read by `readToken`; consume and peek treat it as gone.
+   */
+  keepUntil?: number;
   /** `oidc_state` only: what the callback checks, kept server-side (never in the browser). */
   oidc?: OidcStateData;
+  /** `second_factor` only: a sign-in whose password was right, waiting for its second step. */
+  secondFactor?: PendingSecondFactor;
+}
+
+/**
+ * A half-done password sign-in (no session exists yet): whose, and which step is next. `verify`:
+ * a TOTP or recovery code; `enrol`: set up TOTP first (`auth.basic.second_factor: required`);
+ * `enrolled`: TOTP confirmed and recovery codes shown, the session starts on "continue".
+ */
+export interface PendingSecondFactor {
+  userId: string;
+  stage: 'verify' | 'enrol' | 'enrolled';
 }
 
 /** One OIDC sign-in in flight, keyed by the hash of its `state`. */
@@ -27,6 +45,13 @@ export interface TokenStore {
   consumeToken(hash: string): Promise<TokenRecord | null>;
   /** The unexpired record, left in place (the magic-link confirm page names its account). */
   peekToken(hash: string): Promise<TokenRecord | null>;
+  /**
+   * The record as kept, expired or not (see `keepUntil`), left exactly as it was: no write, no
+   * change to its lifetime. For telling a dead link's reason; never for deciding to sign in.
+   */
+  readToken(hash: string): Promise<TokenRecord | null>;
   /** Marks a key used until `expiresAt`; true only for the first caller (for signed, stateless tokens). */
   markUsed(key: string, expiresAt: number): Promise<boolean>;
+  /** Whether `markUsed` holds a mark on `key` now; a read only, the mark is left as it was. */
+  isMarkedUsed(key: string): Promise<boolean>;
 }

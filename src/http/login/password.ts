@@ -11,8 +11,9 @@ import type { Handler } from '../handler.js';
 import type { TrustedProxies } from '../request.js';
 import { emailFormOpening, typedEmail as typed } from './email-form.js';
 import type { FinishLogin } from './finish-login.js';
-import type { LoginControlInput, LoginMethod } from './method.js';
+import type { LoginControlInput, LoginMethod, LoginRoute } from './method.js';
 import type { RenderLoginPage } from './page.js';
+import type { TotpLogin } from './totp-login.js';
 
 export interface PasswordMethodDeps {
   checker: Pick<PasswordChecker, 'check'>;
@@ -22,6 +23,11 @@ export interface PasswordMethodDeps {
   redirectPolicy: RedirectPolicy;
   loginPage: RenderLoginPage;
   finish: FinishLogin;
+  /**
+   * `auth.basic.second_factor` other than `off`: the step after a right password, and its routes
+   * (`/totp…`) with the signed-in set-up page. Null: a right password signs in at once.
+   */
+  secondFactor: { login: TotpLogin; setup: LoginRoute } | null;
 }
 
 /** `basic`: email + password, POSTed to `/auth/basic`. */
@@ -52,7 +58,9 @@ export function createPasswordMethod(deps: PasswordMethodDeps): LoginMethod {
       });
     switch (outcome.kind) {
       case 'ok':
-        await finish(req, res, outcome.user, 'basic', rd);
+        if (deps.secondFactor)
+          await deps.secondFactor.login.afterPassword(req, res, outcome.user, rd);
+        else await finish(req, res, outcome.user, 'basic', rd);
         return;
       case 'invalid': {
         const subject = outcome.user ?? typedParty;
@@ -109,6 +117,9 @@ export function createPasswordMethod(deps: PasswordMethodDeps): LoginMethod {
 <input id="basic-password" name="password" type="password" autocomplete="current-password" required maxlength="${MAX_PASSWORD_LENGTH}">
 <button type="submit">Sign in with password</button>
 </form>`,
-    routes: [{ path: '/basic', POST: handle }],
+    routes: [
+      { path: '/basic', POST: handle },
+      ...(deps.secondFactor ? [...deps.secondFactor.login.routes, deps.secondFactor.setup] : []),
+    ],
   };
 }

@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { html } from '../../html.js';
+import type { SecondFactorService } from '../../services/second-factor.js';
+import type { LiveSession, SessionService } from '../../services/sessions.js';
+import { readForm, refuseRepeated } from '../body.js';
+import type { Handler, PageDeps } from '../handler.js';
+import { renderPage } from '../pages.js';
+import { redirect, sendJson, wantsJson } from '../respond.js';
+import { currentSession } from '../routes/session-routes.js';
+import type { SessionCookie } from '../session-cookie.js';
+import type { PageMessage } from '../views/login-page.js';
+import { recoveryCodesBody, totpEnrolBody } from '../views/totp-enrol.js';
+import type { LoginRoute } from './method.js';
+import { MESSAGES, tooMany, typedCode } from './totp-login.js';
+
+export interface TotpSetupDeps extends PageDeps {
+  cookie: SessionCookie;
+  sessions: Pick<SessionService, 'resolve'>;
+  secondFactor: Pick<SecondFactorService, 'beginTotpEnrolment' | 'confirmTotpEnrolment'>;
+  /** Public base of portcullis' pages (origin + path prefix): the sign-in rd back here. */
+  baseUrl: string;
+}
+
+/**
+ * `/auth/totp/setup`: a signed-in user turns on TOTP (linked from the account page), then sees
+ * the recovery codes once and goes back to `/auth/account`. Enrolling does not add `otp` to the
+ * current session: a stolen session could otherwise satisfy `require: [mfa]` by enrolling a
+ * TOTP of its own. Turning TOTP off or new recovery codes are the account page's business.
+ */
+export function createTotpSetup(deps: TotpSetupDeps): LoginRoute {
+  const { prefix } = deps;
+  const action = `${prefix}/totp/setup`;
+  const account = `${prefix}/account`;
+
+  const signedIn = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<LiveSession | null> => {
+    const lookup = await currentSession(deps, req);
+    if (lookup?.kind === 'valid') return lookup.live;
+    const login = `${prefix}/login?rd=${encodeURIComponent(`${deps.baseUrl}/totp/setup`)}`;
+    if (wantsJson(req)) sendJson(req, res, 401, { error: 'unauthenticated', login_url: login });
+    else redirect(res, 303, login);
+    return null;
+  };
+
+  const alreadyOn = (req: IncomingMessage, res: ServerResponse) =>
+    renderPage(
+      deps.chrome,
+      req,
+      res,
+      200,
+      'Two-step verification',
+      html`<h1>Two-step verification</h1>
+<p class="message info" role="status">Two-step verification is already on for your account.</p>
+<p>To move it to another phone, turn it off on your account page first, then set it up again.</p>
+<a class="button" href="${account}">Back to your account</a>`,
+    );
+
+  const enrolPage = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    live: LiveSession,
+    state: { status?: number; message?: PageMessage; fresh: boolean },
+    headers: string[] = [],
+  ) => {
+    let enrolment: { qrSvg: string; secret: string } | null = null;
+    if (state.fresh) {
+      const begun = await deps.secondFactor.beginTotpEnrolment({
+        id: live.user.id,
+        email: live.user.email,
+      });
+      if (!begun.ok) return alreadyOn(req, res);
+      enrolment = { qrSvg: begun.qrSvg, secret: begun.secret };
+    }
+    renderPage(
+      deps.chrome,
+      req,
+      res,
+      state.status ?? 200,
+      'Set up two-step verification',
+      totpEnrolBody({
+        action,
+        csrf: deps.csrf.token(req).token,
+        reason: 'setup',
+        enrolment,
+        restartHref: action,
+        cancelHref: account,
+        message: state.message ?? null,
+      }),
+      headers,
+    );
+  };
+
+  const show: Handler = async (req, res) => {
+    const live = await signedIn(req, res);
+    if (live) await enrolPage(req, res, live, { fresh: true });
+  };
+
+  const confirm: Handler = async (req, res) => {
+    const form = await readForm(req);
+    refuseRepeated(form, ['code', 'csrf']);
+    const live = await signedIn(req, res);
+    if (!live) return;
+    // An account change: the token bound to this session, as on the account page.
+    deps.csrf.requireSessionToken(req, form);
+    const result = await deps.secondFactor.confirmTotpEnrolment(
+      live.user.id,
+      typedCode(form.get('code')),
+    );
+    if (result.ok) {
+      renderPage(
+        deps.chrome,
+        req,
+        res,
+        200,
+        'Save your recovery codes',
+        recoveryCodesBody({
+          codes: result.recoveryCodes,
+          next: { kind: 'link', href: account },
+        }),
+      );
+      return;
+    }
+    if (result.reason === 'rate_limited') {
+      const limited = tooMany(result.retryAfterMs);
+      await enrolPage(
+        req,
+        res,
+        live,
+        { status: 429, fresh: false, message: limited.message },
+        limited.headers,
+      );
+      return;
+    }
+    if (result.reason === 'not_pending') {
+      await enrolPage(req, res, live, {
+        status: 409,
+        fresh: true,
+        message: {
+          kind: 'error',
+          text: 'The set-up was restarted in another window. Scan this new QR code instead.',
+        },
+      });
+      return;
+    }
+    await enrolPage(req, res, live, {
+      status: 401,
+      fresh: false,
+      message: {
+        kind: 'error',
+        text: MESSAGES.bad_code,
+      },
+    });
+  };
+
+  return { path: '/totp/setup', GET: show, POST: confirm };
+}
