@@ -110,6 +110,12 @@ export abstract class ComposedStore implements Store {
   markUsed(key: string, expiresAt: number): Promise<boolean> {
     return this.tokens.markUsed(key, expiresAt);
   }
+  readToken(hash: string): Promise<TokenRecord | null> {
+    return this.tokens.readToken(hash);
+  }
+  isMarkedUsed(key: string): Promise<boolean> {
+    return this.tokens.isMarkedUsed(key);
+  }
 
   createAppToken(record: AppTokenRecord): Promise<void> {
     return this.appTokens.createAppToken(record);
@@ -228,8 +234,15 @@ export abstract class ComposedStore implements Store {
   listUsers(query: { search?: string; offset: number; limit: number }): Promise<UserPage> {
     return this.users.listUsers(query);
   }
-  deleteUser(id: string): Promise<void> {
-    return this.users.deleteUser(id);
+  /**
+   * The account and what only it could use: its passkeys (so the authenticator can register
+   * for another account later) and its second factors. Its sessions and app tokens are refused
+   * already (no such user) and expire by themselves.
+   */
+  async deleteUser(id: string): Promise<void> {
+    await this.users.deleteUser(id);
+    await this.passkeys.removeUserPasskeys(id);
+    await this.secondFactors.removeSecondFactors(id);
   }
 
   getGroup(id: string): Promise<Group | null> {

@@ -79,6 +79,28 @@ describe.each(kinds)('$name passkey store contract', (kind) => {
     expect(await peer.getPasskey(bare.id)).toEqual(bare);
   });
 
+  it('deleting a user removes their credentials (the IDs can be registered again) and second factors', async () => {
+    const { store, peer, clock } = await kind.open();
+    const user = await store.createUser({
+      id: `u-del-${randomBytes(4).toString('hex')}`,
+      email: `del-${randomBytes(4).toString('hex')}@example.com`,
+      name: 'Del',
+      groups: [],
+      active: true,
+      verified: true,
+      createdAt: clock.now(),
+      lastLoginAt: null,
+    });
+    const record = recordFor(user.id, clock);
+    expect(await store.createPasskey(record)).toBe(true);
+    expect(await store.setPendingTotp(user.id, 'sealed')).toBe(true);
+    await peer.deleteUser(user.id);
+    expect(await store.getPasskey(record.id)).toBeNull();
+    expect(await store.listUserPasskeys(user.id)).toEqual([]);
+    expect((await store.getSecondFactors(user.id))?.totp ?? null).toBeNull();
+    expect(await store.createPasskey({ ...record, userId: 'u-new' })).toBe(true);
+  });
+
   it('knows nothing of an unknown credential', async () => {
     const { store, clock } = await kind.open();
     await store.createPasskey(recordFor('u1', clock));
