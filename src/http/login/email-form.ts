@@ -21,11 +21,14 @@ export interface EmailFormOptions {
  */
 export function emailFormOpening(input: LoginControlInput, form: EmailFormOptions): SafeHtml {
   const describedBy = form.describedBy ? html` aria-describedby="${form.describedBy}"` : '';
+  // The address is the account name; `webauthn` (last, HTML autofill grammar) lets the browser
+  // list passkeys in this field's autofill too.
+  const autocomplete = input.webauthnAutofill ? 'username webauthn' : form.autocomplete;
   return html`<form method="post" action="${input.prefix}${form.action}" class="${form.className}">
 <input type="hidden" name="csrf" value="${input.csrf}">
 <input type="hidden" name="rd" value="${input.rd}">
 <label for="${form.fieldId}">Email address</label>
-<input id="${form.fieldId}" name="email" type="email" inputmode="email" autocomplete="${form.autocomplete}" autocapitalize="none" spellcheck="false" required maxlength="254" value="${input.email ?? ''}"${describedBy}${form.autofocus ? html` autofocus` : ''}>`;
+<input id="${form.fieldId}" name="email" type="email" inputmode="email" autocomplete="${autocomplete}" autocapitalize="none" spellcheck="false" required maxlength="254" value="${input.email ?? ''}"${describedBy}${form.autofocus ? html` autofocus` : ''}>`;
 }
 
 /** What goes back into the email field after an error: never more than an address can be. */

@@ -17,6 +17,11 @@ export interface LoginControlInput {
   csrf: string;
   /** What the person typed last time, to fill the form in again after an error. */
   email?: string;
+  /**
+   * Passkeys are enabled: email fields say `autocomplete="username webauthn"` so the browser
+   * offers passkeys in their autofill (conditional UI, started by the passkey script).
+   */
+  webauthnAutofill?: boolean;
 }
 
 /**
@@ -28,9 +33,19 @@ export interface LoginMethod {
   readonly id: LoginMethodId;
   /** Short name for logs and headings, e.g. "Email link". */
   readonly label: string;
-  /** The method's form or button. Must work without JavaScript. */
+  /** The method's form or button. Must work without JavaScript, unless `needsScript`. */
   renderControl(input: LoginControlInput): SafeHtml;
   readonly routes: readonly LoginRoute[];
+  /**
+   * Script URLs of ours the control needs (passkeys: `navigator.credentials` has no HTML form).
+   * The login page then loads them, and only then allows scripts (`script-src 'self'`).
+   */
+  readonly scripts?: readonly string[];
+  /**
+   * The control starts hidden and its script shows it (when the browser can use it), so the
+   * page without JavaScript shows no dead button and no stray "or" beside it.
+   */
+  readonly needsScript?: boolean;
 }
 
 /** The implemented methods that `enabled_auth` turns on, in its order. */

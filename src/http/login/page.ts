@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import type { Csrf } from '../csrf.js';
 import type { Handler } from '../handler.js';
-import { renderPage } from '../pages.js';
 import type { PageChrome } from '../problem.js';
 import { currentSession, type SessionReader } from '../routes/session-routes.js';
 import { loginPageBody, type PageMessage } from '../views/login-page.js';
 import type { LoginMethod } from './method.js';
+import { renderScriptedPage } from './passkey-page.js';
 
 /** Messages other pages send people here with (`?error=` / `?info=`). */
 export const LOGIN_MESSAGES: Record<string, PageMessage> = {
@@ -68,7 +68,11 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
     } catch {
       // The page must still let people ask for a link while the store has a hiccup.
     }
-    renderPage(
+    const methods = deps.methods();
+    // Scripts only when a method needs one (passkeys); the page is then the only one, with the
+    // enrolment offer, whose CSP allows our own scripts.
+    const scripts = [...new Set(methods.flatMap((method) => method.scripts ?? []))];
+    renderScriptedPage(
       deps.chrome,
       req,
       res,
@@ -78,11 +82,12 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
         prefix: deps.prefix,
         rd: options.rd,
         csrf: csrf.token,
-        methods: deps.methods(),
+        methods,
         message: options.message ?? null,
         email: options.email,
         signedInAs,
       }),
+      scripts,
       headers,
     );
   };

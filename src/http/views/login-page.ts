@@ -29,12 +29,33 @@ function shortTarget(rd: string): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
-/** The sign-in page body: one control per enabled method, in `enabled_auth` order. */
+const DIVIDER = html`<p class="divider" aria-hidden="true"><span>or</span></p>`;
+
+/**
+ * The sign-in page body: one control per enabled method, in `enabled_auth` order. A control
+ * that only its script can show (`needsScript`) is wrapped, hidden, with the divider on its
+ * side, so the page without JavaScript reads as if the method were not there.
+ */
 export function loginPageBody(view: LoginPageView): SafeHtml {
-  const controls = view.methods.map((method, index) => [
-    index > 0 ? html`<p class="divider" aria-hidden="true"><span>or</span></p>` : '',
-    method.renderControl({ prefix: view.prefix, rd: view.rd, csrf: view.csrf, email: view.email }),
-  ]);
+  const webauthnAutofill = view.methods.some((method) => method.id === 'passkey');
+  const input = {
+    prefix: view.prefix,
+    rd: view.rd,
+    csrf: view.csrf,
+    email: view.email,
+    webauthnAutofill,
+  };
+  const count = view.methods.length;
+  const controls = view.methods.map((method, index) => {
+    const control = method.renderControl(input);
+    if (method.needsScript) {
+      const inner = index === 0 ? [control, count > 1 ? DIVIDER : ''] : [DIVIDER, control];
+      return html`<div class="needs-script" data-needs-webauthn hidden>${inner}</div>`;
+    }
+    // The first visible control needs no divider when the one before it is hidden at first.
+    const afterHiddenFirst = index === 1 && view.methods[0]?.needsScript === true;
+    return [index > 0 && !afterHiddenFirst ? DIVIDER : '', control];
+  });
   return html`<h1>Sign in</h1>
 ${messageBlock(view.message)}
 ${
