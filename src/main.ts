@@ -19,7 +19,9 @@ import { UserService } from './services/users.js';
 
 const USAGE = `usage: portcullis <command> [options]
   serve [--config FILE] [--anonymous-mode]      start the server
-  check-config [--config FILE]                  validate the config and exit
+  check-config [--config FILE] [--send-test EMAIL]
+                                                validate the config and exit; --send-test also
+                                                sends one test mail (exit 1 and why if it fails)
   healthcheck [--config FILE]                   GET healthz where serve listens: exit 0 or 1
   login-url EMAIL [--rd URL] [--config FILE]    print a one-time login link for EMAIL
   hash-password                                 read a password on stdin, print its hash
@@ -87,13 +89,34 @@ async function serve(configPath: string | undefined, anonymousMode: boolean): Pr
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function checkConfig(configPath: string | undefined): void {
+async function checkConfig(
+  configPath: string | undefined,
+  sendTest: string | undefined,
+): Promise<void> {
   const config = load(configPath);
   for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
   const raw = config.raw;
   process.stdout.write(
     `config OK: ${config.path} — listen ${raw.server.listen}, public_url ${raw.server.public_url}, store ${describeStore(raw.store)}, login ${raw.auth.enabled_auth.join(',')}, ${raw.access.rules.length} access rule(s)${raw.anonymous_mode ? ', anonymous mode' : ''}\n`,
   );
+  if (sendTest === undefined) return;
+  const to = normalizeEmail(sendTest);
+  if (!to)
+    fail(`portcullis check-config: --send-test "${sendTest}" is not an email address`, EXIT_CONFIG);
+  const { sendTestMail } = await import('./mail/send-test.js');
+  const outcome = await sendTestMail(config, to, createLogger('silent'));
+  switch (outcome.kind) {
+    case 'sent':
+      process.stdout.write(`test mail sent to ${to} via ${outcome.via}\n`);
+      return;
+    case 'nothing_to_test':
+      process.stdout.write(
+        `auth.magic_link.mailer is ${outcome.mailer}: it sends no mail, so there is nothing to test\n`,
+      );
+      return;
+    case 'failed':
+      fail(`test mail to ${to} not sent: ${outcome.reason}`, 1);
+  }
 }
 
 async function loginUrl(
@@ -235,6 +258,7 @@ export async function main(argv: string[]): Promise<void> {
         expires: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        'send-test': { type: 'string' },
       },
     });
   } catch (error) {
@@ -251,6 +275,7 @@ export async function main(argv: string[]): Promise<void> {
     expires?: string;
     version?: boolean;
     help?: boolean;
+    'send-test'?: string;
   };
   if (values.version) {
     process.stdout.write(`${packageVersion()}\n`);
@@ -265,7 +290,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(values.config, values['anonymous-mode'] === true);
     case 'check-config':
-      return checkConfig(values.config);
+      return checkConfig(values.config, values['send-test']);
     case 'healthcheck':
       return healthcheckCli(values.config);
     case 'login-url':

@@ -18,5 +18,10 @@ export class LogMailer implements Mailer {
     );
   }
 
+  /** Nothing is sent over a network, so nothing can fail to be. */
+  lastDeliveryFailure(): null {
+    return null;
+  }
+
   async close(): Promise<void> {}
 }

@@ -10,5 +10,10 @@ export class ManualMailer implements Mailer {
 
   async send(_mail: LoginMail): Promise<void> {}
 
+  /** Nothing is sent over a network, so nothing can fail to be. */
+  lastDeliveryFailure(): null {
+    return null;
+  }
+
   async close(): Promise<void> {}
 }

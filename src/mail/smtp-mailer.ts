@@ -1,4 +1,5 @@
 import { createTransport, type Transporter } from 'nodemailer';
+import { classifySmtpFailure, type DeliveryFailure, DeliveryRecord } from './mail-failure.js';
 import { type LoginMail, MailError, type Mailer } from './mailer.js';
 
 /** `auth.magic_link.smtp.tls`, with the CA file already read. */
@@ -13,6 +14,21 @@ export interface SmtpTlsSettings {
 export interface SmtpOptions {
   timeoutMs?: number;
   tls?: SmtpTlsSettings;
+  /** The injected clock's `now`, for when a failure happened. */
+  now?: () => number;
+}
+
+/** Host and port the URL names (nodemailer's defaults: 465 for smtps://, else 587). */
+function targetOf(url: string): { host: string; port: string } {
+  try {
+    const parsed = new URL(url);
+    return {
+      host: parsed.hostname,
+      port: parsed.port || (parsed.protocol === 'smtps:' ? '465' : '587'),
+    };
+  } catch {
+    return { host: 'the mail server', port: '?' };
+  }
 }
 
 /** Sends over SMTP with nodemailer; the URL carries host, port, credentials and TLS mode. */
@@ -20,8 +36,12 @@ export class SmtpMailer implements Mailer {
   readonly kind = 'smtp' as const;
   readonly delivers = true;
   private readonly transport: Transporter;
+  private readonly target: { host: string; port: string };
+  private readonly record: DeliveryRecord;
 
   constructor(url: string, options: SmtpOptions = {}) {
+    this.target = targetOf(url);
+    this.record = new DeliveryRecord('smtp', options.now ?? Date.now);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const tls = options.tls;
     this.transport = createTransport({
@@ -54,8 +74,15 @@ export class SmtpMailer implements Mailer {
       });
     } catch (error) {
       const code = (error as { code?: string }).code;
-      throw new MailError('smtp', `${code ? `${code}: ` : ''}${(error as Error).message}`);
+      const reason = classifySmtpFailure(error, this.target);
+      this.record.failed(reason);
+      throw new MailError('smtp', `${code ? `${code}: ` : ''}${(error as Error).message}`, reason);
     }
+    this.record.succeeded();
+  }
+
+  lastDeliveryFailure(): DeliveryFailure | null {
+    return this.record.last();
   }
 
   async close(): Promise<void> {

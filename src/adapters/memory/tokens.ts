@@ -2,6 +2,10 @@ import type { Clock } from '../../core/clock.js';
 import type { TokenRecord, TokenStore } from '../../ports/tokens.js';
 import type { Sweeper } from './sweeper.js';
 
+function keptUntil(record: TokenRecord): number {
+  return Math.max(record.expiresAt, record.keepUntil ?? 0);
+}
+
 export class MemoryTokens implements TokenStore {
   private readonly tokens = new Map<string, TokenRecord>();
   /** Used-marker key to until when it holds. */
@@ -13,7 +17,7 @@ export class MemoryTokens implements TokenStore {
   ) {
     sweeper.add((now) => {
       for (const [hash, record] of this.tokens)
-        if (record.expiresAt <= now) this.tokens.delete(hash);
+        if (keptUntil(record) <= now) this.tokens.delete(hash);
       for (const [key, until] of this.used) if (until <= now) this.used.delete(key);
     });
   }
@@ -33,6 +37,16 @@ export class MemoryTokens implements TokenStore {
   async peekToken(hash: string): Promise<TokenRecord | null> {
     const record = this.tokens.get(hash);
     return record && record.expiresAt > this.clock.now() ? { ...record } : null;
+  }
+
+  async readToken(hash: string): Promise<TokenRecord | null> {
+    const record = this.tokens.get(hash);
+    return record && keptUntil(record) > this.clock.now() ? { ...record } : null;
+  }
+
+  async isMarkedUsed(key: string): Promise<boolean> {
+    const until = this.used.get(key);
+    return until !== undefined && until > this.clock.now();
   }
 
   async markUsed(key: string, expiresAt: number): Promise<boolean> {

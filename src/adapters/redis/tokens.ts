@@ -10,7 +10,8 @@ export class RedisTokens implements TokenStore {
       this.ctx.key('t', hash),
       JSON.stringify(record),
       'PX',
-      this.ctx.ttl(record.expiresAt),
+      // Kept past its expiry when the record asks (a late click is told "expired").
+      this.ctx.ttl(Math.max(record.expiresAt, record.keepUntil ?? 0)),
     );
   }
 
@@ -27,6 +28,20 @@ export class RedisTokens implements TokenStore {
     if (!data) return null;
     const record = JSON.parse(data) as TokenRecord;
     return record.expiresAt > this.ctx.clock.now() ? record : null;
+  }
+
+  async readToken(hash: string): Promise<TokenRecord | null> {
+    // GET leaves the key and its TTL untouched (unlike GETEX or a re-SET).
+    const data = await this.ctx.client.get(this.ctx.key('t', hash));
+    if (!data) return null;
+    const record = JSON.parse(data) as TokenRecord;
+    // The key's own TTL runs on Redis' clock; the injected one decides, as everywhere.
+    return Math.max(record.expiresAt, record.keepUntil ?? 0) > this.ctx.clock.now() ? record : null;
+  }
+
+  async isMarkedUsed(key: string): Promise<boolean> {
+    const until = await this.ctx.client.get(this.ctx.key('used', key));
+    return until !== null && Number(until) > this.ctx.clock.now();
   }
 
   async markUsed(key: string, expiresAt: number): Promise<boolean> {

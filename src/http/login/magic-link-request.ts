@@ -95,6 +95,16 @@ export function handleMagicLinkRequest(deps: MagicLinkRequestDeps): Handler {
         return;
       }
       case 'send_failed':
+        // The reason is for the admin (the user's trail on the panel, and the log line); the
+        // person sees the same words whatever it was. Unawaited, as for `link.issued`.
+        audit.recordUnawaited(
+          { event: 'link.send_failed', reason: outcome.reason },
+          {
+            actor: ANONYMOUS_ACTOR,
+            subject: outcome.account ?? { id: null, label: outcome.email },
+            source,
+          },
+        );
         await renderLoginPage(req, res, {
           status: 503,
           rd,

@@ -52,7 +52,11 @@ export type RequestOutcome =
   | { kind: 'accepted'; email: string; delivers: boolean; issuedTo?: User }
   | { kind: 'invalid_email' }
   | { kind: 'rate_limited'; retryAfterMs: number }
-  | { kind: 'send_failed'; email: string };
+  /**
+   * `reason`: the classified cause for the admin (audit trail, admin page), never shown to the
+   * person; `account`: the existing account the link was for, if any (whose trail it goes in).
+   */
+  | { kind: 'send_failed'; email: string; reason: string; account?: User };
 
 export interface LinkRequest {
   email: string;
@@ -116,10 +120,17 @@ export class MagicLinkRequests {
       await store.consumeToken(hashToken(token));
       const detail = error instanceof MailError ? error.message : (error as Error).message;
       logger.error(
-        { event: 'magic_link_send_failed', email, mailer: mailer.kind, detail },
+        {
+          event: 'magic_link_send_failed',
+          email,
+          mailer: mailer.kind,
+          reason: error instanceof MailError ? error.reason : null,
+          detail,
+        },
         'could not send sign-in link',
       );
-      return { kind: 'send_failed', email };
+      const reason = error instanceof MailError ? error.reason : `${mailer.kind} send failed`;
+      return { kind: 'send_failed', email, reason, ...(existing ? { account: existing } : {}) };
     }
     // The user is created only once the mail is out, so a failed send leaves nothing behind.
     const issuedTo = existing ?? (await users.findOrCreate(email));
