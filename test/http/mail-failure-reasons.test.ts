@@ -284,3 +284,38 @@ describe('a failed send reaches the admin, not the person', () => {
     expect(JSON.stringify(app.logs)).not.toContain('wrong@');
   });
 });
+
+describe('invite_only while mail is failing: a refused address looks like a known one', () => {
+  let app: LoggedApp;
+  let capture: SmtpCapture;
+  beforeAll(async () => {
+    capture = await startSmtpCapture({ auth: { user: 'mailer', pass: 'right' } });
+    app = await startLoggedApp({
+      auth: {
+        signup: 'invite_only',
+        magic_link: {
+          mailer: 'smtp',
+          from: 'Portcullis <login@example.com>',
+          smtp: { url: capture.url.replace('mailer:right@', 'mailer:wrong@') },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await capture?.close();
+  });
+
+  it('both get the same 503 page once a send has failed', async () => {
+    await app.ctx.users.findOrCreate('member@example.com');
+    const known = await app.askForLink('member@example.com');
+    const outsider = await app.askForLink('outsider@example.com');
+    expect(known.status).toBe(503);
+    expect(outsider.status).toBe(503);
+    const strip = (html: string, email: string) =>
+      html.replaceAll(email, 'ADDRESS').replace(/value="[A-Za-z0-9_-]{43}"/g, 'value="CSRF"');
+    expect(strip(await outsider.text(), 'outsider@example.com')).toBe(
+      strip(await known.text(), 'member@example.com'),
+    );
+  });
+});

@@ -100,6 +100,12 @@ export class MagicLinkRequests {
         'sign-in link not sent',
       );
       await pacer.pad(startedAt);
+      // While mail is failing, a known address gets "could not send"; an address refused here
+      // must get that too, or the difference tells who has an account (SPEC §3: same page).
+      const failing = mailer.lastDeliveryFailure();
+      if (failing !== null && failing.recoveredAt === null) {
+        return { kind: 'send_failed', email, reason: failing.reason };
+      }
       return { kind: 'accepted', email, delivers: mailer.delivers };
     }
     const url = await links.issue(email, input.rd);
