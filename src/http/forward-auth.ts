@@ -26,6 +26,7 @@ import { sendProblem } from './pages.js';
 import type { PageChrome } from './problem.js';
 import type { TrustedProxies } from './request.js';
 import { sendEmpty, sendPreparedEmpty } from './respond.js';
+import type { ForbiddenPages } from './routes/forbidden.js';
 import type { SessionCookie } from './session-cookie.js';
 
 export type { CheckNames, Dialect } from './check/dialects/shared.js';
@@ -45,15 +46,14 @@ export interface CheckEndpointDeps {
   chrome: PageChrome;
   /** Public base of portcullis' pages: where "log in" points. */
   baseUrl: string;
+  /** The 403 page of a signed-in person the rules refuse (Traefik and Caddy show its body). */
+  forbidden: Pick<ForbiddenPages, 'send'>;
 }
 
 const NO_STRIP: readonly string[] = [];
 
 const UNSENDABLE =
   'The request carries an Authorization header that cannot be passed on to the app unchanged.';
-
-const DENIED =
-  'You are signed in, but your account is not allowed here. Ask an administrator for access, or sign in with another account.';
 
 /**
  * One forward-auth endpoint: a dialect (which headers name the request, how "log in" is said)
@@ -154,10 +154,10 @@ class CheckEndpoint implements CheckCaller<ServerResponse, number> {
         { reason: answer.reason, rule: answer.rule, user: answer.identity.id },
         'denied',
       );
-      sendCheckError(deps.chrome, req, res, target, 403, 'forbidden', DENIED);
+      deps.forbidden.send(req, res, target, answer, verdict.credential === null);
       return;
     }
-    const login = loginUrl(deps.baseUrl, targetUrl(target));
+    const login = loginUrl(deps.baseUrl, targetUrl(target), answer);
     const challenge = deps.pipeline.challenge(req, verdict);
     // A request that carried a token is a client that cannot follow a redirect to a login page.
     if (tokenRefused(verdict)) this.dialect.sendTokenRefusal(req, res, target, login, challenge);

@@ -12,6 +12,7 @@ import {
 } from '../http/check/pipeline.js';
 import { sendProblem } from '../http/pages.js';
 import type { PageChrome } from '../http/problem.js';
+import type { ForbiddenPages } from '../http/routes/forbidden.js';
 import { failureMessage, type UpstreamFailure } from './upstream-failure.js';
 
 /** Every answer of the pipeline but "allow". */
@@ -22,6 +23,8 @@ export interface RequestRefusalDeps {
   logger: Logger;
   /** Public base of portcullis' pages: where "log in" points. */
   baseUrl: string;
+  /** The 403 page of a signed-in person the rules refuse. */
+  forbidden: Pick<ForbiddenPages, 'send'>;
 }
 
 /**
@@ -78,12 +81,11 @@ export class RequestRefusals {
         { reason: answer.reason, rule: answer.rule, user: answer.identity.id },
         'proxy: denied',
       );
-      const message = 'You are signed in, but not allowed to see this page.';
-      sendProblem(this.deps.chrome, req, res, 403, 'forbidden', message);
+      this.deps.forbidden.send(req, res, verdict.target, answer, verdict.credential === null);
       return;
     }
     const target = verdict.target;
-    const login = loginUrl(this.deps.baseUrl, targetUrl(target));
+    const login = loginUrl(this.deps.baseUrl, targetUrl(target), answer);
     // A client that sent a token cannot follow a redirect to a login page: always 401.
     if (tokenRefused(verdict)) sendTokenRefusal(req, res, target, login, challenge());
     else sendLoginAnswer(req, res, target, login, challenge());
@@ -124,7 +126,7 @@ export function refuseCheckedUpgrade(
       refuseUpgrade(socket, 401, { error: 'invalid_token' }, challenge());
       return;
     }
-    const login = loginUrl(baseUrl, targetUrl(target));
+    const login = loginUrl(baseUrl, targetUrl(target), answer);
     refuseUpgrade(socket, 401, { error: 'unauthenticated', login_url: login }, challenge());
     return;
   }

@@ -6,6 +6,7 @@ import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
 import type { CheckPipeline, HeaderFamily } from '../http/check/pipeline.js';
 import type { PageChrome } from '../http/problem.js';
 import type { TrustedProxies } from '../http/request.js';
+import type { ForbiddenPages } from '../http/routes/forbidden.js';
 import type { SessionCookie } from '../http/session-cookie.js';
 import type { SessionStore } from '../ports/sessions.js';
 import type { SessionService } from '../services/sessions.js';
@@ -64,6 +65,8 @@ export interface ReverseProxyDeps {
   /** Public base of portcullis' pages: where "log in" points. */
   baseUrl: string;
   logger: Logger;
+  /** The 403 page of a signed-in person the rules refuse. */
+  forbidden: Pick<ForbiddenPages, 'send'>;
 }
 
 /** What the two entry points share, built once by `createReverseProxy`. */
@@ -111,7 +114,12 @@ export function createReverseProxy(deps: ReverseProxyDeps): ReverseProxy {
   });
   const family = identityFamily(deps.headerNames);
   const headers = { preserveHost: settings.preserveHost, upstreamHost: url.host };
-  const refusals = new RequestRefusals({ chrome: deps.chrome, logger, baseUrl: deps.baseUrl });
+  const refusals = new RequestRefusals({
+    chrome: deps.chrome,
+    logger,
+    baseUrl: deps.baseUrl,
+    forbidden: deps.forbidden,
+  });
   const requests = new RequestPath({ family, pipeline, engine, refusals, headers, basePath });
   const upgrades = new UpgradePath({
     family,

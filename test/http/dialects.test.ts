@@ -393,7 +393,7 @@ describe('forward-auth dialects: one scenario table', () => {
         expect(JSON.parse(reply.body)).toMatchObject({ error: 'forbidden' });
       } else {
         expect(reply.headers['content-type']).toMatch(/^text\/html/);
-        expect(reply.body).toContain('not allowed here');
+        expect(reply.body).toContain('This account may not open this page');
       }
       return;
     }

@@ -145,7 +145,7 @@ describe('reverse proxy: requests', () => {
     const answer = await send(app.url, '/admin/settings', { headers: withCookie(cookie, NAV) });
     expect(answer.status).toBe(403);
     expect(answer.headers['content-type']).toContain('text/html');
-    expect(answer.body).toContain('not allowed');
+    expect(answer.body).toContain('may not open this page');
   });
 
   it('lets a bypass path through without a session, with no identity headers', async () => {

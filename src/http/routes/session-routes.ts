@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import { html } from '../../html.js';
 import type { AuditLog } from '../../services/audit.js';
 import type { Lookup, SessionService } from '../../services/sessions.js';
@@ -32,6 +33,8 @@ export interface SessionRouteDeps extends SessionReader, PageDeps {
   audit: Pick<AuditLog, 'record'>;
   /** Public base of portcullis' pages (origin + path prefix). */
   baseUrl: string;
+  /** Checks the `rd` a "sign in as someone else" form sends along. */
+  redirectPolicy: RedirectPolicy;
 }
 
 export interface SessionRoutes {
@@ -105,7 +108,14 @@ export function sessionRoutes(deps: SessionRouteDeps): SessionRoutes {
           await deps.audit.record({ event: 'session.ended', reason: 'logout', sessions: 1 }, who);
         }
       }
-      redirect(res, 303, `${prefix}/login?info=signed_out`, ['Set-Cookie', deps.cookie.clear()]);
+      // "Sign in as someone else" (the forbidden page) sends `rd`: the login page, then back there.
+      const rd = form.get('rd');
+      const back =
+        rd === null ? '' : `&rd=${encodeURIComponent(safeRedirect(rd, deps.redirectPolicy))}`;
+      redirect(res, 303, `${prefix}/login?info=signed_out${back}`, [
+        'Set-Cookie',
+        deps.cookie.clear(),
+      ]);
     },
   };
 }
