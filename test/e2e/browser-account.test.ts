@@ -278,7 +278,7 @@ describe('account page (Chromium, no JavaScript)', { timeout: 120_000 }, () => {
       expect(await dark.getByText('10 left').count()).toBe(1);
       expect(
         await dark.getByRole('link', { name: 'Add a passkey on this device' }).getAttribute('href'),
-      ).toBe(`/auth/passkey/enroll?rd=${encodeURIComponent('/auth/account')}`);
+      ).toBe(`/auth/passkey/enrol?rd=${encodeURIComponent('/auth/account')}`);
       await expectNoOverflow(dark);
       // The section and the two-step one below it, as the phone shows them scrolled there.
       await dark.evaluate("document.getElementById('passkeys').scrollIntoView()");

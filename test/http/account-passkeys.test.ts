@@ -141,8 +141,12 @@ describe.each([
     expect(body0).toContain('<h2 id="passkeys">Passkeys</h2>');
     expect(body0).toContain('You have no passkeys yet.');
     expect(body0).toContain(
-      `href="/auth/passkey/enroll?rd=${encodeURIComponent('/auth/account')}">Add a passkey on this device</a>`,
+      `href="/auth/passkey/enrol?rd=${encodeURIComponent('/auth/account')}">Add a passkey on this device</a>`,
     );
+    // The link leads somewhere: the offer, or the step-up it asks for first (never a 404).
+    const href = /href="([^"]*)">Add a passkey on this device/.exec(body0)?.[1] ?? '';
+    const followed = await client.get(href.replaceAll('&amp;', '&'), cookie);
+    expect([200, 303]).toContain(followed.status);
     await enrol(app, user, 'Pixel <8>', { backedUp: true });
     await enrol(app, user, 'YubiKey');
     const body = await (await client.get('/auth/account', cookie)).text();

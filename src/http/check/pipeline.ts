@@ -13,6 +13,7 @@ import {
   type Decision,
   decide,
   type IdentityConstraint,
+  STEP_UP,
 } from '../../core/decide.js';
 import { PortcullisError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
@@ -468,7 +469,18 @@ export function failureHeaders(failure: PortcullisError): string[] {
   return failure.code === 'store_unavailable' ? ['Retry-After', '1'] : [];
 }
 
-/** Where "log in" sends a person, back to `rd` afterwards. */
-export function loginUrl(baseUrl: string, rd: string | null): string {
-  return rd === null ? `${baseUrl}/login` : `${baseUrl}/login?rd=${encodeURIComponent(rd)}`;
+/**
+ * Where "log in" sends a person, back to `rd` afterwards. When `answer` is a step-up (a session
+ * that lacks a factor a rule requires) the URL says which one (`step_up=passkey|mfa`), so the
+ * login page asks for that factor instead of a new sign-in.
+ */
+export function loginUrl(baseUrl: string, rd: string | null, answer?: Answer): string {
+  const stepUp =
+    answer?.kind === 'login' && answer.reason === STEP_UP && answer.require !== undefined
+      ? `step_up=${answer.require}`
+      : null;
+  const query = [rd === null ? null : `rd=${encodeURIComponent(rd)}`, stepUp].filter(
+    (part) => part !== null,
+  );
+  return query.length === 0 ? `${baseUrl}/login` : `${baseUrl}/login?${query.join('&')}`;
 }

@@ -7,6 +7,7 @@ import { currentSession, type SessionReader } from '../routes/session-routes.js'
 import { loginPageBody, type PageMessage } from '../views/login-page.js';
 import type { LoginMethod } from './method.js';
 import { renderScriptedPage } from './passkey-page.js';
+import { parseStepUp, type StepUp } from './step-up.js';
 
 /** Messages other pages send people here with (`?error=` / `?info=`). */
 export const LOGIN_MESSAGES: Record<string, PageMessage> = {
@@ -41,6 +42,11 @@ export interface LoginPageDeps {
    * since their handlers answer with it.
    */
   methods: () => readonly LoginMethod[];
+  /**
+   * The step-up page, for `?step_up=` with a signed-in session; a function for the same reason
+   * as `methods`. Absent or null: `step_up` is ignored.
+   */
+  stepUp?: () => StepUp | null;
 }
 
 /** Renders the sign-in page; also the answer to a form that needs to be filled in again. */
@@ -95,6 +101,22 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
     render,
     async handle(req, res, query) {
       const rd = safeRedirect(query.get('rd'), deps.redirectPolicy);
+      // A session that lacks a factor a rule requires: the step-up page. Without a session,
+      // the sign-in page as always (a passkey sign-in brings the factor along).
+      const need = parseStepUp(query.get('step_up'));
+      const stepUp = need === null ? null : (deps.stepUp?.() ?? null);
+      if (need !== null && stepUp !== null) {
+        let lookup = null;
+        try {
+          lookup = await currentSession(deps.session, req);
+        } catch {
+          // The store has a hiccup: the sign-in page below still renders.
+        }
+        if (lookup?.kind === 'valid') {
+          await stepUp.render(req, res, lookup.live, need, rd);
+          return;
+        }
+      }
       const message = LOGIN_MESSAGES[query.get('error') ?? query.get('info') ?? ''] ?? null;
       await render(req, res, { rd, message });
     },

@@ -12,6 +12,7 @@ import { passkeyEnrolBody } from '../views/passkey-enrol.js';
 import { describeUserAgent } from '../views/user-agent.js';
 import type { PasskeyOffer } from './finish-login.js';
 import { renderScriptedPage } from './passkey-page.js';
+import { type RecentProof, stepUpUrl } from './step-up-recent.js';
 
 /** Set by "Not now": this browser is not asked again while it lasts. */
 export const PASSKEY_LATER_COOKIE = 'portcullis_passkey_later';
@@ -63,6 +64,8 @@ export interface PasskeyEnrolDeps extends PageDeps {
   secureCookies: boolean;
   /** The page's script URLs (passkeyScripts().urls). */
   scripts: readonly string[];
+  /** A session that has not proved itself lately is sent to a step-up first; null: never. */
+  recent?: RecentProof | null;
 }
 
 export interface PasskeyEnrolRoutes {
@@ -82,6 +85,13 @@ export function passkeyEnrolRoutes(deps: PasskeyEnrolDeps): PasskeyEnrolRoutes {
         return;
       }
       const user = lookup.live.user;
+      // The offer right after a sign-in passes (the sign-in is the proof); an old session
+      // confirms it is its owner first, then comes back here.
+      if (deps.recent && !(await deps.recent.isRecent(lookup.live.session))) {
+        const here = `${deps.prefix}${PASSKEY_ENROL_PATH}?rd=${encodeURIComponent(rd)}`;
+        redirect(res, 303, stepUpUrl(deps.prefix, here, 'recent'));
+        return;
+      }
       renderScriptedPage(
         deps.chrome,
         req,

@@ -147,6 +147,12 @@ export const PASSKEY_SCRIPT = `'use strict';
         const result = await call(root.dataset.verify, { response, rd: root.dataset.rd });
         window.location.assign(result.redirect);
       } catch (error) {
+        // An old session must confirm it is its owner first: the server names the page (ours).
+        const stepUp = error && error.data && error.data.step_up;
+        if (typeof stepUp === 'string' && stepUp[0] === '/' && stepUp[1] !== '/') {
+          window.location.assign(stepUp);
+          return;
+        }
         button.disabled = false;
         if (error && error.name === 'InvalidStateError') {
           say('This device already has a passkey for your account.');

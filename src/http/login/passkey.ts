@@ -1,8 +1,9 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readCookie, serializeCookie } from '../../core/cookies.js';
 import { PortcullisError } from '../../core/errors.js';
 import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import type { PasskeyStore } from '../../ports/passkeys.js';
+import type { Session } from '../../ports/sessions.js';
 import type { UserDirectory } from '../../ports/users.js';
 import type { AuditLog, AuditParty } from '../../services/audit.js';
 import { ANONYMOUS_ACTOR } from '../../services/audit.js';
@@ -18,6 +19,7 @@ import type { StartSession } from './finish-login.js';
 import type { LoginControlInput, LoginMethod } from './method.js';
 import { PASSKEY_ENROL_PATH, passkeyDeviceName, passkeyEnrolRoutes } from './passkey-enrol.js';
 import { passkeyScripts } from './passkey-script.js';
+import { type RecentProof, stepUpUrl } from './step-up-recent.js';
 
 /*
  * `passkey`: WebAuthn ceremonies over JSON for the page's script (src/http/login/passkey-script.ts).
@@ -39,8 +41,8 @@ import { passkeyScripts } from './passkey-script.js';
 
 const LOGIN_CHALLENGE_COOKIE = 'portcullis_passkey_login';
 const REGISTER_CHALLENGE_COOKIE = 'portcullis_passkey_register';
-const CSRF_HEADER = 'x-csrf-token';
-const JSON_LIMITS = { maxBytes: 64 * 1024, maxDepth: 8 };
+export const CSRF_HEADER = 'x-csrf-token';
+export const JSON_LIMITS = { maxBytes: 64 * 1024, maxDepth: 8 };
 
 /**
  * Sign-in options per client address: each writes a challenge to the store for its lifetime.
@@ -72,6 +74,11 @@ export interface PasskeyMethodDeps extends PageDeps {
   secureCookies: boolean;
   /** The challenge lifetime: the challenge cookie's Max-Age. */
   challengeTtlMs: number;
+  /**
+   * Adding a passkey needs a recent sign-in or step-up (a stolen session must not add its
+   * thief's key); absent or null: no such check.
+   */
+  recent?: RecentProof | null;
 }
 
 interface CeremonyBody {
@@ -84,7 +91,7 @@ interface CeremonyBody {
  * sibling subdomain and a sandboxed frame all send another one or `null`), no
  * `Sec-Fetch-Site` other than same-origin, and a JSON content type, which no HTML form can send.
  */
-function checkScriptCall(req: IncomingMessage, origins: readonly string[]): void {
+export function checkScriptCall(req: IncomingMessage, origins: readonly string[]): void {
   const origin = req.headers.origin;
   if (typeof origin !== 'string' || !origins.includes(origin)) {
     throw new PortcullisError('csrf', `passkey call from origin ${origin ?? '-'}`);
@@ -100,7 +107,7 @@ function checkScriptCall(req: IncomingMessage, origins: readonly string[]): void
   }
 }
 
-async function readCeremony(req: IncomingMessage): Promise<CeremonyBody> {
+export async function readCeremony(req: IncomingMessage): Promise<CeremonyBody> {
   const body = await readJson(req, JSON_LIMITS);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new PortcullisError('bad_request', 'passkey body not an object');
@@ -113,14 +120,18 @@ async function readCeremony(req: IncomingMessage): Promise<CeremonyBody> {
 }
 
 /** The credential ID a response names, if it looks like one (for the audit trail only). */
-function credentialIdOf(response: unknown): string | null {
+export function credentialIdOf(response: unknown): string | null {
   if (typeof response !== 'object' || response === null) return null;
   const id = (response as Record<string, unknown>).id;
   return typeof id === 'string' && /^[A-Za-z0-9_-]{1,1364}$/.test(id) ? id : null;
 }
 
 /** What the person reads for each refusal; the reason itself goes to the log and audit. */
-function refusalAnswer(refusal: PasskeyRefused): { status: number; code: string; message: string } {
+export function refusalAnswer(refusal: PasskeyRefused): {
+  status: number;
+  code: string;
+  message: string;
+} {
   switch (refusal.reason) {
     case 'unknown_credential':
       return {
@@ -176,7 +187,26 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
       req,
       new URLSearchParams({ csrf: typeof header === 'string' ? header : '' }),
     );
-    return lookup.live.user;
+    return lookup.live;
+  };
+
+  /**
+   * Refuses (403, with the step-up page's URL for the script to go to) a registration by a
+   * session that has not proved itself lately; true when it did.
+   */
+  const refuseStale = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    session: Session,
+  ): Promise<boolean> => {
+    if (!deps.recent || (await deps.recent.isRecent(session))) return false;
+    req.resume();
+    sendJson(req, res, 403, {
+      error: 'step_up_required',
+      message: 'Before adding a passkey, confirm it is you: you signed in a while ago.',
+      step_up: stepUpUrl(prefix, `${prefix}/account`, 'recent'),
+    });
+    return true;
   };
 
   /** Audits a refused sign-in under the credential owner's name when the credential is known. */
@@ -263,7 +293,8 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
   };
 
   const registerOptions: Handler = async (req, res) => {
-    const user = await enrollingUser(req);
+    const { user, session } = await enrollingUser(req);
+    if (await refuseStale(req, res, session)) return;
     await readJson(req, JSON_LIMITS);
     const { options, challengeId } = await passkeys.registrationOptions(user);
     sendJson(req, res, 200, { options }, [
@@ -273,7 +304,8 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
   };
 
   const register: Handler = async (req, res) => {
-    const user = await enrollingUser(req);
+    const { user, session } = await enrollingUser(req);
+    if (await refuseStale(req, res, session)) return;
     const body = await readCeremony(req);
     const challengeId = readCookie(req.headers.cookie, REGISTER_CHALLENGE_COOKIE);
     const clear = ['Set-Cookie', challengeCookie(REGISTER_CHALLENGE_COOKIE, '', 0)];
@@ -313,6 +345,7 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
     redirectPolicy: deps.redirectPolicy,
     secureCookies: deps.secureCookies,
     scripts: scripts.urls,
+    recent: deps.recent ?? null,
   });
 
   return {

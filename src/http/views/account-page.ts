@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from '../../html.js';
 import type { Session } from '../../ports/sessions.js';
+import { PASSKEY_ENROL_PATH } from '../login/passkey-enrol.js';
 import { loginMethodName } from './login-method-name.js';
 import { describeUserAgent } from './user-agent.js';
 import { when } from './when.js';
@@ -202,7 +203,7 @@ ${view.expiryChoices.map((c) => html`<option value="${c.value}"${c.value === sel
 
 /** Where "Add a passkey" leads: the enrolment page, coming back here afterwards. */
 export function passkeyEnrolUrl(prefix: string): string {
-  return `${prefix}/passkey/enroll?rd=${encodeURIComponent(`${prefix}/account`)}`;
+  return `${prefix}${PASSKEY_ENROL_PATH}?rd=${encodeURIComponent(`${prefix}/account`)}`;
 }
 
 /** Where "Set up" leads: the TOTP enrolment page. */
