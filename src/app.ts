@@ -17,16 +17,24 @@ import { Csrf } from './http/csrf.js';
 import { createCheckHandlers } from './http/forward-auth.js';
 import type { PageDeps } from './http/handler.js';
 import { Lifecycle } from './http/lifecycle.js';
-import { createFinishLogin, type FinishLogin } from './http/login/finish-login.js';
+import {
+  createFinishLogin,
+  createStartSession,
+  type FinishLogin,
+  type StartSession,
+} from './http/login/finish-login.js';
 import { createMagicLinkMethod } from './http/login/magic-link.js';
 import { magicRedeemRoutes } from './http/login/magic-link-redeem.js';
 import { type LoginMethod, orderLoginMethods } from './http/login/method.js';
 import type { OidcMethodOptions } from './http/login/oidc.js';
 import { createLoginPage, type RenderLoginPage } from './http/login/page.js';
+import { createStepUp } from './http/login/step-up.js';
+import { RecentProofs } from './http/login/step-up-recent.js';
 import { type PageChrome, pageChrome } from './http/problem.js';
 import { TrustedProxies } from './http/request.js';
 import { accountRoutes } from './http/routes/account.js';
 import { adminRoutes } from './http/routes/admin.js';
+import { ForbiddenPages } from './http/routes/forbidden.js';
 import { oauth2CompatRoutes } from './http/routes/oauth2-compat.js';
 import { sessionRoutes } from './http/routes/session-routes.js';
 import { createScimHandler } from './http/scim/handlers.js';
@@ -48,7 +56,9 @@ import { AdminService } from './services/admin.js';
 import { AppTokenService } from './services/app-tokens.js';
 import { AuditLog } from './services/audit.js';
 import { LoginLinks } from './services/login-links.js';
+import { PASSKEY_CHALLENGE_TTL_MS, PasskeyService } from './services/passkeys.js';
 import { RateLimiter } from './services/rate-limit.js';
+import { SecondFactorService } from './services/second-factor.js';
 import { SessionService } from './services/sessions.js';
 import { UserService } from './services/users.js';
 import { keepNextTickShape } from './tick-shape.js';
@@ -56,8 +66,11 @@ import { keepNextTickShape } from './tick-shape.js';
 export interface AppOptions {
   clock?: Clock;
   logger?: Logger;
-  /** Override the listen address (tests use port 0). */
-  listen?: { host: string; port: number };
+  /**
+   * Override the listen address (tests use port 0). `false`: bind nothing; tests hand requests
+   * to `server`'s 'request' listener in-process, and `url` is `http://in-process`.
+   */
+  listen?: { host: string; port: number } | false;
 }
 
 /**
@@ -73,6 +86,10 @@ export interface AppServices {
   loginLinks: LoginLinks;
   admin: AdminService;
   audit: AuditLog;
+  /** WebAuthn ceremonies and the users' passkeys (one instance per process). */
+  passkeys: PasskeyService;
+  /** TOTP and recovery codes (one instance per process). */
+  secondFactors: SecondFactorService;
   clock: Clock;
   logger: Logger;
   policy: AccessPolicy;
@@ -98,13 +115,16 @@ export interface App {
 
 /** Opens the configured store; for Redis, waits briefly for it but starts anyway (checks answer 503 until it is up). */
 export async function openStore(config: Config, clock: Clock, logger: Logger): Promise<Store> {
-  if (!storeIsRedis(config.raw.store)) return new MemoryStore(clock);
+  // A user named like anonymous_user would pass as nobody in anonymous mode: no account gets it.
+  const reservedUsernames = [config.raw.anonymous_user.id];
+  if (!storeIsRedis(config.raw.store)) return new MemoryStore(clock, { reservedUsernames });
   const store = new RedisStore({
     url: config.raw.store.url,
     sentinel: config.raw.store.sentinel,
     cluster: config.raw.store.cluster,
     keyPrefix: config.raw.store.key_prefix,
     clock,
+    reservedUsernames,
   });
   try {
     await store.waitUntilReady(5000);
@@ -129,9 +149,18 @@ interface LoginParts {
   chrome: PageChrome;
   loginPage: RenderLoginPage;
   finish: FinishLogin;
+  /** Starts a session without answering (passkey sign-in answers JSON). */
+  startSession: StartSession;
   redirectPolicy: RedirectPolicy;
   productName: string;
   baseUrl: string;
+  cookie: SessionCookie;
+  /** TOTP second factor for `basic` (`auth.basic.second_factor`). */
+  secondFactors: SecondFactorService;
+  /** Whether a user has a passkey (counts as a second factor); null when `passkey` is not enabled. */
+  passkeys: PasskeyService | null;
+  /** Whether a session signed in or stepped up lately (adding a passkey asks for it). */
+  recent: RecentProofs;
 }
 
 /**
@@ -185,6 +214,42 @@ async function buildLoginMethods(config: Config, parts: LoginParts): Promise<Log
   if (enabled.has('basic')) {
     const { PasswordChecker } = await import('./login/password-check.js');
     const { createPasswordMethod } = await import('./http/login/password.js');
+    const mode = auth.basic.second_factor;
+    let secondFactor = null;
+    if (mode !== 'off') {
+      const { PendingLogins } = await import('./http/login/totp-pending.js');
+      const { createTotpLogin } = await import('./http/login/totp-login.js');
+      const { createTotpSetup } = await import('./http/login/totp-setup.js');
+      const pending = new PendingLogins(parts.store, parts.clock, {
+        secure: config.secureCookies,
+        prefix: config.prefix,
+      });
+      const page = {
+        csrf: parts.csrf,
+        proxies: parts.proxies,
+        chrome: parts.chrome,
+        prefix: config.prefix,
+      };
+      secondFactor = {
+        login: createTotpLogin({
+          ...page,
+          mode,
+          secondFactor: parts.secondFactors,
+          passkeys: parts.passkeys,
+          pending,
+          users: parts.store,
+          finish: parts.finish,
+          audit: parts.audit,
+        }),
+        setup: createTotpSetup({
+          ...page,
+          cookie: parts.cookie,
+          sessions: parts.sessions,
+          secondFactor: parts.secondFactors,
+          baseUrl: parts.baseUrl,
+        }),
+      };
+    }
     methods.push(
       createPasswordMethod({
         checker: new PasswordChecker(parts.store, parts.clock, auth.basic.users),
@@ -194,6 +259,31 @@ async function buildLoginMethods(config: Config, parts: LoginParts): Promise<Log
         redirectPolicy: parts.redirectPolicy,
         loginPage: parts.loginPage,
         finish: parts.finish,
+        secondFactor,
+      }),
+    );
+  }
+  if (enabled.has('passkey') && parts.passkeys) {
+    const { createPasskeyMethod } = await import('./http/login/passkey.js');
+    methods.push(
+      createPasskeyMethod({
+        csrf: parts.csrf,
+        proxies: parts.proxies,
+        chrome: parts.chrome,
+        prefix: config.prefix,
+        passkeys: parts.passkeys,
+        credentials: parts.store,
+        users: parts.store,
+        session: { cookie: parts.cookie, sessions: parts.sessions },
+        startSession: parts.startSession,
+        audit: parts.audit,
+        limiter: new RateLimiter(parts.store, parts.clock),
+        redirectPolicy: parts.redirectPolicy,
+        origins: [config.publicOrigin],
+        rpId: auth.passkey.rp_id ?? config.publicUrl.hostname,
+        secureCookies: config.secureCookies,
+        challengeTtlMs: PASSKEY_CHALLENGE_TTL_MS,
+        recent: parts.recent,
       }),
     );
   }
@@ -356,10 +446,19 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // Optional features are loaded only when configured (see createMailer for why).
   const metricsModule = raw.metrics.listen ? await import('./metrics.js') : null;
   const metrics: Metrics | null = metricsModule ? new metricsModule.Metrics() : null;
-  const mailer = await createMailer(config, logger);
+  const mailer = await createMailer(config, logger, () => clock.now());
   const audit = new AuditLog(store, clock, logger);
   const appTokens = new AppTokenService(store, store, clock, {
     maxLifetimeMs: raw.tokens.max_lifetime,
+  });
+  const passkeys = new PasskeyService(store, store, clock, {
+    rpId: raw.auth.passkey.rp_id ?? config.publicUrl.hostname,
+    rpName: raw.auth.passkey.rp_name,
+    origins: [config.publicOrigin],
+  });
+  const secondFactors = new SecondFactorService(store, clock, {
+    issuer: productName,
+    secretKeys: secrets,
   });
   const admin = new AdminService({
     store,
@@ -416,7 +515,36 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     cors: allowedOriginsFrom(raw.cors.allowed_origins),
   });
   const page: PageDeps = { csrf, proxies, chrome, prefix };
+  // The 403 a signed-in person sees: checks, reverse proxy and `<prefix>/forbidden` (nginx).
+  const forbidden = new ForbiddenPages({
+    chrome,
+    csrf,
+    baseUrl,
+    publicOrigin: config.publicOrigin,
+    policy,
+    redirectPolicy,
+    session: { cookie, sessions },
+    decide: (target, lookup) => pipeline.decision(target, lookup),
+    proxies,
+  });
   let loginMethods: readonly LoginMethod[] = [];
+  const recent = new RecentProofs(store, clock);
+  // A session lacking a factor a rule requires (`require`), or an old one adding a passkey.
+  const stepUp = createStepUp({
+    ...page,
+    session: { cookie, sessions },
+    sessions,
+    passkeys: raw.auth.enabled_auth.includes('passkey') ? passkeys : null,
+    secondFactor: secondFactors,
+    recent,
+    audit,
+    limiter: new RateLimiter(store, clock),
+    redirectPolicy,
+    origins: [config.publicOrigin],
+    secureCookies: config.secureCookies,
+    challengeTtlMs: PASSKEY_CHALLENGE_TTL_MS,
+    methods: () => loginMethods,
+  });
   const loginPage = createLoginPage({
     session: { cookie, sessions },
     csrf,
@@ -424,8 +552,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     prefix,
     redirectPolicy,
     methods: () => loginMethods,
+    stepUp: () => stepUp,
   });
-  const finish = createFinishLogin({
+  const finishDeps = {
     users,
     sessions,
     audit,
@@ -434,7 +563,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     proxies,
     redirectPolicy,
     prefix,
-  });
+    // "Sign in faster next time on this device?" after a link or SSO sign-in.
+    passkeyOffer: raw.auth.enabled_auth.includes('passkey')
+      ? (await import('./http/login/passkey-enrol.js')).createPasskeyOffer(passkeys)
+      : null,
+  };
+  const finish = createFinishLogin(finishDeps);
   loginMethods = await buildLoginMethods(config, {
     store,
     users,
@@ -449,9 +583,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     chrome,
     loginPage: loginPage.render,
     finish,
+    startSession: createStartSession(finishDeps),
     redirectPolicy,
     productName,
     baseUrl,
+    cookie,
+    secondFactors,
+    passkeys: raw.auth.enabled_auth.includes('passkey') ? passkeys : null,
+    recent,
   });
   const scim = createScimHandler({
     enabled: raw.scim.enabled,
@@ -496,6 +635,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         chrome,
         baseUrl,
         logger,
+        forbidden,
       })
     : null;
   const lifecycle = new Lifecycle();
@@ -512,10 +652,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           logger,
           chrome,
           baseUrl,
+          forbidden,
         }),
         loginPage: loginPage.handle,
+        forbidden: forbidden.route,
         magic: magicRedeemRoutes({ ...page, loginLinks, users, audit, finish }),
-        session: sessionRoutes({ ...page, cookie, sessions, users, audit, baseUrl }),
+        session: sessionRoutes({
+          ...page,
+          cookie,
+          sessions,
+          users,
+          audit,
+          baseUrl,
+          redirectPolicy,
+        }),
         account: accountRoutes({
           ...page,
           cookie,
@@ -527,6 +677,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           baseUrl,
           maxTokenLifetimeMs: raw.tokens.max_lifetime,
           oidcName: raw.auth.oidc.display_name ?? 'Single sign-on',
+          passkeys,
+          secondFactors,
+          passkeyEnabled: raw.auth.enabled_auth.includes('passkey'),
+          basicEnabled: raw.auth.enabled_auth.includes('basic'),
+          secondFactor: raw.auth.basic.second_factor,
         }),
         admin: adminRoutes({
           ...page,
@@ -541,6 +696,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           staticUsers: raw.auth.basic.users,
           tokenMaxLifetimeMs: raw.tokens.max_lifetime,
           now: () => clock.now(),
+          factors: { passkeys, secondFactors, users: store, audit },
         }),
         // oauth2-proxy's and Authelia's paths; in proxy mode they belong to the upstream.
         compat:
@@ -548,6 +704,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
             ? oauth2CompatRoutes({ proxies, redirectPolicy, defaultScheme: publicScheme, baseUrl })
             : null,
         loginMethods,
+        stepUp: stepUp.routes,
       },
       scim,
       store,
@@ -567,13 +724,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     lifecycle,
   );
   const listen = options.listen ?? config.listen;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
+  if (listen) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  }
   let metricsServer: Server | null = null;
   if (metrics && metricsModule && config.raw.metrics.listen) {
     const at = /^\[?(.*?)\]?:(\d+)$/.exec(config.raw.metrics.listen) as RegExpExecArray;
@@ -586,9 +745,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     metricsServer = await metricsModule.startMetricsServer(metrics, at[1] as string, Number(at[2]));
     logger.info({ listen: config.raw.metrics.listen }, 'metrics listening');
   }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const address = server.address() as AddressInfo | null;
+  const host = address?.family === 'IPv6' ? `[${address.address}]` : address?.address;
+  const url = address ? `http://${host}:${address.port}` : 'http://in-process';
   logger.info({ url, store: store.kind, public_url: config.publicOrigin }, 'portcullis listening');
   let stopped: Promise<void> | null = null;
   // `server.close` called twice would wait forever for a 'close' that already happened.
@@ -604,6 +763,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     loginLinks,
     admin,
     audit,
+    passkeys,
+    secondFactors,
     clock,
     logger,
     policy,

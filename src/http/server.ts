@@ -11,7 +11,7 @@ import type { CheckHandlers } from './forward-auth.js';
 import type { Handler } from './handler.js';
 import { Lifecycle } from './lifecycle.js';
 import type { MagicRedeemRoutes } from './login/magic-link-redeem.js';
-import type { LoginMethod } from './login/method.js';
+import type { LoginMethod, LoginRoute } from './login/method.js';
 import {
   answerProblem,
   hasBody,
@@ -36,6 +36,8 @@ export { sendError };
 export interface ServerRoutes {
   check: CheckHandlers;
   loginPage: Handler;
+  /** `<prefix>/forbidden`: the 403 page nginx's `error_page 403` serves. */
+  forbidden: Handler;
   magic: MagicRedeemRoutes;
   session: SessionRoutes;
   admin: AdminRoutes;
@@ -45,6 +47,8 @@ export interface ServerRoutes {
   compat: Oauth2CompatRoutes | null;
   /** The enabled login methods; each brings its own routes. */
   loginMethods: readonly LoginMethod[];
+  /** The step-up's routes (`/passkey/step-up…`, `/totp/step-up`), under the prefix. */
+  stepUp?: readonly LoginRoute[];
 }
 
 /** `server.*` limits, read from the config once. */
@@ -95,6 +99,7 @@ export function buildRoutes(
     [`${p}/login`, { GET: deps.routes.loginPage }],
     [`${p}/magic`, { GET: magic.confirm, POST: magic.redeem }],
     [`${p}/logout`, { GET: session.logoutPage, POST: session.logout }],
+    [`${p}/forbidden`, { GET: deps.routes.forbidden }],
     [`${p}/me`, { GET: session.me }],
     [`${p}/admin`, { GET: admin.page, POST: admin.action }],
     [`${p}/account`, { GET: deps.routes.account.page, POST: deps.routes.account.action }],
@@ -176,6 +181,7 @@ export function buildRoutes(
   for (const method of deps.routes.loginMethods) {
     for (const route of method.routes) routes.set(`${p}${route.path}`, route);
   }
+  for (const route of deps.routes.stepUp ?? []) routes.set(`${p}${route.path}`, route);
   if (compat) {
     routes.set('/oauth2/sign_in', { GET: compat.signIn });
     routes.set('/oauth2/start', { GET: compat.signIn });

@@ -6,6 +6,8 @@ import type { AuditEntry, AuditTrail, User } from '../ports/store.js';
 export type LoginFailureReason =
   /** Wrong email or password (which of the two is not told apart, here either). */
   | 'bad_password'
+  /** A wrong, malformed or replayed TOTP or recovery code after a right password. */
+  | 'bad_second_factor'
   | 'deactivated'
   | 'rate_limited'
   | 'busy'
@@ -16,7 +18,20 @@ export type LoginFailureReason =
   /** The provider's answer failed its checks (state, binding cookie, code, ID token). */
   | 'provider_error'
   /** The provider's account may not sign in here: signup policy, a refused link, its claims. */
-  | 'refused';
+  | 'refused'
+  /**
+   * A passkey sign-in refused; `detail` is the PasskeyRefusal (`unknown_credential`,
+   * `counter_regressed`: a possibly cloned authenticator, `verification_failed`, ...).
+   */
+  | 'passkey_refused';
+
+/** Why a step-up (a signed-in session proving a passkey or a one-time code) failed. */
+export type StepUpFailureReason =
+  /** A wrong, replayed or malformed TOTP or recovery code. */
+  | 'bad_second_factor'
+  | 'rate_limited'
+  /** The passkey was refused; `detail` is the PasskeyRefusal (`wrong_user`: another user's). */
+  | 'passkey_refused';
 
 export type SessionEndReason =
   | 'logout'
@@ -47,7 +62,18 @@ export type AdminAction =
   | 'remove_from_group'
   | 'set_username'
   | 'create_token'
-  | 'revoke_token';
+  | 'revoke_token'
+  | 'remove_passkey'
+  | 'remove_all_passkeys'
+  | 'reset_second_factor';
+
+/** What a signed-in user changed on their own account page (`account.*`). */
+export type AccountAction =
+  | 'passkey_registered'
+  | 'passkey_renamed'
+  | 'passkey_removed'
+  | 'totp_disabled'
+  | 'recovery_codes_regenerated';
 
 export type ScimAction =
   | 'create_user'
@@ -66,10 +92,25 @@ export type AuditFacts = Record<string, string | number | boolean | string[]>;
 export type AuditEvent =
   | { event: 'auth.login'; method: string }
   | { event: 'auth.login_failed'; method: string; reason: LoginFailureReason; detail?: string }
+  /**
+   * A signed-in session proved a factor a rule (or adding a passkey) asked for: `method` is
+   * `passkey` or `otp`, `require` what was asked (`passkey`, `mfa`, `recent`); with `reason`
+   * the step failed.
+   */
+  | {
+      event: 'auth.step_up';
+      method: string;
+      require: string;
+      reason?: StepUpFailureReason;
+      detail?: string;
+    }
   | { event: 'link.issued'; via: LinkVia }
+  /** A sign-in mail did not go out; `reason` is classified for the admin ("SMTP authentication failed (535)"). */
+  | { event: 'link.send_failed'; reason: string }
   | { event: 'session.created'; method: string }
   | { event: 'session.ended'; reason: SessionEndReason; sessions: number }
   | { event: `admin.${AdminAction}`; facts?: AuditFacts }
+  | { event: `account.${AccountAction}`; facts?: AuditFacts }
   | { event: `scim.${ScimAction}`; facts?: AuditFacts };
 
 /** Someone or something that is not a stored user: `scim`, `cli`, an address nobody has, a group. */
@@ -168,7 +209,11 @@ export class AuditLog {
 
   async record(event: AuditEvent, who: AuditRecord): Promise<void> {
     const outcome: AuditEntry['outcome'] =
-      event.event === 'auth.login_failed' ? 'failure' : 'success';
+      event.event === 'auth.login_failed' ||
+      event.event === 'link.send_failed' ||
+      (event.event === 'auth.step_up' && event.reason !== undefined)
+        ? 'failure'
+        : 'success';
     const facts = factsOf(event);
     const { actor, subject = null, source = null } = who;
     const line: Record<string, unknown> = {
