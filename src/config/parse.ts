@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { type FileRead, type Logo, logoFrom, smtpCaFrom } from './file-values.js';
 import type { ConfigIssue } from './issues.js';
 import { mailIssues } from './mail-checks.js';
-import { passkeyIssues } from './passkey-checks.js';
+import { passkeyIssues, requireIssues } from './passkey-checks.js';
 import { prefixCollisions } from './prefix-collisions.js';
 import { parseSections, salvage } from './salvage.js';
 import { configSchema, type ParsedConfig, type RawConfig, storeIsRedis } from './schema.js';
@@ -117,6 +117,7 @@ function semanticIssues(
   if (auth) authIssues(auth, env, issues);
   if (auth) mailIssues(auth, issues, warnings);
   if (auth) passkeyIssues(auth, server?.public_url ?? undefined, issues, warnings);
+  if (auth && access) requireIssues(auth, access.rules, issues);
   if (auth?.magic_link.smtp?.tls.reject_unauthorized === false) {
     warnings.push(
       'auth.magic_link.smtp.tls.reject_unauthorized is false: the relay is not authenticated, so anyone on the path can read sign-in links; prefer tls.ca_file',

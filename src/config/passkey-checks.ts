@@ -41,3 +41,35 @@ export function passkeyIssues(
   const problem = cookieDomainProblem(rpId);
   if (problem) issues.push({ path: 'auth.passkey.rp_id', message: problem });
 }
+
+/**
+ * A rule whose `require` no enabled method can meet locks everyone out of it, silently: a
+ * passkey needs `passkey` in enabled_auth; mfa needs a passkey or TOTP (basic with
+ * second_factor not off).
+ */
+export function requireIssues(
+  auth: RawConfig['auth'],
+  rules: RawConfig['access']['rules'],
+  issues: ConfigIssue[],
+): void {
+  const passkey = auth.enabled_auth.includes('passkey');
+  const totp = auth.enabled_auth.includes('basic') && auth.basic.second_factor !== 'off';
+  rules.forEach((rule, index) => {
+    for (const need of rule.require ?? []) {
+      if (need === 'passkey' && !passkey) {
+        issues.push({
+          path: `access.rules[${index}].require`,
+          message:
+            'asks for a passkey, but passkey is not in auth.enabled_auth: nobody could meet it',
+        });
+      }
+      if (need === 'mfa' && !passkey && !totp) {
+        issues.push({
+          path: `access.rules[${index}].require`,
+          message:
+            'asks for a second factor, but neither passkey nor basic with second_factor is enabled: nobody could meet it',
+        });
+      }
+    }
+  });
+}
