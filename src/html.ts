@@ -40,6 +40,13 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): SafeHtml
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
+/**
+ * For the few pages that need a script (passkeys: `navigator.credentials` has no HTML form):
+ * scripts only from our own origin, never inline, and `fetch` only back to us.
+ */
+export const SCRIPTED_CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
 export interface PageOptions {
   title: string;
   productName: string;
@@ -49,6 +56,10 @@ export interface PageOptions {
   logoUrl?: string | null;
   /** A wider card, for tables (the admin panel). */
   wide?: boolean;
+  /**
+   * Script URLs of our own (loaded `defer`, in order); only with SCRIPTED_CONTENT_SECURITY_POLICY.
+   */
+  scripts?: readonly string[];
 }
 
 export function page(options: PageOptions): string {
@@ -60,7 +71,10 @@ export function page(options: PageOptions): string {
 <meta name="referrer" content="no-referrer">
 <title>${options.title} · ${options.productName}</title>
 <link rel="stylesheet" href="${options.stylesheet}">
-</head>
+${(options.scripts ?? []).map(
+  (src) => html`<script src="${src}" defer></script>
+`,
+)}</head>
 <body>
 <main class="card${options.wide ? ' wide' : ''}">
 ${options.logoUrl ? html`<img class="logo" src="${options.logoUrl}" alt="">` : ''}<p class="product">${options.productName}</p>
@@ -73,7 +87,7 @@ ${options.body}
 
 export const STYLESHEET = `:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1f5fbf;--on-accent:#fff;--danger:#b42318;--on-danger:#fff;--muted:#57606a;--err:#b42318;--ok:#116329}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--bg:#0d1117;--card:#161b22;--accent:#4c9aff;--on-accent:#0d1117;--danger:#ff7b72;--on-danger:#0d1117;--muted:#9da7b3;--err:#ff7b72;--ok:#56d364}}
-*{box-sizing:border-box}body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:1rem}
+*{box-sizing:border-box}[hidden]{display:none!important}body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:1rem}
 .card{background:var(--card);width:100%;max-width:26rem;padding:2rem;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.15)}
 .logo{display:block;max-height:3rem;max-width:100%;margin:0 0 .75rem}.product{margin:0 0 .5rem;color:var(--muted);font-weight:600;letter-spacing:.02em}
 h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;font-weight:600;margin:.75rem 0 .25rem}
@@ -84,9 +98,11 @@ button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid var(-
 .muted{color:var(--muted);font-size:.9rem}code{word-break:break-all}
 a{color:var(--accent)}.button.secondary,button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
 button.danger,.button.danger{background:var(--danger);color:var(--on-danger)}button.danger.secondary{background:transparent;color:var(--danger);border:1px solid var(--danger)}
-.address{overflow-wrap:normal;word-break:normal}
+.address{overflow-wrap:normal;word-break:normal}.email{overflow-wrap:anywhere}td .email{overflow-wrap:normal}.email .seg{white-space:nowrap}.nowrap{white-space:nowrap}.narrow-only{display:none}.panel td{overflow-wrap:break-word}.panel .facts{overflow-wrap:anywhere}code.event{word-break:normal;overflow-wrap:normal}
+.confirm{border:2px solid var(--muted);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}.confirm h2{margin:0 0 .5rem;font-size:1.15rem}h3{font-size:1rem;margin:1rem 0 .25rem}.plan{margin:.25rem 0 1rem;padding-left:1.25rem}.plan li{margin:.25rem 0}.bar>a{align-self:center}
 .divider{display:flex;align-items:center;gap:.75rem;color:var(--muted);margin:1.25rem 0}.divider::before,.divider::after{content:"";flex:1;border-top:1px solid var(--muted);opacity:.4}
-.signed-in{margin:0 0 1.5rem}.signed-in p{margin:.25rem 0}.target{word-break:break-all;font-weight:600}
+.method-passkey button{margin-top:0}.signed-in{margin:0 0 1.5rem}.signed-in p{margin:.25rem 0}.target{overflow-wrap:anywhere;font-weight:600}
+.method-email button+button{margin-top:.5rem}.others{display:flex;flex-direction:column;gap:.5rem}.others button{margin-top:0}.others.beside button{background:transparent;color:var(--accent);border:1px solid var(--accent)}.chosen{margin:0 0 .5rem}.links{list-style:none;padding:0;margin:1rem 0 0;display:flex;flex-wrap:wrap;gap:.25rem 1.5rem}.switch{display:flex;flex-direction:column;gap:.5rem;margin-top:1.5rem;padding-top:1rem;border-top:1px solid rgba(127,127,127,.3)}.switch button{margin-top:0}
 .card.wide{max-width:72rem;align-self:flex-start}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .bar{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:1rem 0}.bar>div{flex:1 1 14rem}.bar label{margin-top:0}.bar button{width:auto;margin-top:0}
@@ -99,5 +115,5 @@ td input[type=checkbox]{width:1.2rem;height:1.2rem}button.small{width:auto;margi
 .issued{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}.issued h2{margin:0 0 .5rem;font-size:1.1rem}.issued code{display:block;padding:.5rem;background:var(--bg);border-radius:6px;user-select:all}
 .pages{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
-@media (max-width:40rem){.card{padding:1.25rem}.wide-only{display:none}th,td{padding:.45rem .3rem}td{overflow-wrap:anywhere}}
+@media (max-width:40rem){.narrow-only{display:inline}.badge.narrow-only{display:inline-block}.card{padding:1.25rem}.wide-only{display:none}th,td{padding:.45rem .3rem}td{overflow-wrap:anywhere}}
 `;

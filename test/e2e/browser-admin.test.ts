@@ -34,8 +34,11 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
   const contexts: BrowserContext[] = [];
   const violations: string[] = [];
 
-  async function newPage(viewport = DESKTOP): Promise<Page> {
-    const context = await browser.newContext({ viewport, javaScriptEnabled: false });
+  async function newPage(
+    viewport = DESKTOP,
+    colorScheme: 'light' | 'dark' = 'light',
+  ): Promise<Page> {
+    const context = await browser.newContext({ viewport, javaScriptEnabled: false, colorScheme });
     contexts.push(context);
     const opened = await context.newPage();
     opened.setDefaultTimeout(20_000);
@@ -52,6 +55,51 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
     )) as [number, number];
     expect(scroll).toBeLessThanOrEqual(client);
   }
+
+  /**
+   * Addresses and event codes broken inside a word: each text run between two <wbr> must sit on
+   * one line. Hidden cells (no boxes) are skipped.
+   */
+  async function midWordBreaks(target: Page): Promise<string[]> {
+    return (await target.evaluate(`(() => {
+      const bad = [];
+      for (const el of document.querySelectorAll('.email, code.event')) {
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          if (!node.textContent) continue;
+          const range = document.createRange();
+          range.selectNodeContents(node);
+          const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+          if (tops.size > 1) bad.push(el.textContent);
+        }
+      }
+      return bad;
+    })()`)) as string[];
+  }
+
+  /** Signs `email` in from a browser of its own (a session the panel lists). */
+  async function signInElsewhere(email: string): Promise<void> {
+    const other = await newPage();
+    await other.goto(await app.ctx.loginLinks.issue(email, `${site}/auth/admin`));
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.waitForURL((url) => !url.pathname.startsWith('/auth/magic'));
+  }
+
+  /** A colour variable of the stylesheet as the browser resolves it (rgb(…)). */
+  const colour = (target: Page, variable: string) =>
+    target.evaluate(`(() => {
+      const probe = document.createElement('div');
+      probe.style.color = 'var(${variable})';
+      document.body.append(probe);
+      const value = getComputedStyle(probe).color;
+      probe.remove();
+      return value;
+    })()`) as Promise<string>;
+
+  const background = (target: Page, selector: string) =>
+    target.evaluate(
+      `getComputedStyle(document.querySelector(${JSON.stringify(selector)})).backgroundColor`,
+    ) as Promise<string>;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -174,6 +222,93 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
       path: new URL('admin-user-phone.png', SHOTS).pathname,
       fullPage: true,
     });
+    expect(violations).toEqual([]);
+  });
+
+  it('asks before deactivating, lists who is skipped, and fits a phone in light and dark', async () => {
+    const LONG = 'maximilian.alexander@engineering.example-company.co.uk';
+    const ann = await app.ctx.users.findOrCreate('ann.example@example.com', 'Ann Example');
+    await app.ctx.users.findOrCreate(LONG, 'Maximilian Alexander');
+    const gone = await app.ctx.users.findOrCreate('gone@example.com', 'Gone');
+    await app.ctx.store.updateUser({ ...gone, active: false });
+    await signInElsewhere('ann.example@example.com');
+    await signInElsewhere('ann.example@example.com');
+
+    await page.goto(`${site}/auth/admin`);
+    await page.screenshot({ path: new URL('admin.png', SHOTS).pathname, fullPage: true });
+    await expectNoOverflow(page);
+    expect(await midWordBreaks(page)).toEqual([]);
+
+    await page.getByLabel('Select ann.example@example.com').check();
+    await page.getByLabel('Select gone@example.com').check();
+    await page.getByLabel(`Select ${ADMIN}`).check();
+    await page.getByLabel('Action').selectOption({ label: 'Deactivate…' });
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('heading', { name: 'Deactivate ann.example@example.com?' }).waitFor();
+    const plan = (await page.locator('.confirm').textContent()) ?? '';
+    expect(plan).toContain(
+      'ann.example@example.com can no longer sign in; their 2 sessions end now.',
+    );
+    expect(plan).toContain('gone@example.com: already deactivated.');
+    expect(plan).toContain(`${ADMIN}: that is you: you cannot deactivate yourself.`);
+    // The destructive button is red, not the primary blue.
+    expect(await background(page, '.confirm button')).toBe(await colour(page, '--danger'));
+    expect(await background(page, '.confirm button')).not.toBe(await colour(page, '--accent'));
+    await page.screenshot({ path: new URL('admin-confirm.png', SHOTS).pathname, fullPage: true });
+    expect((await app.ctx.store.getUser(ann.id))?.active).toBe(true);
+
+    // The same question on a phone, in dark mode, then answered there.
+    const dark = await newPage(PHONE, 'dark');
+    await dark.context().addCookies(await page.context().cookies());
+    await dark.goto(`${site}/auth/admin?user=${ann.id}`);
+    await dark.getByRole('button', { name: 'Deactivate…' }).click();
+    await dark.getByRole('heading', { name: 'Deactivate ann.example@example.com?' }).waitFor();
+    await expectNoOverflow(dark);
+    expect(await background(dark, '.confirm button')).toBe(await colour(dark, '--danger'));
+    await dark.screenshot({
+      path: new URL('admin-confirm-dark-phone.png', SHOTS).pathname,
+      fullPage: true,
+    });
+    await dark.getByRole('button', { name: 'Deactivate 1 user' }).click();
+    await dark.getByText('Deactivated ann.example@example.com; ended 2 sessions.').waitFor();
+    expect((await app.ctx.store.getUser(ann.id))?.active).toBe(false);
+    // Now their page offers Reactivate, and no Deactivate.
+    await dark.getByRole('button', { name: 'Reactivate' }).waitFor();
+    expect(await dark.getByRole('button', { name: 'Deactivate…' }).count()).toBe(0);
+
+    const long = await app.ctx.store.getUserByEmail(LONG);
+    const own = await app.ctx.store.getUserByEmail(ADMIN);
+    const group = await app.ctx.store.getGroupByName('support');
+    if (!long || !own || !group) throw new Error('seed users or group missing');
+    await app.ctx.admin.groups.addMember(own, group.id, long.id);
+    for (const scheme of ['light', 'dark'] as const) {
+      const phone = await newPage(PHONE, scheme);
+      await phone.context().addCookies(await page.context().cookies());
+      for (const path of [
+        '/auth/admin',
+        `/auth/admin?user=${long.id}`,
+        `/auth/admin?group=${group.id}`,
+        `/auth/admin?user=${own.id}`,
+      ]) {
+        await phone.goto(`${site}${path}`);
+        await expectNoOverflow(phone);
+        expect(await midWordBreaks(phone), `${scheme} ${path}`).toEqual([]);
+      }
+      // Last: the admin's own page, whose session is this browser's cookie.
+      await phone.getByText('this device').waitFor();
+      if (scheme === 'light') {
+        await phone.goto(`${site}/auth/admin`);
+        await phone.screenshot({
+          path: new URL('admin-mobile.png', SHOTS).pathname,
+          fullPage: true,
+        });
+      } else {
+        await phone.screenshot({
+          path: new URL('admin-user-dark-phone.png', SHOTS).pathname,
+          fullPage: true,
+        });
+      }
+    }
     expect(violations).toEqual([]);
   });
 });

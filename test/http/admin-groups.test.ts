@@ -244,7 +244,9 @@ describe('groups in the admin panel', () => {
       ])
     ).text();
     expect(added).toContain('Added to support.');
-    expect(added).toContain('<h2>yuri@example.com</h2>');
+    expect(added).toContain(
+      '<h2><span class="address email"><span class="seg">yuri@</span><wbr><span class="seg">example</span><wbr><span class="seg">.com</span></span></h2>',
+    );
     expect(added).toContain('aria-label="Remove from support"');
     const removed = await (
       await panel.post(adminCookie, [

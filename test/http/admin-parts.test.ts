@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { addressHtml, eventHtml } from '../../src/http/views/admin-common.js';
 import { describeUserAgent } from '../../src/http/views/user-agent.js';
 
 describe('browser names in the sessions table', () => {
@@ -29,5 +30,41 @@ describe('browser names in the sessions table', () => {
     ['x'.repeat(100), `${'x'.repeat(60)}…`],
   ])('%s → %s', (ua, expected) => {
     expect(describeUserAgent(ua)).toBe(expected);
+  });
+});
+
+/** The expected markup: pieces kept whole (`.seg`), <wbr> between them. */
+const seg = (...pieces: string[]) =>
+  pieces
+    .map((p) => (p.startsWith('!') ? p.slice(1) : `<span class="seg">${p}</span>`))
+    .join('<wbr>');
+
+describe('addresses and event codes that wrap at their dots', () => {
+  it.each([
+    ['ann@example.com', seg('ann@', 'example', '.com')],
+    [
+      'robin.example@mail.example.co.uk',
+      seg('robin', '.example@', 'mail', '.example', '.co', '.uk'),
+    ],
+    ['no-at-sign', seg('no-at-sign')],
+    ['"a@b"@example.com', seg('&quot;a@b&quot;@', 'example', '.com')],
+    ['<script>x</script>@example.com', seg('&lt;script&gt;x&lt;/script&gt;@', 'example', '.com')],
+    ['a@b.c<wbr>d', seg('a@', 'b', '.c&lt;wbr&gt;d')],
+    ["o'neil&co@ex.com", seg('o&#39;neil&amp;co@', 'ex', '.com')],
+    // A piece longer than 24 characters may break (at a hyphen, or anywhere as a last resort).
+    [
+      'a-very-long-local-part-without-dots@x.org',
+      seg('!a-very-long-local-part-without-dots@', 'x', '.org'),
+    ],
+    ['', seg('')],
+  ])('%s', (email, inner) => {
+    expect(addressHtml(email).value).toBe(`<span class="address email">${inner}</span>`);
+  });
+
+  it('breaks an event code before its dots and escapes it', () => {
+    expect(eventHtml('admin.login_url_issued').value).toBe(
+      '<code class="event">admin<wbr>.login_url_issued</code>',
+    );
+    expect(eventHtml('x.<b>').value).toBe('<code class="event">x<wbr>.&lt;b&gt;</code>');
   });
 });

@@ -60,7 +60,7 @@ describe('app tokens for any user in the admin panel', () => {
     const again = await (await panel.get(`/auth/admin?user=${user.id}`, adminCookie)).text();
     expect(again).not.toContain(token);
     expect(again).toMatch(
-      /<td>Backup script<\/td>\s*<td class="wide-only">[^<]+UTC<\/td>\s*<td>[^<]+UTC<\/td>/,
+      /<td>Backup script<span class="narrow-only muted"><br>last used [^<]+UTC<\/span><\/td>\s*<td class="wide-only">[^<]+UTC<\/td>\s*<td class="wide-only">[^<]+UTC<\/td>/,
     );
     expect(JSON.stringify(app.logs)).not.toContain(token);
     expect(app.logs.find((l) => l.event === 'admin.create_token')).toMatchObject({
@@ -109,9 +109,21 @@ describe('app tokens for any user in the admin panel', () => {
     const user = await app.ctx.users.findOrCreate('leaver@example.com');
     const token = TOKEN.exec(await (await createToken(user.id, 'CI')).text())?.[1] as string;
     expect((await panel.traefik(TARGET, { bearer: token })).status).toBe(200);
+    const asked = await (
+      await panel.post(adminCookie, [
+        ['action', 'deactivate'],
+        ['user', user.id],
+      ])
+    ).text();
+    // The confirmation names what stops working; nothing changes until it is confirmed.
+    expect(asked).toContain(
+      'can no longer sign in; they have no open session; their 1 app token stops working',
+    );
+    expect((await panel.traefik(TARGET, { bearer: token })).status).toBe(200);
     await panel.post(adminCookie, [
       ['action', 'deactivate'],
       ['user', user.id],
+      ['confirm', 'yes'],
     ]);
     expect((await panel.traefik(TARGET, { bearer: token })).status).toBe(401);
   });

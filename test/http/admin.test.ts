@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressHtml } from '../../src/http/views/admin-common.js';
 import { formToken } from '../helpers/form-token.js';
 import { type LoggedApp, sessionCookieOf, startLoggedApp } from '../helpers/mail-app.js';
 
 const ADMIN = 'admin@example.com';
+/** How the panel shows an address: pieces joined by line-break chances. */
+const address = (email: string) => addressHtml(email).value;
 
 describe('admin panel', () => {
   let app: LoggedApp;
@@ -42,6 +45,9 @@ describe('admin panel', () => {
     });
   };
 
+  /** The user ids a confirmation's form would send. */
+  const hiddenUsers = (body: string) =>
+    [...body.matchAll(/<input type="hidden" name="user" value="([^"]+)">/g)].map((m) => m[1]);
   const idOf = async (email: string) => (await app.ctx.store.getUserByEmail(email))?.id as string;
   const check = (cookie: string) =>
     fetch(`${app.url}/auth/nginx`, {
@@ -139,7 +145,7 @@ describe('admin panel', () => {
     const b = await app.ctx.users.findOrCreate('multi-b@example.com');
     const off = await app.ctx.users.findOrCreate('multi-off@example.com');
     await app.ctx.store.updateUser({ ...off, active: false });
-    const body = await (
+    const asked = await (
       await post(adminCookie, [
         ['action', 'login_url'],
         ['user', a.id],
@@ -147,8 +153,32 @@ describe('admin panel', () => {
         ['user', off.id],
       ])
     ).text();
+    // The deactivated user does not fit: the plan says so before anything is issued.
+    expect(asked).toContain('Get a login URL for 2 users?');
+    expect(asked).toMatch(
+      /Skipped \(1\)<\/h3>[\s\S]*multi-off@[\s\S]*: deactivated: reactivate them/,
+    );
+    expect(asked).not.toContain('/auth/magic?token=');
+    expect(hiddenUsers(asked)).toEqual([a.id, b.id]);
+    const body = await (
+      await post(adminCookie, [
+        ['action', 'login_url'],
+        ['user', a.id],
+        ['user', b.id],
+        ['confirm', 'yes'],
+      ])
+    ).text();
     expect(body.match(/<code>https:\/\/auth\.example\.com\/auth\/magic\?token=/g)).toHaveLength(2);
-    expect(body).toContain('multi-off@example.com is deactivated');
+    // Ticked anyway with confirm=yes (a crafted form): skipped, said, no link.
+    const forced = await (
+      await post(adminCookie, [
+        ['action', 'login_url'],
+        ['user', off.id],
+        ['confirm', 'yes'],
+      ])
+    ).text();
+    expect(forced).toContain('Skipped multi-off@example.com: deactivated');
+    expect(forced).not.toContain('/auth/magic?token=');
   });
 
   it('deactivation ends every session at once and the user cannot sign in; activation lets them back', async () => {
@@ -157,33 +187,67 @@ describe('admin panel', () => {
     const two = await signIn(email, 'Laptop');
     expect((await check(one)).status).toBe(200);
     const id = await idOf(email);
+    const asked = await (
+      await post(adminCookie, [
+        ['action', 'deactivate'],
+        ['user', id],
+        ['view', id],
+      ])
+    ).text();
+    expect(asked).toContain(`Deactivate ${address(email)}?`);
+    expect(asked).toContain('can no longer sign in; their 2 sessions end now');
+    expect(asked).toContain('<input type="hidden" name="confirm" value="yes">');
+    expect(asked).toMatch(/<button type="submit" class="danger">Deactivate 1 user<\/button>/);
+    expect(asked).toContain(`href="/auth/admin?user=${id}">Cancel</a>`);
+    expect((await app.ctx.store.getUser(id))?.active).toBe(true);
+    expect((await check(one)).status).toBe(200);
     const body = await (
       await post(adminCookie, [
         ['action', 'deactivate'],
         ['user', id],
+        ['view', id],
+        ['confirm', 'yes'],
       ])
     ).text();
     expect(body).toContain(`Deactivated ${email}; ended 2 sessions.`);
+    // Back on their page, which now offers Reactivate and no Deactivate.
+    expect(body).toContain('value="activate">Reactivate</button>');
+    expect(body).not.toContain('value="deactivate"');
     expect((await check(one)).status).toBe(401);
     expect((await check(two)).status).toBe(401);
     const link = await app.ctx.loginLinks.issue(email, '/');
     expect((await app.redeem(link)).headers.get('location')).toBe('/auth/login?error=not_allowed');
     const audit = app.logs.find((l) => l.event === 'admin.deactivate' && l.subject === email);
     expect(audit).toMatchObject({ actor: ADMIN, sessions_ended: 2 });
-    await post(adminCookie, [
-      ['action', 'activate'],
-      ['user', id],
-    ]);
+    const back = await (
+      await post(adminCookie, [
+        ['action', 'activate'],
+        ['user', id],
+      ])
+    ).text();
+    expect(back).toContain(`Activated ${email}.`);
     expect((await check(await signIn(email))).status).toBe(200);
   });
 
   it('log out everywhere ends all sessions but keeps the account', async () => {
     const email = 'dave@example.com';
     const cookies = [await signIn(email), await signIn(email)];
+    const asked = await (
+      await post(adminCookie, [
+        ['action', 'logout_everywhere'],
+        ['user', await idOf(email)],
+      ])
+    ).text();
+    expect(asked).toContain(`Log ${address(email)} out everywhere?`);
+    expect(asked).toContain(
+      'is signed out everywhere: their 2 sessions end now; they can sign in again',
+    );
+    for (const cookie of cookies) expect((await check(cookie)).status).toBe(200);
     const body = await (
       await post(adminCookie, [
         ['action', 'logout_everywhere'],
         ['user', await idOf(email)],
+        ['confirm', 'yes'],
       ])
     ).text();
     expect(body).toContain(`Signed ${email} out everywhere (2 sessions).`);
@@ -215,7 +279,8 @@ describe('admin panel', () => {
         ['user', await idOf(ADMIN)],
       ])
     ).text();
-    expect(self).toContain('You cannot remove your own admin rights.');
+    expect(self).toContain('Nothing to do');
+    expect(self).toContain('that is you: you cannot remove your own admin rights');
     const grouped = await idOf('grouped@example.com');
     const config = await (
       await post(adminCookie, [
@@ -223,14 +288,18 @@ describe('admin panel', () => {
         ['user', grouped],
       ])
     ).text();
-    expect(config).toContain('is an admin through the config');
+    expect(config).toContain('an admin through the config (admin.emails or admin.groups)');
+    expect((await get('/auth/admin', await signIn('grouped@example.com'))).status).toBe(200);
     const selfOff = await (
       await post(adminCookie, [
         ['action', 'deactivate'],
         ['user', await idOf(ADMIN)],
+        ['confirm', 'yes'],
       ])
     ).text();
-    expect(selfOff).toContain('You cannot deactivate yourself.');
+    expect(selfOff).toContain(
+      'Skipped admin@example.com: that is you: you cannot deactivate yourself.',
+    );
     expect((await get('/auth/admin', adminCookie)).status).toBe(200);
   });
 
@@ -335,5 +404,135 @@ describe('admin panel', () => {
       ['user', id],
     ]);
     expect(unknown.status).toBe(400);
+  });
+
+  /** The `action` values of the buttons on a user's page. */
+  const offered = (body: string) =>
+    [...body.matchAll(/<button type="submit" name="action" value="([a-z_]+)"/g)].map((m) => m[1]);
+
+  it("offers on a user's page only the actions that fit their state", async () => {
+    const active = await app.ctx.users.findOrCreate('fit-active@example.com');
+    await signIn('fit-active@example.com');
+    expect(offered(await (await get(`/auth/admin?user=${active.id}`, adminCookie)).text())).toEqual(
+      ['login_url', 'make_admin', 'logout_everywhere', 'deactivate'],
+    );
+    const off = await app.ctx.users.findOrCreate('fit-off@example.com');
+    await app.ctx.store.updateUser({ ...off, active: false });
+    expect(offered(await (await get(`/auth/admin?user=${off.id}`, adminCookie)).text())).toEqual([
+      'activate',
+      'make_admin',
+    ]);
+    const panelAdmin = await app.ctx.users.findOrCreate('fit-admin@example.com');
+    await app.ctx.store.updateUser({ ...panelAdmin, admin: true });
+    const adminPage = await (await get(`/auth/admin?user=${panelAdmin.id}`, adminCookie)).text();
+    expect(offered(adminPage)).toEqual(['login_url', 'unmake_admin', 'deactivate']);
+    expect(adminPage).toContain('value="unmake_admin" class="danger secondary">Remove admin');
+    // Admins from the config: no button that would fail, a sentence instead.
+    const grouped = await idOf('grouped@example.com');
+    const configPage = await (await get(`/auth/admin?user=${grouped}`, adminCookie)).text();
+    expect(offered(configPage)).not.toContain('unmake_admin');
+    expect(offered(configPage)).not.toContain('make_admin');
+    expect(configPage).toContain('Admin through the config (admin.emails or admin.groups)');
+    // One's own page: neither Deactivate nor Remove admin.
+    const own = await (await get(`/auth/admin?user=${await idOf(ADMIN)}`, adminCookie)).text();
+    expect(offered(own)).toEqual(['login_url', 'logout_everywhere']);
+    expect(own).toContain('This is you: you cannot deactivate yourself.');
+  });
+
+  it.each([
+    ['no confirm', []],
+    ['confirm=no', [['confirm', 'no']]],
+    ['confirm=YES', [['confirm', 'YES']]],
+    ['confirm=" yes"', [['confirm', ' yes']]],
+    ['confirm=true', [['confirm', 'true']]],
+    ['confirm=1', [['confirm', '1']]],
+    [
+      'confirm=no then yes (the first counts)',
+      [
+        ['confirm', 'no'],
+        ['confirm', 'yes'],
+      ],
+    ],
+    ['confirm in the wrong field', [['confirmed', 'yes']]],
+  ] as [string, [string, string][]][])(
+    'POST deactivate with %s asks and deactivates nobody',
+    async (name, extra) => {
+      const email = `ask-${name.replace(/[^a-z]/gi, '').toLowerCase()}@example.com`;
+      const user = await app.ctx.users.findOrCreate(email);
+      const cookie = await signIn(email);
+      for (const action of ['deactivate', 'logout_everywhere']) {
+        const response = await post(adminCookie, [['action', action], ['user', user.id], ...extra]);
+        expect(response.status).toBe(200);
+        expect(await response.text()).toContain('id="bulk-heading"');
+      }
+      expect((await app.ctx.store.getUser(user.id))?.active).toBe(true);
+      expect((await check(cookie)).status).toBe(200);
+    },
+  );
+
+  it('a bulk deactivate lists what happens to whom and who is skipped, and changes only those it fits', async () => {
+    const ann = await app.ctx.users.findOrCreate('bulk-ann@example.com');
+    await signIn('bulk-ann@example.com');
+    await signIn('bulk-ann@example.com');
+    const gone = await app.ctx.users.findOrCreate('bulk-gone@example.com');
+    await app.ctx.store.updateUser({ ...gone, active: false });
+    const self = await idOf(ADMIN);
+    const asked = await (
+      await post(adminCookie, [
+        ['action', 'deactivate'],
+        ['user', ann.id],
+        ['user', gone.id],
+        ['user', self],
+        ['user', 'no-such-user'],
+        ['q', 'bulk'],
+      ])
+    ).text();
+    expect(asked).toContain(`Deactivate ${address('bulk-ann@example.com')}?`);
+    expect(asked).toContain(
+      `${address('bulk-ann@example.com')} can no longer sign in; their 2 sessions end now`,
+    );
+    expect(asked).toContain('Skipped (3)');
+    expect(asked).toContain(`${address('bulk-gone@example.com')}: already deactivated.`);
+    expect(asked).toContain(`${address(ADMIN)}: that is you: you cannot deactivate yourself.`);
+    expect(asked).toContain('1 ticked user no longer exists.');
+    expect(hiddenUsers(asked)).toEqual([ann.id]);
+    expect(asked).toContain('href="/auth/admin?q=bulk">Cancel</a>');
+    expect((await app.ctx.store.getUser(ann.id))?.active).toBe(true);
+    // Nothing the action fits: no button at all.
+    const none = await (
+      await post(adminCookie, [
+        ['action', 'activate'],
+        ['user', ann.id],
+      ])
+    ).text();
+    expect(none).toContain('Nothing to do');
+    expect(none).toContain('already active');
+    expect(none).not.toContain('name="confirm"');
+    const done = await (
+      await post(adminCookie, [
+        ['action', 'deactivate'],
+        ['user', ann.id],
+        ['confirm', 'yes'],
+        ['q', 'bulk'],
+      ])
+    ).text();
+    expect(done).toContain('Deactivated bulk-ann@example.com; ended 2 sessions.');
+    expect(done).toContain('2 users matching “bulk”');
+    expect((await app.ctx.store.getUser(ann.id))?.active).toBe(false);
+  });
+
+  it("marks the admin's own session as this device, names the method, and wraps addresses and events", async () => {
+    const own = await (await get(`/auth/admin?user=${await idOf(ADMIN)}`, adminCookie)).text();
+    expect(own.match(/this device/g)).toHaveLength(1);
+    expect(own).toContain('<td class="wide-only">Email link</td>');
+    expect(own).not.toContain('>magic_link<');
+    expect(own).toContain(`<h2>${address(ADMIN)}</h2>`);
+    const carol = await (
+      await get(`/auth/admin?user=${await idOf('carol@example.com')}`, adminCookie)
+    ).text();
+    expect(carol).not.toContain('this device');
+    expect(carol).toContain('<code class="event">admin<wbr>.deactivate</code>');
+    const list = await (await get('/auth/admin?q=carol', adminCookie)).text();
+    expect(list).toContain(address('carol@example.com'));
   });
 });

@@ -263,7 +263,7 @@ describe('the admin panel always wants the token', () => {
   it('refuses a change without it — curl-shaped or same-origin — and accepts it with it', async () => {
     const root = await newSession('root@example.com');
     const target = await app.ctx.users.findOrCreate('target@example.com');
-    const fields = { action: 'deactivate', user: target.id };
+    const fields = { action: 'deactivate', user: target.id, confirm: 'yes' };
     for (const headers of [{}, OWN_PAGE]) {
       const response = await post('/admin', fields, {
         ...headers,

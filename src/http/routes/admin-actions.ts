@@ -336,10 +336,17 @@ export interface Extras {
   confirm?: AdminConfirm;
 }
 
+/** Who is looking: their own session is marked "this device"; how `oidc` sessions are named. */
+export interface Viewer {
+  currentSessionId: string;
+  oidcName: string;
+}
+
 export async function userPage(
   deps: UserPageDeps,
   userId: string,
   extras: Extras,
+  viewer: Viewer,
 ): Promise<UserPageView | null> {
   const detail = await deps.admin.userDetail(userId);
   if (!detail) return null;
@@ -362,5 +369,7 @@ export async function userPage(
     expiryChoices: expiryChoices(deps.tokenMaxLifetimeMs),
     now: deps.now(),
     passwords: deps.passwords,
+    currentSessionId: viewer.currentSessionId,
+    oidcName: viewer.oidcName,
   };
 }

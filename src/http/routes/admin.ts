@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessPolicy } from '../../core/decide.js';
 import { PortcullisError } from '../../core/errors.js';
-import { explain, subjectFromUser } from '../../core/explain.js';
+import { explain } from '../../core/explain.js';
+import { subjectFromUser } from '../../core/explain-subject.js';
 import type { Identity } from '../../core/identity.js';
 import type { RuleSpec } from '../../core/rules.js';
 import { parseAbsoluteTarget } from '../../core/target.js';
@@ -10,11 +11,13 @@ import { describeDuration } from '../../mail/describe-duration.js';
 import type { User } from '../../ports/store.js';
 import { type AdminOutcome, type AdminService, isBulkAction } from '../../services/admin.js';
 import type { StaticUser } from '../../services/passwords.js';
+import type { LiveSession } from '../../services/sessions.js';
 import type { UserService } from '../../services/users.js';
 import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
+import type { BulkBack, BulkPlan } from '../views/admin-bulk.js';
 import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
 import {
   type Extras,
@@ -23,6 +26,7 @@ import {
   runPanelAction,
   userPage,
 } from './admin-actions.js';
+import { runBulk } from './admin-bulk.js';
 import { currentSession, type SessionReader } from './session-routes.js';
 
 /** What "Explain access" evaluates: the policy the checks use and the rules as written. */
@@ -50,6 +54,8 @@ export interface AdminRouteDeps extends SessionReader, PageDeps {
   /** Public base of portcullis' pages (origin + path prefix). */
   baseUrl: string;
   explain: ExplainPolicy;
+  /** `auth.oidc.display_name`: how an `oidc` session's "Via" is named (default "Single sign-on"). */
+  oidcName?: string;
   /** `auth.magic_link.ttl`, named on the page next to "hand out a login URL". */
   magicLinkTtlMs: number;
   /** Whether `basic` is enabled: the panel then offers to set passwords. */
@@ -75,14 +81,14 @@ export interface AdminRoutes {
 }
 
 /**
- * The signed-in admin, or null after answering: no session → the login page with rd back here
- * (401 JSON for API clients); a session but not an admin → 403.
+ * The signed-in admin's session, or null after answering: no session → the login page with rd
+ * back here (401 JSON for API clients); a session but not an admin → 403.
  */
 async function requireAdmin(
   deps: AdminRouteDeps,
   req: IncomingMessage,
   res: ServerResponse,
-): Promise<User | null> {
+): Promise<LiveSession | null> {
   const lookup = await currentSession(deps, req);
   if (lookup?.kind !== 'valid') {
     const login = `${deps.prefix}/login?rd=${encodeURIComponent(`${deps.baseUrl}/admin`)}`;
@@ -98,7 +104,7 @@ async function requireAdmin(
       'Only administrators can open the admin panel. Ask one to make you an admin.',
     );
   }
-  return user;
+  return lookup.live;
 }
 
 interface ViewState {
@@ -112,6 +118,8 @@ interface ViewState {
   /** One group's page; with `confirmDelete`, its "delete?" page. */
   groupId?: string | null;
   confirmDelete?: boolean;
+  /** A bulk action waiting for "yes": what it would do to whom, and where "Cancel" goes. */
+  bulk?: { plan: BulkPlan; back: BulkBack } | null;
 }
 
 /** The same explanation as `portcullis explain`, for the user on the page. */
@@ -142,19 +150,26 @@ async function renderAdmin(
   deps: AdminRouteDeps,
   req: IncomingMessage,
   res: ServerResponse,
-  actor: User,
+  actor: LiveSession,
   state: ViewState,
   outcome: AdminOutcome | null,
   extras: Extras = {},
 ): Promise<void> {
   const csrf = deps.csrf.token(req);
-  const user = state.userId ? await userPage(deps, state.userId, extras) : null;
+  const bulk = state.bulk ?? null;
+  const user =
+    state.userId && !bulk
+      ? await userPage(deps, state.userId, extras, {
+          currentSessionId: actor.session.id,
+          oidcName: deps.oidcName ?? 'Single sign-on',
+        })
+      : null;
   const group = state.groupId
     ? await deps.admin.groups.groupDetail(state.groupId.slice(0, 200))
     : null;
   const groups = state.groups && !state.userId ? await deps.admin.groups.listGroups() : null;
   const list =
-    state.userId || state.groupId || state.groups
+    state.userId || state.groupId || state.groups || bulk
       ? null
       : await deps.admin.listUsers(state.search, state.page);
   const explained =
@@ -162,7 +177,9 @@ async function renderAdmin(
   const body = adminPageBody({
     prefix: deps.prefix,
     csrf: csrf.token,
-    actor: actor.email,
+    actor: actor.user.email,
+    actorId: actor.user.id,
+    bulk,
     search: state.search,
     outcome,
     ttl: describeDuration(deps.magicLinkTtlMs),
@@ -224,8 +241,9 @@ async function adminAction(
 ): Promise<void> {
   const form = await readForm(req);
   deps.csrf.requireSessionToken(req, form);
-  const actor = await requireAdmin(deps, req, res);
-  if (!actor) return;
+  const live = await requireAdmin(deps, req, res);
+  if (!live) return;
+  const actor = live.user;
   const action = form.get('action') ?? '';
   const view = form.get('view');
   const state: ViewState = {
@@ -251,7 +269,7 @@ async function adminAction(
       groupId: screen.kind === 'group' ? screen.groupId : null,
       confirmDelete: screen.kind === 'group' && screen.confirmDelete,
     };
-    await renderAdmin(deps, req, res, actor, next, result.outcome, {
+    await renderAdmin(deps, req, res, live, next, result.outcome, {
       formError: result.formError,
       issuedToken: result.issuedToken,
       ...(screen.kind === 'user' && screen.confirm ? { confirm: screen.confirm } : {}),
@@ -282,9 +300,15 @@ async function adminAction(
       source,
     );
   } else if (isBulkAction(action)) {
-    outcome = await deps.admin.bulk(actor, action, form.getAll('user'), source);
+    const step = await runBulk(deps.admin, actor, action, form, source, deps.now());
+    if (step.kind === 'ask') {
+      const back = { search: state.search, page: state.page, view: state.userId };
+      await renderAdmin(deps, req, res, live, { ...state, bulk: { plan: step.plan, back } }, null);
+      return;
+    }
+    outcome = step.outcome;
   } else {
     throw new PortcullisError('bad_request', `unknown admin action ${action.slice(0, 40)}`);
   }
-  await renderAdmin(deps, req, res, actor, state, outcome);
+  await renderAdmin(deps, req, res, live, state, outcome);
 }

@@ -7,6 +7,40 @@ export interface PanelContext {
   prefix: string;
   csrf: string;
   search: string;
+  /** The signed-in admin's user id: some actions are not offered on their own account. */
+  actorId: string;
+}
+
+/** `text` split before each dot: "mail.example.com" → ["mail", ".example", ".com"]. */
+function splitBeforeDots(text: string): string[] {
+  return text.split('.').map((part, i) => (i === 0 ? part : `.${part}`));
+}
+
+/** Pieces this long or shorter never break inside (not even at a hyphen). */
+const KEEP_WHOLE = 24;
+
+/**
+ * An email address that wraps on a narrow screen only after "@" and before a dot (<wbr>), never
+ * inside a label: each piece up to KEEP_WHOLE characters is kept whole (`.seg`, nowrap). A longer
+ * piece may break at a hyphen, and outside tables anywhere as the last resort (`.email` CSS).
+ * Built from escaped parts.
+ */
+export function addressHtml(email: string): SafeHtml {
+  const at = email.lastIndexOf('@');
+  const pieces = splitBeforeDots(at < 0 ? email : email.slice(0, at));
+  if (at >= 0) {
+    pieces[pieces.length - 1] += '@';
+    pieces.push(...splitBeforeDots(email.slice(at + 1)));
+  }
+  return html`<span class="address email">${pieces.map(
+    (piece, i) =>
+      html`${i > 0 ? html`<wbr>` : ''}${piece.length <= KEEP_WHOLE ? html`<span class="seg">${piece}</span>` : piece}`,
+  )}</span>`;
+}
+
+/** An audit event code (`admin.deactivate`) that wraps at its dots, not inside a word. */
+export function eventHtml(event: string): SafeHtml {
+  return html`<code class="event">${splitBeforeDots(event).map((piece, i) => html`${i > 0 ? html`<wbr>` : ''}${piece}`)}</code>`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { html, type SafeHtml } from '../../html.js';
 import type { GroupDetail, GroupRow } from '../../services/admin-groups.js';
 import {
+  addressHtml,
   type FormError,
   fieldForm,
   groupsUrl,
@@ -37,7 +38,7 @@ export function groupsSection(
   return html`<p><a href="${ctx.prefix}/admin">← All users</a></p>
 <h2 id="groups-heading">Groups</h2>
 <p class="muted" id="groups-summary">${rows.length} group${rows.length === 1 ? '' : 's'}. Groups made here can be changed here; groups from SCIM or an identity provider's claims are shown read-only.</p>
-<div class="table-wrap">
+<div class="table-wrap panel">
 <table aria-labelledby="groups-heading" aria-describedby="groups-summary">
 <thead><tr><th scope="col">Name</th><th scope="col">Source</th><th scope="col">Members</th></tr></thead>
 <tbody>
@@ -62,12 +63,12 @@ ${fieldForm(ctx, 'create_group', {}, { id: 'group-name', name: 'name', label: 'G
 function membersTable(ctx: PanelContext, detail: GroupDetail): SafeHtml {
   const { row, members } = detail;
   if (members.length === 0) return html`<p class="muted">No members yet.</p>`;
-  return html`<div class="table-wrap"><table aria-labelledby="members-heading">
+  return html`<div class="table-wrap panel"><table aria-labelledby="members-heading">
 <thead><tr><th scope="col">Email</th><th scope="col">Username</th>${row.editable ? html`<th scope="col"><span class="visually-hidden">Remove</span></th>` : ''}</tr></thead>
 <tbody>
 ${members.map(
   (user) => html`<tr>
-<td><a href="${userUrl(ctx.prefix, user.id)}">${user.email}</a></td>
+<td><a href="${userUrl(ctx.prefix, user.id)}">${addressHtml(user.email)}</a></td>
 <td>${user.username}</td>
 ${
   row.editable
@@ -134,9 +135,8 @@ ${
   detail.members.length > 0
     ? html`<p>Members: ${detail.members
         .slice(0, 20)
-        .map((u) => u.email)
-        .join(
-          ', ',
+        .map(
+          (u, i) => html`${i > 0 ? ', ' : ''}${addressHtml(u.email)}`,
         )}${detail.members.length > 20 ? ` and ${detail.members.length - 20} more` : ''}</p>`
     : ''
 }

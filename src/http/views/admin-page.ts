@@ -1,8 +1,10 @@
 import type { Explanation } from '../../core/explain.js';
 import { html, type SafeHtml } from '../../html.js';
-import { type AdminOutcome, BULK_ACTIONS, type UserList } from '../../services/admin.js';
+import type { AdminOutcome, BulkAction, UserList } from '../../services/admin.js';
 import type { GroupRow } from '../../services/admin-groups.js';
+import { type BulkBack, type BulkPlan, bulkConfirmSection } from './admin-bulk.js';
 import {
+  addressHtml,
   adminCell,
   type FormError,
   groupsUrl,
@@ -19,7 +21,10 @@ export interface AdminPageView {
   prefix: string;
   csrf: string;
   actor: string;
+  actorId: string;
   search: string;
+  /** A bulk action waiting for confirmation: shown instead of anything else. */
+  bulk?: { plan: BulkPlan; back: BulkBack } | null;
   outcome: AdminOutcome | null;
   ttl: string;
   /** What the page shows: the list, one user, the groups, one group. */
@@ -100,12 +105,22 @@ ${outcome.notices.map(
 )}`;
 }
 
+/** The list's menu; "…": the action shows who it changes and asks before it does anything. */
+const MENU: readonly { id: BulkAction; label: string }[] = [
+  { id: 'login_url', label: 'Get email login URL' },
+  { id: 'activate', label: 'Reactivate' },
+  { id: 'make_admin', label: 'Make admin' },
+  { id: 'unmake_admin', label: 'Remove admin' },
+  { id: 'logout_everywhere', label: 'Log out everywhere…' },
+  { id: 'deactivate', label: 'Deactivate…' },
+];
+
 function actionSelect(id: string): SafeHtml {
   return html`<div><label for="${id}">Action</label>
-<select id="${id}" name="action">
-${BULK_ACTIONS.map((a) => html`<option value="${a.id}">${a.label}</option>`)}
+<select id="${id}" name="action" aria-describedby="${id}-help">
+${MENU.map((a) => html`<option value="${a.id}">${a.label}</option>`)}
 </select></div>
-<button type="submit">Apply</button>`;
+<button type="submit">Apply…</button>`;
 }
 
 function listSection(view: AdminPageView, list: UserList): SafeHtml {
@@ -120,10 +135,11 @@ function listSection(view: AdminPageView, list: UserList): SafeHtml {
 <input type="hidden" name="q" value="${search}">
 <input type="hidden" name="page" value="${list.page}">
 <div class="bar">${actionSelect('bulk-action')}</div>
+<p id="bulk-action-help" class="muted">Deactivating and logging out ask first. Ticked users an action does not fit (already deactivated, yourself, admins from the config) are listed and left out, never changed.</p>
 <p class="muted" id="users-summary">${list.total} user${list.total === 1 ? '' : 's'}${search ? html` matching “${search}”` : ''}. Tick users, pick an action, press Apply.</p>
-<div class="table-wrap">
+<div class="table-wrap panel">
 <table aria-describedby="users-summary">
-<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col" class="wide-only">Username</th><th scope="col" class="wide-only">Name</th><th scope="col">Status</th><th scope="col">Admin</th><th scope="col" class="wide-only">Last sign-in</th><th scope="col" class="wide-only">Sessions</th></tr></thead>
+<thead><tr><th scope="col"><span class="visually-hidden">Select</span></th><th scope="col">Email</th><th scope="col" class="wide-only">Username</th><th scope="col" class="wide-only">Name</th><th scope="col">Status</th><th scope="col" class="wide-only">Admin</th><th scope="col" class="wide-only">Last sign-in</th><th scope="col" class="wide-only">Sessions</th></tr></thead>
 <tbody>
 ${
   list.rows.length === 0
@@ -131,11 +147,11 @@ ${
     : list.rows.map(
         (row) => html`<tr>
 <td><input type="checkbox" name="user" value="${row.user.id}" id="pick-${row.user.id}" aria-label="Select ${row.user.email}"></td>
-<td><a href="${userUrl(prefix, row.user.id)}">${row.user.email}</a></td>
+<td><a href="${userUrl(prefix, row.user.id)}">${addressHtml(row.user.email)}</a></td>
 <td class="wide-only">${row.user.username}</td>
 <td class="wide-only">${row.user.name}</td>
-<td>${statusBadges(row)}</td>
-<td>${adminCell(row)}</td>
+<td>${statusBadges(row)}${row.admin ? html` <span class="badge narrow-only">${row.adminByConfig ? 'admin (config)' : 'admin'}</span>` : ''}</td>
+<td class="wide-only">${adminCell(row)}</td>
 <td class="wide-only">${when(row.user.lastLoginAt)}</td>
 <td class="wide-only">${row.sessions}</td>
 </tr>`,
@@ -163,8 +179,14 @@ ${list.page < list.pages ? html`<a href="${listUrl(prefix, search, list.page + 1
 }
 
 function mainSection(view: AdminPageView): SafeHtml {
-  const ctx: PanelContext = { prefix: view.prefix, csrf: view.csrf, search: view.search };
+  const ctx: PanelContext = {
+    prefix: view.prefix,
+    csrf: view.csrf,
+    search: view.search,
+    actorId: view.actorId,
+  };
   const error = view.formError ?? null;
+  if (view.bulk) return bulkConfirmSection(ctx, view.bulk.plan, view.bulk.back);
   if (view.user)
     return userSection(ctx, view.user, error, explainSection(view, view.user.detail.row.user.id));
   if (view.group) return groupSection(ctx, view.group, error);
@@ -177,7 +199,7 @@ function mainSection(view: AdminPageView): SafeHtml {
 export function adminPageBody(view: AdminPageView): SafeHtml {
   const onList = !view.user && !view.group && !view.groups && view.list;
   return html`<h1>Admin panel</h1>
-<p class="muted">Signed in as <strong>${view.actor}</strong> · <a href="${view.prefix}/logout">Sign out</a></p>
+<p class="muted">Signed in as <strong>${view.actor}</strong> · <a href="${view.prefix}/logout" class="nowrap">Sign out</a></p>
 ${onList ? html`<nav aria-label="Panel"><p><strong>Users</strong> · <a href="${groupsUrl(view.prefix)}">Groups</a></p></nav>` : ''}
 ${outcomeBlock(view)}
 ${mainSection(view)}`;

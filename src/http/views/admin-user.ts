@@ -5,7 +5,9 @@ import type { GroupMembership, GroupRow } from '../../services/admin-groups.js';
 import type { AppTokenInfo } from '../../services/app-tokens.js';
 import type { SecondFactorStatus } from '../../services/second-factor.js';
 import {
+  addressHtml,
   adminCell,
+  eventHtml,
   type FormError,
   fieldForm,
   groupsUrl,
@@ -54,24 +56,44 @@ export interface UserPageView {
   now: number;
   /** Password sign-in (`basic`) is enabled: offer "Set password". */
   passwords: boolean;
+  /** The admin's own session: marked "this device" in the sessions table. */
+  currentSessionId: string;
+  /** `auth.oidc.display_name`, for "Via". */
+  oidcName: string;
 }
 
-/** The user's actions as buttons, destructive ones in the danger style. */
+/**
+ * The user's actions: only those that fit their state, destructive ones in the danger style.
+ * Deactivate and "Log out everywhere" lead to a confirmation page (admin-bulk.ts); what cannot
+ * be done here (their own account, admins from the config) is said instead of offered.
+ */
 function actionButtons(ctx: PanelContext, detail: UserDetail): SafeHtml {
   const { row } = detail;
   const user = row.user;
+  const self = user.id === ctx.actorId;
   const button = (action: string, label: string, cls: string) =>
-    html`<button type="submit" name="action" value="${action}" class="${cls}">${label}</button>`;
-  return html`<form method="post" action="${ctx.prefix}/admin" class="bar actions">
+    html`<button type="submit" name="action" value="${action}"${cls ? html` class="${cls}"` : ''}>${label}</button>`;
+  const notes: string[] = [];
+  if (row.adminByConfig)
+    notes.push(
+      'Admin through the config (admin.emails or admin.groups): change it there, not in the panel.',
+    );
+  else if (self && row.admin) notes.push('This is you: you cannot remove your own admin rights.');
+  if (self && user.active) notes.push('This is you: you cannot deactivate yourself.');
+  return html`<form method="post" action="${ctx.prefix}/admin">
 <input type="hidden" name="csrf" value="${ctx.csrf}">
 <input type="hidden" name="user" value="${user.id}">
 <input type="hidden" name="view" value="${user.id}">
-${user.active ? button('login_url', 'Get email login URL', '') : button('activate', 'Activate', '')}
-${row.admin && !row.adminByConfig ? button('unmake_admin', 'Remove admin', 'danger secondary') : ''}
+<div class="bar actions">
+${user.active ? button('login_url', 'Get email login URL', '') : button('activate', 'Reactivate', '')}
 ${row.admin ? '' : button('make_admin', 'Make admin', 'secondary')}
-${button('logout_everywhere', 'Log out everywhere', 'danger secondary')}
-${user.active ? button('deactivate', 'Deactivate', 'danger') : ''}
-</form>`;
+${row.admin && !row.adminByConfig && !self ? button('unmake_admin', 'Remove admin', 'danger secondary') : ''}
+${detail.sessions.length > 0 ? button('logout_everywhere', 'Log out everywhere…', 'danger secondary') : ''}
+${user.active && !self ? button('deactivate', 'Deactivate…', 'danger') : ''}
+</div>
+${notes.map((n) => html`<p class="muted">${n}</p>`)}
+</form>
+`;
 }
 
 function usernameForm(ctx: PanelContext, detail: UserDetail, error: FormError | null): SafeHtml {
@@ -86,7 +108,7 @@ function groupsSection(ctx: PanelContext, view: UserPageView): SafeHtml {
 ${
   view.groups.length === 0
     ? html`<p class="muted">Not in any group.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="user-groups">
+    : html`<div class="table-wrap panel"><table aria-labelledby="user-groups">
 <thead><tr><th scope="col">Group</th><th scope="col">Source</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
 <tbody>
 ${view.groups.map(
@@ -153,14 +175,14 @@ ${
 ${
   tokens.length === 0
     ? html`<p class="muted">No app tokens.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="user-tokens">
-<thead><tr><th scope="col">Name</th><th scope="col" class="wide-only">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Revoke</span></th></tr></thead>
+    : html`<div class="table-wrap panel"><table aria-labelledby="user-tokens">
+<thead><tr><th scope="col">Name</th><th scope="col" class="wide-only">Created</th><th scope="col" class="wide-only">Last used</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Revoke</span></th></tr></thead>
 <tbody>
 ${tokens.map(
   (t) => html`<tr>
-<td>${t.name}</td>
+<td>${t.name}<span class="narrow-only muted"><br>last used ${t.lastUsedAt === null ? 'never' : when(t.lastUsedAt)}</span></td>
 <td class="wide-only">${when(t.createdAt)}</td>
-<td>${t.lastUsedAt === null ? 'never' : when(t.lastUsedAt)}</td>
+<td class="wide-only">${t.lastUsedAt === null ? 'never' : when(t.lastUsedAt)}</td>
 <td>${expiryCell(view.now, t.expiresAt)}</td>
 <td>${panelForm(
     ctx,
@@ -208,23 +230,24 @@ function passwordForm(ctx: PanelContext, detail: UserDetail): SafeHtml {
   );
 }
 
-function sessionsSection(ctx: PanelContext, detail: UserDetail): SafeHtml {
+function sessionsSection(ctx: PanelContext, view: UserPageView): SafeHtml {
+  const { detail } = view;
   const { sessions } = detail;
   const user = detail.row.user;
   return html`<h2>Active sessions (${sessions.length})</h2>
 ${
   sessions.length === 0
     ? html`<p class="muted">No active sessions.</p>`
-    : html`<div class="table-wrap"><table>
-<thead><tr><th scope="col" class="wide-only">Started</th><th scope="col">Last seen</th><th scope="col">IP</th><th scope="col">Browser</th><th scope="col" class="wide-only">Via</th><th scope="col"><span class="visually-hidden">End</span></th></tr></thead>
+    : html`<div class="table-wrap panel"><table>
+<thead><tr><th scope="col" class="wide-only">Started</th><th scope="col">Last seen</th><th scope="col" class="wide-only">IP</th><th scope="col">Browser</th><th scope="col" class="wide-only">Via</th><th scope="col"><span class="visually-hidden">End</span></th></tr></thead>
 <tbody>
 ${sessions.map(
   (s) => html`<tr>
 <td class="wide-only">${when(s.createdAt)}</td>
 <td>${when(s.lastSeenAt)}</td>
-<td>${s.ip || 'unknown'}</td>
-<td title="${s.userAgent}">${describeUserAgent(s.userAgent)}</td>
-<td class="wide-only">${loginMethodName(s.method)}</td>
+<td class="wide-only">${s.ip || 'unknown'}</td>
+<td title="${s.userAgent}">${describeUserAgent(s.userAgent)}<span class="narrow-only muted"><br>${s.ip || 'IP unknown'}</span>${s.id === view.currentSessionId ? html` <strong class="badge info">this device</strong>` : ''}</td>
+<td class="wide-only">${loginMethodName(s.method, view.oidcName)}</td>
 <td>${panelForm(
     ctx,
     'end_session',
@@ -244,6 +267,12 @@ function activityFacts(entry: AuditEntry): string {
     .join(', ');
 }
 
+/** "2026-12-06 03:27:47 UTC", wrapping between date and time only. */
+function activityTime(at: number): SafeHtml {
+  const iso = new Date(at).toISOString();
+  return html`<span class="nowrap">${iso.slice(0, 10)}</span> <span class="nowrap">${iso.slice(11, 19)} UTC</span>`;
+}
+
 function activitySection(activity: AuditEntry[] | null): SafeHtml {
   if (activity === null)
     return html`<h2>Recent activity</h2>
@@ -252,17 +281,17 @@ function activitySection(activity: AuditEntry[] | null): SafeHtml {
 ${
   activity.length === 0
     ? html`<p class="muted">Nothing recorded yet.</p>`
-    : html`<div class="table-wrap"><table id="recent-activity">
-<thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col" class="wide-only">Outcome</th><th scope="col" class="wide-only">By</th><th scope="col" class="wide-only">IP</th><th scope="col">Details</th></tr></thead>
+    : html`<div class="table-wrap panel"><table id="recent-activity">
+<thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col" class="wide-only">Outcome</th><th scope="col" class="wide-only">By</th><th scope="col" class="wide-only">IP</th><th scope="col" class="wide-only">Details</th></tr></thead>
 <tbody>
 ${activity.map(
   (entry) => html`<tr>
-<td>${new Date(entry.at).toISOString().slice(0, 19).replace('T', ' ')} UTC</td>
-<td><code>${entry.event}</code></td>
+<td>${activityTime(entry.at)}</td>
+<td>${eventHtml(entry.event)}<span class="narrow-only muted facts"><br>${activityFacts(entry)}</span></td>
 <td class="wide-only">${entry.outcome === 'failure' ? html`<span class="badge off">failure</span>` : 'success'}</td>
-<td class="wide-only">${entry.actor}</td>
+<td class="wide-only">${entry.actor.includes('@') ? addressHtml(entry.actor) : entry.actor}</td>
 <td class="wide-only">${entry.ip ?? ''}</td>
-<td>${activityFacts(entry)}</td>
+<td class="wide-only facts">${activityFacts(entry)}</td>
 </tr>`,
 )}
 </tbody></table></div>`
@@ -313,7 +342,7 @@ function passkeysSection(ctx: PanelContext, view: UserPageView): SafeHtml {
 ${
   passkeys.length === 0
     ? html`<p class="muted">No passkeys.</p>`
-    : html`<div class="table-wrap"><table aria-labelledby="user-passkeys">
+    : html`<div class="table-wrap panel"><table aria-labelledby="user-passkeys">
 <thead><tr><th scope="col">Name</th><th scope="col" class="wide-only">Added</th><th scope="col">Last used</th><th scope="col"><span class="visually-hidden">Remove</span></th></tr></thead>
 <tbody>
 ${passkeys.map(
@@ -370,7 +399,7 @@ export function userSection(
   const user = row.user;
   return html`<p><a href="${listUrl(ctx.prefix, ctx.search)}">← All users</a> · <a href="${groupsUrl(ctx.prefix)}">Groups</a></p>
 ${view.confirm ? confirmBlock(ctx, view, view.confirm) : ''}
-<h2>${user.email}</h2>
+<h2>${addressHtml(user.email)}</h2>
 <dl>
 <dt>Username</dt><dd>${user.username}</dd>
 <dt>Name</dt><dd>${user.name}</dd>
@@ -387,6 +416,6 @@ ${view.passwords ? html`<h2>Password</h2>${passwordForm(ctx, detail)}` : ''}
 ${passkeysSection(ctx, view)}
 ${view.passwords || view.twoStep.totp !== 'none' ? twoStepSection(ctx, view) : ''}
 ${explain}
-${sessionsSection(ctx, detail)}
+${sessionsSection(ctx, view)}
 ${activitySection(detail.activity)}`;
 }
