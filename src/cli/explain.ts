@@ -3,14 +3,14 @@ import type { Config } from '../config/load.js';
 import { storeIsRedis } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
 import { normalizeEmail } from '../core/email.js';
+import { explain } from '../core/explain.js';
+import { formatExplanation } from '../core/explain-format.js';
 import {
   type ExplainSubject,
-  explain,
-  formatExplanation,
   NOBODY,
   subjectFromEmailOnly,
   subjectFromUser,
-} from '../core/explain.js';
+} from '../core/explain-subject.js';
 import type { Identity } from '../core/identity.js';
 import { parseAbsoluteTarget } from '../core/target.js';
 import { createLogger } from '../logger.js';

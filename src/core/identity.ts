@@ -16,3 +16,17 @@ export interface Identity {
    */
   amr?: readonly string[];
 }
+
+/** The identity of a signed-in user, before anything about the session (`amr`) is added. */
+export function identityOf(
+  user: Pick<Identity, 'id' | 'username' | 'email' | 'name' | 'groups'>,
+): Identity {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    name: user.name,
+    groups: user.groups,
+    anonymous: false,
+  };
+}

@@ -50,18 +50,23 @@ export function sendJson(
 }
 
 /** What every page we send carries: a strict CSP, no sniffing, no framing, no referrer, no caching. */
-export const PAGE_HEADERS: readonly string[] = [
-  'Content-Security-Policy',
-  CONTENT_SECURITY_POLICY,
-  'X-Content-Type-Options',
-  'nosniff',
-  'X-Frame-Options',
-  'DENY',
-  'Referrer-Policy',
-  'no-referrer',
-  'Cache-Control',
-  'no-store',
-];
+export const PAGE_HEADERS: readonly string[] = pageHeaders(CONTENT_SECURITY_POLICY);
+
+/** The page headers with a given Content-Security-Policy (a fresh list: callers may add to it). */
+export function pageHeaders(csp: string): string[] {
+  return [
+    'Content-Security-Policy',
+    csp,
+    'X-Content-Type-Options',
+    'nosniff',
+    'X-Frame-Options',
+    'DENY',
+    'Referrer-Policy',
+    'no-referrer',
+    'Cache-Control',
+    'no-store',
+  ];
+}
 
 export function sendHtml(
   req: IncomingMessage,

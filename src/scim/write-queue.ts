@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { GroupVersionConflictError } from '../ports/groups.js';
+import { retryOnVersionConflict } from '../services/retry-on-version-conflict.js';
 import { ScimError } from './errors.js';
 
 /** Read-modify-write attempts on one group before giving up (each loses only to a write that won). */
@@ -36,27 +36,22 @@ export class WriteQueue {
    * retry it — IdPs do retry 5xx — whereas 409 means "uniqueness" in SCIM (RFC 7644 §3.12) and
    * 412 is for a client-sent stale `If-Match` (§3.14); neither fits and both are final.
    */
-  async retryOnConflict<T>(task: () => Promise<T>): Promise<T> {
-    const random = this.deps.random ?? Math.random;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await task();
-      } catch (error) {
-        if (!(error instanceof GroupVersionConflictError)) throw error;
-        if (attempt >= GROUP_WRITE_TRIES) {
-          this.deps.logger.warn(
-            { group_id: error.id, attempts: attempt },
-            'scim: group kept changing under concurrent writes; giving up',
-          );
-          throw new ScimError(
-            503,
-            'The group is being changed by another request. Try again.',
-            undefined,
-            'busy',
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, random() * 5 * attempt));
-      }
-    }
+  retryOnConflict<T>(task: () => Promise<T>): Promise<T> {
+    return retryOnVersionConflict(task, {
+      tries: GROUP_WRITE_TRIES,
+      random: this.deps.random,
+      giveUp: (conflict, attempts): never => {
+        this.deps.logger.warn(
+          { group_id: conflict.id, attempts },
+          'scim: group kept changing under concurrent writes; giving up',
+        );
+        throw new ScimError(
+          503,
+          'The group is being changed by another request. Try again.',
+          undefined,
+          'busy',
+        );
+      },
+    });
   }
 }

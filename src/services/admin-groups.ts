@@ -5,7 +5,6 @@ import {
   type Group,
   type GroupDirectory,
   GroupNameTakenError,
-  GroupVersionConflictError,
   groupSource,
 } from '../ports/groups.js';
 import type { User, UserDirectory } from '../ports/users.js';
@@ -18,51 +17,22 @@ import type {
   AuditSource,
 } from './audit.js';
 import { mirrorMembership } from './group-mirror.js';
+import { type GroupRefusal, isRefusal, refuse } from './group-refusal.js';
+import {
+  allUsers,
+  type GroupDetail,
+  type GroupMembership,
+  type GroupRow,
+  listGroupRows,
+  lower,
+  readGroupDetail,
+  readGroupsOfUser,
+} from './group-rows.js';
+import { retryOnVersionConflict } from './retry-on-version-conflict.js';
 
-/**
- * Where a group comes from. `admin`: made in the admin panel, the only kind it can change.
- * `scim`: provisioned by the IdP. `oidc`: only named in users' sign-in claims (the OIDC groups
- * claim; Google sends none), so it has no record: it lives in `User.groups` alone and the next
- * sign-in rewrites it, which is why the panel cannot edit it.
- */
-export type GroupOrigin = 'admin' | 'scim' | 'oidc';
-
-export interface GroupRow {
-  /** Null for a group that only appears in sign-in claims. */
-  id: string | null;
-  name: string;
-  source: GroupOrigin;
-  members: number;
-  /** Whether the panel may rename, delete and change members (only `admin` groups). */
-  editable: boolean;
-}
-
-/** One of a user's groups, as the user's page shows it. */
-export interface GroupMembership {
-  id: string | null;
-  name: string;
-  source: GroupOrigin;
-  editable: boolean;
-}
-
-export interface GroupDetail {
-  row: GroupRow;
-  group: Group;
-  /** The members that still exist, in the order the record lists them. */
-  members: User[];
-}
-
-/** Why a group change was not made; nothing was written. */
-export type GroupRefusal =
-  | { ok: false; reason: 'invalid_name'; message: string }
-  | { ok: false; reason: 'name_taken'; source: GroupOrigin }
-  | { ok: false; reason: 'not_found' }
-  | { ok: false; reason: 'read_only'; source: GroupOrigin }
-  | { ok: false; reason: 'no_such_user' }
-  /** The change would take the acting admin's own admin rights (given by `admin.groups`). */
-  | { ok: false; reason: 'own_admin' }
-  /** Other writes kept winning the compare-and-set; try again. */
-  | { ok: false; reason: 'busy' };
+// The panel's views and routes import these from here.
+export { type GroupRefusal, groupRefusalText } from './group-refusal.js';
+export type { GroupDetail, GroupMembership, GroupOrigin, GroupRow } from './group-rows.js';
 
 /** `changed` false: the group already was so (same name, already a member, not a member). */
 export type GroupChange = { ok: true; group: Group; changed: boolean } | GroupRefusal;
@@ -82,40 +52,10 @@ export interface AdminGroupsDeps {
 
 /** Read-modify-write attempts on one group before answering `busy`. */
 const WRITE_TRIES = 10;
-const PAGE = 500;
-
-const lower = (name: string) => name.toLowerCase();
-const refuse = <R extends GroupRefusal['reason']>(
-  reason: R,
-  extra: Omit<Extract<GroupRefusal, { reason: R }>, 'ok' | 'reason'>,
-) => ({ ok: false, reason, ...extra }) as Extract<GroupRefusal, { reason: R }>;
-const isRefusal = (value: unknown): value is GroupRefusal =>
-  typeof value === 'object' && value !== null && 'ok' in value && value.ok === false;
-
-/** What a refusal means, in words for the admin panel. */
-export function groupRefusalText(refusal: GroupRefusal): string {
-  switch (refusal.reason) {
-    case 'invalid_name':
-      return refusal.message;
-    case 'name_taken':
-      return refusal.source === 'oidc'
-        ? 'Users already get a group of that name from the identity provider; choose another name.'
-        : refusal.source === 'scim'
-          ? 'A group of that name is provisioned over SCIM; choose another name.'
-          : 'A group of that name exists (names are compared ignoring case).';
-    case 'not_found':
-      return 'That group no longer exists.';
-    case 'read_only':
-      return refusal.source === 'scim'
-        ? 'That group is provisioned over SCIM: change it at your identity provider.'
-        : 'That group comes from sign-in claims: change it at your identity provider.';
-    case 'no_such_user':
-      return 'That user no longer exists.';
-    case 'own_admin':
-      return 'That would take away your own admin rights (admin.groups); ask another admin.';
-    case 'busy':
-      return 'The group is being changed by someone else right now. Try again.';
-  }
+/** The name as the group would be called, or why it cannot be. */
+function checkedName(raw: string): string | GroupRefusal {
+  const checked = checkGroupName(raw);
+  return checked.ok ? checked.name : refuse('invalid_name', { message: checked.message });
 }
 
 /**
@@ -128,78 +68,19 @@ export function groupRefusalText(refusal: GroupRefusal): string {
 export class AdminGroups {
   constructor(private readonly deps: AdminGroupsDeps) {}
 
-  private async *allUsers(): AsyncGenerator<User> {
-    for (let offset = 0; ; offset += PAGE) {
-      const page = await this.deps.store.listUsers({ offset, limit: PAGE });
-      yield* page.users;
-      if (page.users.length < PAGE || offset + PAGE >= page.total) return;
-    }
-  }
-
-  private async allGroups(): Promise<Group[]> {
-    const out: Group[] = [];
-    for (let offset = 0; ; offset += PAGE) {
-      const page = await this.deps.store.listGroups({ offset, limit: PAGE });
-      out.push(...page.groups);
-      if (page.groups.length < PAGE || offset + PAGE >= page.total) return out;
-    }
-  }
-
-  private row(group: Group): GroupRow {
-    const source = groupSource(group);
-    return {
-      id: group.id,
-      name: group.displayName,
-      source,
-      members: group.members.length,
-      editable: source === 'admin',
-    };
-  }
-
   /** Every group, records and claim-only names, ordered by name ignoring case. */
-  async listGroups(): Promise<GroupRow[]> {
-    const records = await this.allGroups();
-    const stored = new Set(records.map((g) => g.displayName));
-    const claimed = new Map<string, number>();
-    for await (const user of this.allUsers())
-      for (const name of user.groups)
-        if (!stored.has(name)) claimed.set(name, (claimed.get(name) ?? 0) + 1);
-    const rows = records.map((g) => this.row(g));
-    for (const [name, members] of claimed)
-      rows.push({ id: null, name, source: 'oidc', members, editable: false });
-    return rows.sort((a, b) => {
-      const x = lower(a.name);
-      const y = lower(b.name);
-      return x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    });
+  listGroups(): Promise<GroupRow[]> {
+    return listGroupRows(this.deps.store);
   }
 
   /** A stored group with its members; null when there is no such record. */
-  async groupDetail(id: string): Promise<GroupDetail | null> {
-    const group = await this.deps.store.getGroup(id);
-    if (!group) return null;
-    const users = await Promise.all(group.members.map((m) => this.deps.store.getUser(m)));
-    return {
-      row: this.row(group),
-      group,
-      members: users.filter((u): u is User => u !== null),
-    };
+  groupDetail(id: string): Promise<GroupDetail | null> {
+    return readGroupDetail(this.deps.store, id);
   }
 
   /** The groups a user has (what checks see), each with its source; null for no such user. */
-  async groupsOfUser(userId: string): Promise<GroupMembership[] | null> {
-    const user = await this.deps.store.getUser(userId);
-    if (!user) return null;
-    return Promise.all(
-      user.groups.map(async (name): Promise<GroupMembership> => {
-        const group = await this.deps.store.getGroupByName(name);
-        if (group && group.displayName === name && group.members.includes(user.id)) {
-          const { id, source, editable } = this.row(group);
-          return { id, name, source, editable };
-        }
-        return { id: null, name, source: 'oidc', editable: false };
-      }),
-    );
+  groupsOfUser(userId: string): Promise<GroupMembership[] | null> {
+    return readGroupsOfUser(this.deps.store, userId);
   }
 
   async createGroup(
@@ -207,9 +88,8 @@ export class AdminGroups {
     rawName: string,
     source: AuditSource | null = null,
   ): Promise<GroupChange> {
-    const checked = checkGroupName(rawName);
-    if (!checked.ok) return refuse('invalid_name', { message: checked.message });
-    const { name } = checked;
+    const name = checkedName(rawName);
+    if (isRefusal(name)) return name;
     const taken = await this.nameTaken(name, null);
     if (taken) return taken;
     const now = this.deps.clock.now();
@@ -235,9 +115,8 @@ export class AdminGroups {
     rawName: string,
     source: AuditSource | null = null,
   ): Promise<GroupChange> {
-    const checked = checkGroupName(rawName);
-    if (!checked.ok) return refuse('invalid_name', { message: checked.message });
-    const { name } = checked;
+    const name = checkedName(rawName);
+    if (isRefusal(name)) return name;
     const written = await this.retry(async () => {
       const group = await this.editable(id);
       if (isRefusal(group)) return group;
@@ -377,7 +256,7 @@ export class AdminGroups {
     if (owner && owner.id !== self?.id) return refuse('name_taken', { source: groupSource(owner) });
     const wanted = lower(name);
     const own = self ? lower(self.displayName) : null;
-    for await (const user of this.allUsers())
+    for await (const user of allUsers(this.deps.store))
       if (user.groups.some((g) => lower(g) === wanted && lower(g) !== own))
         return refuse('name_taken', { source: 'oidc' });
     return null;
@@ -399,17 +278,12 @@ export class AdminGroups {
    * and its compare-and-set, with a small random pause so two retrying instances fall out of
    * step; `busy` after WRITE_TRIES conflicts.
    */
-  private async retry<T>(task: () => Promise<T>): Promise<T | GroupRefusal> {
-    const random = this.deps.random ?? Math.random;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await task();
-      } catch (error) {
-        if (!(error instanceof GroupVersionConflictError)) throw error;
-        if (attempt >= WRITE_TRIES) return refuse('busy', {});
-        await new Promise((resolve) => setTimeout(resolve, random() * 5 * attempt));
-      }
-    }
+  private retry<T>(task: () => Promise<T>): Promise<T | GroupRefusal> {
+    return retryOnVersionConflict(task, {
+      tries: WRITE_TRIES,
+      random: this.deps.random,
+      giveUp: () => refuse('busy', {}),
+    });
   }
 
   private async log(

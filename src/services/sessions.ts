@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { amrForLoginMethod, checkAmrNames } from '../core/amr.js';
 import type { Clock } from '../core/clock.js';
-import type { Identity } from '../core/identity.js';
+import { type Identity, identityOf } from '../core/identity.js';
 import type { SessionTokens } from '../core/session-token.js';
 import type { Session, Store, User } from '../ports/store.js';
 
@@ -57,15 +57,7 @@ export interface SessionMeta {
 
 /** `amr`: how the session behind it was authenticated ([] for an app token). */
 export function toIdentity(user: User, amr: readonly string[] = []): Identity {
-  return {
-    id: user.id,
-    username: user.username,
-    email: user.email,
-    name: user.name,
-    groups: user.groups,
-    anonymous: false,
-    amr,
-  };
+  return { ...identityOf(user), amr };
 }
 
 /**

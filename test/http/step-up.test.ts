@@ -474,6 +474,7 @@ describe('proxy mode', () => {
     proxy = await startTestApp({
       server: { public_url: 'http://app.test' },
       proxy: { upstream: upstream.url, timeout: '1s' },
+      auth: { enabled_auth: ['magic_link', 'passkey'] },
       access: { rules: [{ path: '/vault/**', require: ['passkey'] }] },
     });
   });

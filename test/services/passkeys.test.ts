@@ -555,7 +555,8 @@ describe.each(storeKinds('pksvc'))('PasskeyService on $name', (kind) => {
       const bobs = new SoftAuthenticator({ origin: ORIGIN });
       const theirs = await enrolled(bob, bobs);
       await store.deleteUser(bob.id);
-      expect(await signIn(theirs.id, {}, bobs)).toMatchObject({ reason: 'inactive_user' });
+      // Deleting the account removes its passkeys with it: the credential is unknown now.
+      expect(await signIn(theirs.id, {}, bobs)).toMatchObject({ reason: 'unknown_credential' });
     });
 
     it.each([...malformed.whole, ...malformed.authentication].map((body, i) => ({ i, body })))(

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessPolicy } from '../../src/core/decide.js';
+import { explain } from '../../src/core/explain.js';
+import { formatExplanation } from '../../src/core/explain-format.js';
 import {
   type ExplainSubject,
-  explain,
-  formatExplanation,
   NOBODY,
   subjectFromEmailOnly,
-} from '../../src/core/explain.js';
+} from '../../src/core/explain-subject.js';
 import type { Identity } from '../../src/core/identity.js';
 import { compileRules, type RuleSpec } from '../../src/core/rules.js';
 import { parseAbsoluteTarget } from '../../src/core/target.js';

@@ -5,6 +5,7 @@ import type {
   PasskeyRecord,
   PasskeyStore,
 } from '../../ports/passkeys.js';
+import { byCreation } from '../passkey-order.js';
 import type { Sweeper } from './sweeper.js';
 
 export class MemoryPasskeys implements PasskeyStore, PasskeyChallengeStore {
@@ -45,7 +46,7 @@ export class MemoryPasskeys implements PasskeyStore, PasskeyChallengeStore {
       const record = this.byId.get(id);
       if (record) out.push(structuredClone(record));
     }
-    return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    return out.sort(byCreation);
   }
 
   async updatePasskeyCounter(

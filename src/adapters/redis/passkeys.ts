@@ -4,6 +4,7 @@ import type {
   PasskeyRecord,
   PasskeyStore,
 } from '../../ports/passkeys.js';
+import { byCreation } from '../passkey-order.js';
 import type { RedisContext } from './context.js';
 
 /*
@@ -146,7 +147,7 @@ export class RedisPasskeys implements PasskeyStore, PasskeyChallengeStore {
     const records = await Promise.all(ids.map((id) => this.getPasskey(id)));
     return records
       .filter((r): r is PasskeyRecord => r !== null && r.userId === userId)
-      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+      .sort(byCreation);
   }
 
   async updatePasskeyCounter(

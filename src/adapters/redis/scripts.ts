@@ -5,6 +5,16 @@ import type { Client } from './client.js';
  * Times that decide expiry come from the injected clock (ARGV), so the logic matches the memory
  * store; the Redis TTLs only reclaim memory.
  */
+/**
+ * The start of the group compare-and-set and compare-and-delete: reads the record and returns
+ * {0, current record or false} unless its version (0 for records from before versions) is ARGV[1].
+ */
+const GROUP_VERSION_GUARD = `local data = redis.call('GET', KEYS[1])
+if not data then return {0, false} end
+local version = cjson.decode(data).version
+if version == nil or version == cjson.null then version = 0 end
+if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end`;
+
 export const SCRIPTS = {
   // KEYS[1] session hash; ARGV data, lastSeenAt, ttl ms, amr (space-separated; see psAddSessionAmr).
   psCreateSession: {
@@ -103,11 +113,7 @@ return 0`,
   // wrote, {0, current record or false} when it did not.
   psGroupCas: {
     numberOfKeys: 1,
-    lua: `local data = redis.call('GET', KEYS[1])
-if not data then return {0, false} end
-local version = cjson.decode(data).version
-if version == nil or version == cjson.null then version = 0 end
-if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end
+    lua: `${GROUP_VERSION_GUARD}
 redis.call('SET', KEYS[1], ARGV[2])
 return {1, data}`,
   },
@@ -115,11 +121,7 @@ return {1, data}`,
   // {1, deleted record} when it deleted, {0, current record or false} when it did not.
   psGroupCad: {
     numberOfKeys: 1,
-    lua: `local data = redis.call('GET', KEYS[1])
-if not data then return {0, false} end
-local version = cjson.decode(data).version
-if version == nil or version == cjson.null then version = 0 end
-if tonumber(version) ~= tonumber(ARGV[1]) then return {0, data} end
+    lua: `${GROUP_VERSION_GUARD}
 redis.call('DEL', KEYS[1])
 return {1, data}`,
   },

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readCookie, serializeCookie } from '../../core/cookies.js';
-import { PortcullisError } from '../../core/errors.js';
+import { readCookie } from '../../core/cookies.js';
 import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import type { PasskeyStore } from '../../ports/passkeys.js';
 import type { Session } from '../../ports/sessions.js';
@@ -13,10 +12,21 @@ import { auditSource } from '../audit-source.js';
 import type { Handler, PageDeps } from '../handler.js';
 import { readJson } from '../json-body.js';
 import { sendJson } from '../respond.js';
-import { currentSession, type SessionReader } from '../routes/session-routes.js';
+import type { SessionReader } from '../routes/session-routes.js';
 import { passkeySignInControl } from '../views/passkey-signin.js';
 import type { StartSession } from './finish-login.js';
 import type { LoginControlInput, LoginMethod } from './method.js';
+import {
+  challengeCookie,
+  checkScriptCall,
+  credentialIdOf,
+  JSON_LIMITS,
+  readCeremony,
+  refusalAnswer,
+  refuseWhenLimited,
+  scriptSession,
+  sendRefusal,
+} from './passkey-call.js';
 import { PASSKEY_ENROL_PATH, passkeyDeviceName, passkeyEnrolRoutes } from './passkey-enrol.js';
 import { passkeyScripts } from './passkey-script.js';
 import { type RecentProof, stepUpUrl } from './step-up-recent.js';
@@ -41,8 +51,6 @@ import { type RecentProof, stepUpUrl } from './step-up-recent.js';
 
 const LOGIN_CHALLENGE_COOKIE = 'portcullis_passkey_login';
 const REGISTER_CHALLENGE_COOKIE = 'portcullis_passkey_register';
-export const CSRF_HEADER = 'x-csrf-token';
-export const JSON_LIMITS = { maxBytes: 64 * 1024, maxDepth: 8 };
 
 /**
  * Sign-in options per client address: each writes a challenge to the store for its lifetime.
@@ -81,114 +89,15 @@ export interface PasskeyMethodDeps extends PageDeps {
   recent?: RecentProof | null;
 }
 
-interface CeremonyBody {
-  response: unknown;
-  rd: string | null;
-}
-
-/**
- * A call from our own page's script, nothing else: our exact `Origin` (a cross-site page, a
- * sibling subdomain and a sandboxed frame all send another one or `null`), no
- * `Sec-Fetch-Site` other than same-origin, and a JSON content type, which no HTML form can send.
- */
-export function checkScriptCall(req: IncomingMessage, origins: readonly string[]): void {
-  const origin = req.headers.origin;
-  if (typeof origin !== 'string' || !origins.includes(origin)) {
-    throw new PortcullisError('csrf', `passkey call from origin ${origin ?? '-'}`);
-  }
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin') {
-    throw new PortcullisError('csrf', `passkey call from sec-fetch-site ${String(site)}`);
-  }
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') {
-    req.resume();
-    throw new PortcullisError('bad_request', `passkey call with content-type ${type ?? '-'}`);
-  }
-}
-
-export async function readCeremony(req: IncomingMessage): Promise<CeremonyBody> {
-  const body = await readJson(req, JSON_LIMITS);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new PortcullisError('bad_request', 'passkey body not an object');
-  }
-  const { response, rd } = body as Record<string, unknown>;
-  if (rd !== undefined && typeof rd !== 'string') {
-    throw new PortcullisError('bad_request', 'passkey rd not a string');
-  }
-  return { response, rd: rd ?? null };
-}
-
-/** The credential ID a response names, if it looks like one (for the audit trail only). */
-export function credentialIdOf(response: unknown): string | null {
-  if (typeof response !== 'object' || response === null) return null;
-  const id = (response as Record<string, unknown>).id;
-  return typeof id === 'string' && /^[A-Za-z0-9_-]{1,1364}$/.test(id) ? id : null;
-}
-
-/** What the person reads for each refusal; the reason itself goes to the log and audit. */
-export function refusalAnswer(refusal: PasskeyRefused): {
-  status: number;
-  code: string;
-  message: string;
-} {
-  switch (refusal.reason) {
-    case 'unknown_credential':
-      return {
-        status: 401,
-        code: 'unauthenticated',
-        message:
-          'This passkey is not registered here (it may have been removed). Sign in another way, then create a new one.',
-      };
-    case 'inactive_user':
-      return {
-        status: 403,
-        code: 'forbidden',
-        message: 'This account is deactivated. Ask an administrator.',
-      };
-    case 'bad_challenge':
-      return {
-        status: 400,
-        code: 'bad_request',
-        message: 'The sign-in took too long or was already used. Try again.',
-      };
-    default:
-      return {
-        status: 401,
-        code: 'unauthenticated',
-        message: 'That passkey could not be verified. Try again, or sign in another way.',
-      };
-  }
-}
-
 export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
   const { prefix, passkeys, audit } = deps;
   const scripts = passkeyScripts(prefix);
-  const cookiePath = `${prefix}/passkey`;
-  const challengeCookie = (name: string, value: string, maxAgeSeconds: number) =>
-    serializeCookie(name, value, {
-      secure: deps.secureCookies,
-      path: cookiePath,
-      maxAgeSeconds,
-      sameSite: 'Strict',
-    });
-  const ttlSeconds = Math.ceil(deps.challengeTtlMs / 1000);
+  const cookieOptions = { secure: deps.secureCookies, prefix, ttlMs: deps.challengeTtlMs };
+  const loginChallenge = challengeCookie(LOGIN_CHALLENGE_COOKIE, cookieOptions);
+  const registerChallenge = challengeCookie(REGISTER_CHALLENGE_COOKIE, cookieOptions);
 
   /** The signed-in user for the registration calls, after the session-bound CSRF check. */
-  const enrollingUser = async (req: IncomingMessage) => {
-    checkScriptCall(req, deps.origins);
-    const lookup = await currentSession(deps.session, req);
-    if (lookup?.kind !== 'valid') {
-      req.resume();
-      throw new PortcullisError('unauthenticated', 'passkey registration without a session');
-    }
-    const header = req.headers[CSRF_HEADER];
-    deps.csrf.requireSessionToken(
-      req,
-      new URLSearchParams({ csrf: typeof header === 'string' ? header : '' }),
-    );
-    return lookup.live;
-  };
+  const enrollingUser = (req: IncomingMessage) => scriptSession(req, deps, 'passkey registration');
 
   /**
    * Refuses (403, with the step-up page's URL for the script to go to) a registration by a
@@ -238,16 +147,9 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
     checkScriptCall(req, deps.origins);
     await readJson(req, JSON_LIMITS);
     const limited = await deps.limiter.hit(PASSKEY_OPTIONS_LIMIT, deps.proxies.clientIp(req));
-    if (!limited.allowed) {
-      throw new PortcullisError('rate_limited', 'passkey options', undefined, {
-        retryAfter: Math.ceil(limited.retryAfterMs / 1000),
-      });
-    }
+    refuseWhenLimited(limited, 'passkey options');
     const { options, challengeId } = await passkeys.authenticationOptions();
-    sendJson(req, res, 200, { options }, [
-      'Set-Cookie',
-      challengeCookie(LOGIN_CHALLENGE_COOKIE, challengeId, ttlSeconds),
-    ]);
+    sendJson(req, res, 200, { options }, ['Set-Cookie', loginChallenge.set(challengeId)]);
   };
 
   const login: Handler = async (req, res) => {
@@ -256,21 +158,17 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
     const rd = safeRedirect(body.rd, deps.redirectPolicy);
     const challengeId = readCookie(req.headers.cookie, LOGIN_CHALLENGE_COOKIE);
     // The challenge is used up whatever happens: the browser's copy goes too.
-    const clear = ['Set-Cookie', challengeCookie(LOGIN_CHALLENGE_COOKIE, '', 0)];
+    const clear = ['Set-Cookie', loginChallenge.clear()];
     const result = await passkeys.verifyAuthentication(challengeId, body.response);
     if (!result.ok) {
       await auditRefusal(req, result, body.response);
       const answer = refusalAnswer(result);
       const unknown = result.reason === 'unknown_credential' ? credentialIdOf(body.response) : null;
-      sendJson(
+      sendRefusal(
         req,
         res,
-        answer.status,
-        {
-          error: answer.code,
-          message: answer.message,
-          ...(unknown ? { unknown_credential: { rpId: deps.rpId, credentialId: unknown } } : {}),
-        },
+        answer,
+        unknown ? { rpId: deps.rpId, credentialId: unknown } : null,
         clear,
       );
       return;
@@ -297,10 +195,7 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
     if (await refuseStale(req, res, session)) return;
     await readJson(req, JSON_LIMITS);
     const { options, challengeId } = await passkeys.registrationOptions(user);
-    sendJson(req, res, 200, { options }, [
-      'Set-Cookie',
-      challengeCookie(REGISTER_CHALLENGE_COOKIE, challengeId, ttlSeconds),
-    ]);
+    sendJson(req, res, 200, { options }, ['Set-Cookie', registerChallenge.set(challengeId)]);
   };
 
   const register: Handler = async (req, res) => {
@@ -308,7 +203,7 @@ export function createPasskeyMethod(deps: PasskeyMethodDeps): LoginMethod {
     if (await refuseStale(req, res, session)) return;
     const body = await readCeremony(req);
     const challengeId = readCookie(req.headers.cookie, REGISTER_CHALLENGE_COOKIE);
-    const clear = ['Set-Cookie', challengeCookie(REGISTER_CHALLENGE_COOKIE, '', 0)];
+    const clear = ['Set-Cookie', registerChallenge.clear()];
     const name = passkeyDeviceName(String(req.headers['user-agent'] ?? '')) ?? 'Passkey';
     const result = await passkeys.verifyRegistration(user.id, challengeId, body.response, name);
     const source = auditSource(deps.proxies, req);

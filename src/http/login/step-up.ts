@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { meetsRequirement } from '../../core/amr.js';
-import { readCookie, serializeCookie } from '../../core/cookies.js';
-import { PortcullisError } from '../../core/errors.js';
+import { readCookie } from '../../core/cookies.js';
 import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import type { AuditLog, StepUpFailureReason } from '../../services/audit.js';
 import type { PasskeyService } from '../../services/passkeys.js';
@@ -18,19 +17,21 @@ import type { PageMessage } from '../views/login-page.js';
 import { type StepUpNeed, stepUpBody } from '../views/step-up-page.js';
 import type { LoginMethod, LoginRoute } from './method.js';
 import {
-  CSRF_HEADER,
-  checkScriptCall,
+  challengeCookie,
   credentialIdOf,
   JSON_LIMITS,
   readCeremony,
   refusalAnswer,
-} from './passkey.js';
+  refuseWhenLimited,
+  scriptSession as scriptCallSession,
+  sendRefusal,
+} from './passkey-call.js';
 import { renderScriptedPage } from './passkey-page.js';
 import type { RecentProof } from './step-up-recent.js';
 
 export { stepUpUrl } from './step-up-recent.js';
 
-import { MESSAGES, tooMany, typedCode } from './totp-login.js';
+import { MESSAGES, tooMany, typedCode, typedRecoveryCode } from './totp-answers.js';
 
 export type { StepUpNeed } from '../views/step-up-page.js';
 
@@ -104,15 +105,11 @@ export interface StepUp {
 
 export function createStepUp(deps: StepUpDeps): StepUp {
   const { prefix, audit } = deps;
-  const cookiePath = `${prefix}/passkey`;
-  const ttlSeconds = Math.ceil(deps.challengeTtlMs / 1000);
-  const challengeCookie = (value: string, maxAgeSeconds: number) =>
-    serializeCookie(CHALLENGE_COOKIE, value, {
-      secure: deps.secureCookies,
-      path: cookiePath,
-      maxAgeSeconds,
-      sameSite: 'Strict',
-    });
+  const challenge = challengeCookie(CHALLENGE_COOKIE, {
+    secure: deps.secureCookies,
+    prefix,
+    ttlMs: deps.challengeTtlMs,
+  });
 
   const hasPasskey = async (userId: string) =>
     deps.passkeys !== null && (await deps.passkeys.list(userId)).length > 0;
@@ -196,20 +193,7 @@ export function createStepUp(deps: StepUpDeps): StepUp {
     );
 
   /** The signed-in session behind a passkey call, after the Origin and CSRF checks. */
-  const scriptSession = async (req: IncomingMessage): Promise<LiveSession> => {
-    checkScriptCall(req, deps.origins);
-    const lookup = await currentSession(deps.session, req);
-    if (lookup?.kind !== 'valid') {
-      req.resume();
-      throw new PortcullisError('unauthenticated', 'passkey step-up without a session');
-    }
-    const header = req.headers[CSRF_HEADER];
-    deps.csrf.requireSessionToken(
-      req,
-      new URLSearchParams({ csrf: typeof header === 'string' ? header : '' }),
-    );
-    return lookup.live;
-  };
+  const scriptSession = (req: IncomingMessage) => scriptCallSession(req, deps, 'passkey step-up');
 
   const passkeyOptions: Handler = async (req, res) => {
     const live = await scriptSession(req);
@@ -223,17 +207,13 @@ export function createStepUp(deps: StepUpDeps): StepUp {
       return;
     }
     const limited = await deps.limiter.hit(STEP_UP_OPTIONS_LIMIT, live.user.id);
-    if (!limited.allowed) {
-      throw new PortcullisError('rate_limited', 'passkey step-up options', undefined, {
-        retryAfter: Math.ceil(limited.retryAfterMs / 1000),
-      });
-    }
+    refuseWhenLimited(limited, 'passkey step-up options');
     // Bound to this user: the options list only their credentials, and the verify refuses
     // any other (`wrong_user`), so another person's passkey cannot lift this session.
     const { options, challengeId } = await passkeys.authenticationOptions({
       userId: live.user.id,
     });
-    sendJson(req, res, 200, { options }, ['Set-Cookie', challengeCookie(challengeId, ttlSeconds)]);
+    sendJson(req, res, 200, { options }, ['Set-Cookie', challenge.set(challengeId)]);
   };
 
   const passkeyVerify: Handler = async (req, res, query) => {
@@ -241,7 +221,7 @@ export function createStepUp(deps: StepUpDeps): StepUp {
     const need = parseStepUp(query.get('need')) ?? 'passkey';
     const body = await readCeremony(req);
     const rd = safeRedirect(body.rd, deps.redirectPolicy);
-    const clear = ['Set-Cookie', challengeCookie('', 0)];
+    const clear = ['Set-Cookie', challenge.clear()];
     const passkeys = deps.passkeys;
     if (passkeys === null) {
       sendJson(req, res, 409, { error: 'conflict', message: 'Passkeys are not enabled.' }, clear);
@@ -267,17 +247,7 @@ export function createStepUp(deps: StepUpDeps): StepUp {
             }
           : refusalAnswer({ ok: false, reason: refusal });
       const unknown = refusal === 'unknown_credential' ? credentialIdOf(body.response) : null;
-      sendJson(
-        req,
-        res,
-        answer.status,
-        {
-          error: answer.code,
-          message: answer.message,
-          ...(unknown ? { unknown_credential: { credentialId: unknown } } : {}),
-        },
-        clear,
-      );
+      sendRefusal(req, res, answer, unknown ? { credentialId: unknown } : null, clear);
       return;
     }
     if (!(await stepUp(req, live, 'passkey', need))) {
@@ -317,7 +287,7 @@ export function createStepUp(deps: StepUpDeps): StepUp {
     const userId = live.user.id;
     const result =
       recovery !== null
-        ? await deps.secondFactor.useRecoveryCode(userId, recovery.slice(0, 64).trim())
+        ? await deps.secondFactor.useRecoveryCode(userId, typedRecoveryCode(recovery))
         : await deps.secondFactor.verifyTotp(userId, typedCode(form.get('code')));
     if (result.ok) {
       if (!(await stepUp(req, live, 'otp', need))) {

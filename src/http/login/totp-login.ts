@@ -15,9 +15,18 @@ import type { TrustedProxies } from '../request.js';
 import { redirect } from '../respond.js';
 import type { PageMessage } from '../views/login-page.js';
 import { pendingExpiredBody, totpCodeBody } from '../views/totp-code.js';
-import { recoveryCodesBody, totpEnrolBody } from '../views/totp-enrol.js';
 import type { FinishLogin } from './finish-login.js';
 import type { LoginRoute } from './method.js';
+import {
+  beginEnrolment,
+  enrolRetry,
+  MESSAGES,
+  renderEnrolPage,
+  renderRecoveryCodes,
+  tooMany,
+  typedCode,
+  typedRecoveryCode,
+} from './totp-answers.js';
 import type { PendingLogin, PendingLogins } from './totp-pending.js';
 
 /** `auth.basic.second_factor`. */
@@ -53,29 +62,6 @@ export interface TotpLogin {
   /** After a right password: straight in, the code page, or TOTP set-up first. */
   afterPassword(req: IncomingMessage, res: ServerResponse, user: User, rd: string): Promise<void>;
   readonly routes: readonly LoginRoute[];
-}
-
-/** What a person types into a code field: spaces (as apps group the digits) are dropped. */
-export function typedCode(raw: string | null | undefined): string {
-  return (raw ?? '').slice(0, 64).replace(/\s+/g, '');
-}
-
-export const MESSAGES = {
-  bad_code: 'That code is not right. Check the time on your phone and type the code shown now.',
-  replayed: 'That code was already used. Wait for the next one from your app.',
-  bad_recovery: 'That recovery code is not right, or it was already used.',
-} as const;
-
-export function tooMany(retryAfterMs: number): { message: PageMessage; headers: string[] } {
-  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  const minutes = Math.ceil(seconds / 60);
-  return {
-    message: {
-      kind: 'error',
-      text: `Too many attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-    },
-    headers: ['Retry-After', String(seconds)],
-  };
 }
 
 /**
@@ -156,20 +142,18 @@ export function createTotpLogin(deps: TotpLoginDeps): TotpLogin {
   ) => {
     let enrolment: { qrSvg: string; secret: string } | null = null;
     if (state.fresh) {
-      const begun = await deps.secondFactor.beginTotpEnrolment({ id: user.id, email: user.email });
+      enrolment = await beginEnrolment(deps.secondFactor, user);
       // Confirmed meanwhile (another tab): the code page is what is left to do.
-      if (!begun.ok) return false;
-      enrolment = { qrSvg: begun.qrSvg, secret: begun.secret };
+      if (!enrolment) return false;
     }
     const csrf = deps.csrf.token(req);
     if (csrf.setCookie) headers.push('Set-Cookie', csrf.setCookie);
-    renderPage(
+    renderEnrolPage(
       deps.chrome,
       req,
       res,
       state.status ?? 200,
-      'Set up two-step verification',
-      totpEnrolBody({
+      {
         action: `${prefix}/totp/enrol`,
         csrf: csrf.token,
         reason: 'required',
@@ -177,21 +161,36 @@ export function createTotpLogin(deps: TotpLoginDeps): TotpLogin {
         restartHref: `${prefix}/totp/enrol`,
         cancelHref: null,
         message: state.message ?? null,
-      }),
+      },
       headers,
     );
     return true;
   };
 
-  /** Reads a second-step form: its fields once each, its origin, and the taken record. */
-  const takeForm = async (
+  /**
+   * Reads a second-step form (its fields once each, its origin) and takes the pending record,
+   * with its user when the record is at `stage`; else answers "sign in again" and gives null.
+   */
+  const takeStage = async (
     req: IncomingMessage,
+    res: ServerResponse,
     fields: string[],
-  ): Promise<{ form: URLSearchParams; record: PendingLogin | null }> => {
+    stage: PendingLogin['stage'],
+  ): Promise<{ form: URLSearchParams; record: PendingLogin; user: User } | null> => {
     const form = await readForm(req);
     refuseRepeated(form, [...fields, 'csrf']);
     deps.csrf.checkFormOrigin(req, form);
-    return { form, record: await pending.take(req) };
+    const record = await pending.take(req);
+    if (!record) {
+      await expired(req, res);
+      return null;
+    }
+    const user = record.stage === stage ? await userOf(record) : null;
+    if (!user) {
+      await expired(req, res, record.rd);
+      return null;
+    }
+    return { form, record, user };
   };
 
   const finishWithOtp = (
@@ -219,64 +218,58 @@ export function createTotpLogin(deps: TotpLoginDeps): TotpLogin {
     await codePage(req, res, record, user);
   };
 
-  /** POST /totp: a TOTP code. */
-  const verifyCode: Handler = async (req, res) => {
-    const { form, record } = await takeForm(req, ['code']);
-    if (!record) return expired(req, res);
-    const user = record.stage === 'verify' ? await userOf(record) : null;
-    if (!user) return expired(req, res, record.rd);
-    const result = await deps.secondFactor.verifyTotp(user.id, typedCode(form.get('code')));
-    if (result.ok) return finishWithOtp(req, res, user, record);
-    if (result.reason === 'not_enrolled') return expired(req, res, record.rd);
+  /** A refused code or recovery code: the code page again, the record kept for another try. */
+  const refuseCode = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: PendingLogin,
+    user: User,
+    refused: { reason: 'rate_limited'; retryAfterMs: number } | { reason: string },
+    field: 'code' | 'recovery',
+    text: string,
+  ) => {
     await pending.keep(record);
-    if (result.reason === 'rate_limited') {
+    if ('retryAfterMs' in refused) {
       failed(req, user, 'rate_limited');
-      const limited = tooMany(result.retryAfterMs);
+      const limited = tooMany(refused.retryAfterMs);
       return codePage(
         req,
         res,
         record,
         user,
-        { status: 429, message: limited.message, failed: 'code' },
+        { status: 429, message: limited.message, failed: field },
         limited.headers,
       );
     }
     failed(req, user, 'bad_second_factor');
     await codePage(req, res, record, user, {
       status: 401,
-      message: { kind: 'error', text: MESSAGES[result.reason] },
-      failed: 'code',
+      message: { kind: 'error', text },
+      failed: field,
     });
+  };
+
+  /** POST /totp: a TOTP code. */
+  const verifyCode: Handler = async (req, res) => {
+    const taken = await takeStage(req, res, ['code'], 'verify');
+    if (!taken) return;
+    const { form, record, user } = taken;
+    const result = await deps.secondFactor.verifyTotp(user.id, typedCode(form.get('code')));
+    if (result.ok) return finishWithOtp(req, res, user, record);
+    if (result.reason === 'not_enrolled') return expired(req, res, record.rd);
+    const text = result.reason === 'rate_limited' ? '' : MESSAGES[result.reason];
+    await refuseCode(req, res, record, user, result, 'code', text);
   };
 
   /** POST /totp/recovery: a recovery code instead. */
   const useRecovery: Handler = async (req, res) => {
-    const { form, record } = await takeForm(req, ['recovery_code']);
-    if (!record) return expired(req, res);
-    const user = record.stage === 'verify' ? await userOf(record) : null;
-    if (!user) return expired(req, res, record.rd);
-    const typed = (form.get('recovery_code') ?? '').slice(0, 64).trim();
+    const taken = await takeStage(req, res, ['recovery_code'], 'verify');
+    if (!taken) return;
+    const { form, record, user } = taken;
+    const typed = typedRecoveryCode(form.get('recovery_code'));
     const result = await deps.secondFactor.useRecoveryCode(user.id, typed);
     if (result.ok) return finishWithOtp(req, res, user, record);
-    await pending.keep(record);
-    if (result.reason === 'rate_limited') {
-      failed(req, user, 'rate_limited');
-      const limited = tooMany(result.retryAfterMs);
-      return codePage(
-        req,
-        res,
-        record,
-        user,
-        { status: 429, message: limited.message, failed: 'recovery' },
-        limited.headers,
-      );
-    }
-    failed(req, user, 'bad_second_factor');
-    await codePage(req, res, record, user, {
-      status: 401,
-      message: { kind: 'error', text: MESSAGES.bad_recovery },
-      failed: 'recovery',
-    });
+    await refuseCode(req, res, record, user, result, 'recovery', MESSAGES.bad_recovery);
   };
 
   /** GET /totp/enrol: set-up during sign-in (`second_factor: required`); each visit a new secret. */
@@ -289,10 +282,9 @@ export function createTotpLogin(deps: TotpLoginDeps): TotpLogin {
 
   /** POST /totp/enrol: the first code confirms the set-up; the recovery codes are shown once. */
   const confirmEnrol: Handler = async (req, res) => {
-    const { form, record } = await takeForm(req, ['code']);
-    if (!record) return expired(req, res);
-    const user = record.stage === 'enrol' ? await userOf(record) : null;
-    if (!user) return expired(req, res, record.rd);
+    const taken = await takeStage(req, res, ['code'], 'enrol');
+    if (!taken) return;
+    const { form, record, user } = taken;
     const result = await deps.secondFactor.confirmTotpEnrolment(
       user.id,
       typedCode(form.get('code')),
@@ -303,61 +295,31 @@ export function createTotpLogin(deps: TotpLoginDeps): TotpLogin {
       const csrf = deps.csrf.token(req);
       const headers = setCookie ? ['Set-Cookie', setCookie] : [];
       if (csrf.setCookie) headers.push('Set-Cookie', csrf.setCookie);
-      renderPage(
+      renderRecoveryCodes(
         deps.chrome,
         req,
         res,
-        200,
-        'Save your recovery codes',
-        recoveryCodesBody({
+        {
           codes: result.recoveryCodes,
           next: { kind: 'form', action: `${prefix}/totp/continue`, csrf: csrf.token },
-        }),
+        },
         headers,
       );
       return;
     }
     await pending.keep(record);
-    if (result.reason === 'rate_limited') {
-      failed(req, user, 'rate_limited');
-      const limited = tooMany(result.retryAfterMs);
-      await enrolPage(
-        req,
-        res,
-        user,
-        { status: 429, message: limited.message, fresh: false },
-        limited.headers,
-      );
-      return;
+    if (result.reason === 'rate_limited') failed(req, user, 'rate_limited');
+    if (result.reason === 'bad_code') failed(req, user, 'bad_second_factor');
+    const retry = enrolRetry(result);
+    if (!(await enrolPage(req, res, user, retry, retry.headers))) {
+      await expired(req, res, record.rd);
     }
-    if (result.reason === 'not_pending') {
-      // Restarted in another tab (a new secret) or never begun: show a fresh QR code.
-      const shown = await enrolPage(req, res, user, {
-        status: 409,
-        fresh: true,
-        message: {
-          kind: 'error',
-          text: 'The set-up was restarted in another window. Scan this new QR code instead.',
-        },
-      });
-      if (!shown) await expired(req, res, record.rd);
-      return;
-    }
-    failed(req, user, 'bad_second_factor');
-    await enrolPage(req, res, user, {
-      status: 401,
-      fresh: false,
-      message: { kind: 'error', text: MESSAGES.bad_code },
-    });
   };
 
   /** POST /totp/continue: after the recovery codes, the session starts. */
   const continueAfterEnrol: Handler = async (req, res) => {
-    const { record } = await takeForm(req, []);
-    if (!record) return expired(req, res);
-    const user = record.stage === 'enrolled' ? await userOf(record) : null;
-    if (!user) return expired(req, res, record.rd);
-    await finishWithOtp(req, res, user, record);
+    const taken = await takeStage(req, res, [], 'enrolled');
+    if (taken) await finishWithOtp(req, res, taken.user, taken.record);
   };
 
   return {

@@ -9,9 +9,14 @@ import { redirect, sendJson, wantsJson } from '../respond.js';
 import { currentSession } from '../routes/session-routes.js';
 import type { SessionCookie } from '../session-cookie.js';
 import type { PageMessage } from '../views/login-page.js';
-import { recoveryCodesBody, totpEnrolBody } from '../views/totp-enrol.js';
 import type { LoginRoute } from './method.js';
-import { MESSAGES, tooMany, typedCode } from './totp-login.js';
+import {
+  beginEnrolment,
+  enrolRetry,
+  renderEnrolPage,
+  renderRecoveryCodes,
+  typedCode,
+} from './totp-answers.js';
 
 export interface TotpSetupDeps extends PageDeps {
   cookie: SessionCookie;
@@ -66,20 +71,15 @@ export function createTotpSetup(deps: TotpSetupDeps): LoginRoute {
   ) => {
     let enrolment: { qrSvg: string; secret: string } | null = null;
     if (state.fresh) {
-      const begun = await deps.secondFactor.beginTotpEnrolment({
-        id: live.user.id,
-        email: live.user.email,
-      });
-      if (!begun.ok) return alreadyOn(req, res);
-      enrolment = { qrSvg: begun.qrSvg, secret: begun.secret };
+      enrolment = await beginEnrolment(deps.secondFactor, live.user);
+      if (!enrolment) return alreadyOn(req, res);
     }
-    renderPage(
+    renderEnrolPage(
       deps.chrome,
       req,
       res,
       state.status ?? 200,
-      'Set up two-step verification',
-      totpEnrolBody({
+      {
         action,
         csrf: deps.csrf.token(req).token,
         reason: 'setup',
@@ -87,7 +87,7 @@ export function createTotpSetup(deps: TotpSetupDeps): LoginRoute {
         restartHref: action,
         cancelHref: account,
         message: state.message ?? null,
-      }),
+      },
       headers,
     );
   };
@@ -109,49 +109,14 @@ export function createTotpSetup(deps: TotpSetupDeps): LoginRoute {
       typedCode(form.get('code')),
     );
     if (result.ok) {
-      renderPage(
-        deps.chrome,
-        req,
-        res,
-        200,
-        'Save your recovery codes',
-        recoveryCodesBody({
-          codes: result.recoveryCodes,
-          next: { kind: 'link', href: account },
-        }),
-      );
-      return;
-    }
-    if (result.reason === 'rate_limited') {
-      const limited = tooMany(result.retryAfterMs);
-      await enrolPage(
-        req,
-        res,
-        live,
-        { status: 429, fresh: false, message: limited.message },
-        limited.headers,
-      );
-      return;
-    }
-    if (result.reason === 'not_pending') {
-      await enrolPage(req, res, live, {
-        status: 409,
-        fresh: true,
-        message: {
-          kind: 'error',
-          text: 'The set-up was restarted in another window. Scan this new QR code instead.',
-        },
+      renderRecoveryCodes(deps.chrome, req, res, {
+        codes: result.recoveryCodes,
+        next: { kind: 'link', href: account },
       });
       return;
     }
-    await enrolPage(req, res, live, {
-      status: 401,
-      fresh: false,
-      message: {
-        kind: 'error',
-        text: MESSAGES.bad_code,
-      },
-    });
+    const retry = enrolRetry(result);
+    await enrolPage(req, res, live, retry, retry.headers);
   };
 
   return { path: '/totp/setup', GET: show, POST: confirm };

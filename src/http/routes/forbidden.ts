@@ -9,7 +9,7 @@ import type { Csrf } from '../csrf.js';
 import type { Handler } from '../handler.js';
 import type { PageChrome } from '../problem.js';
 import { firstValue, type TrustedProxies } from '../request.js';
-import { sendBody, sendEmpty, wantsJson } from '../respond.js';
+import { pageHeaders, sendBody, sendEmpty, wantsJson } from '../respond.js';
 import { FORBIDDEN_TITLE, type ForbiddenView, forbiddenPageBody } from '../views/forbidden-page.js';
 import { currentSession, type SessionReader } from './session-routes.js';
 
@@ -159,17 +159,6 @@ export class ForbiddenPages {
       logoUrl: chrome.logoUrl === null ? null : `${base}/static/logo`,
       body: forbiddenPageBody(view),
     });
-    sendBody(req, res, 403, 'text/html; charset=utf-8', body, [
-      'Content-Security-Policy',
-      this.csp,
-      'X-Content-Type-Options',
-      'nosniff',
-      'X-Frame-Options',
-      'DENY',
-      'Referrer-Policy',
-      'no-referrer',
-      'Cache-Control',
-      'no-store',
-    ]);
+    sendBody(req, res, 403, 'text/html; charset=utf-8', body, pageHeaders(this.csp));
   }
 }

@@ -1,6 +1,6 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { HeaderNames } from '../../../core/identity-headers.js';
-import type { Target, TargetResult } from '../../../core/target.js';
+import type { TargetResult } from '../../../core/target.js';
 import { firstValue as first } from '../../request.js';
 import type { CheckRequest } from '../pipeline.js';
 import { fromNginxHeaders } from './nginx.js';
@@ -13,6 +13,7 @@ import {
   passOnForForwardAuth,
   passOnForNginx,
   refused,
+  type SendAnswer,
   sendChallenge,
   sendLoginLocation,
 } from './shared.js';
@@ -56,28 +57,12 @@ function fromVerifyHeaders(req: CheckRequest): TargetResult | null {
   return nginx;
 }
 
-/** "Log in" in the wording of whichever proxy asked: nginx's when its headers are present. */
-function sendVerifyLogin(
-  req: IncomingMessage,
-  res: ServerResponse,
-  target: Target,
-  login: string,
-  challenge: string[],
-): void {
-  if (readsLikeNginx(req.headers)) sendLoginLocation(req, res, target, login, challenge);
-  else sendLoginAnswer(req, res, target, login, challenge);
-}
-
-/** A refused token, in the wording of whichever proxy asked. */
-function sendVerifyTokenRefusal(
-  req: IncomingMessage,
-  res: ServerResponse,
-  target: Target,
-  login: string,
-  challenge: string[],
-): void {
-  if (readsLikeNginx(req.headers)) sendChallenge(req, res, target, login, challenge);
-  else sendTokenRefusal(req, res, target, login, challenge);
+/** An answer in the wording of whichever proxy asked: nginx's when its headers are present. */
+function inAskersWording(nginxWay: SendAnswer, forwardedWay: SendAnswer): SendAnswer {
+  return (req, res, target, login, challenge) =>
+    readsLikeNginx(req.headers)
+      ? nginxWay(req, res, target, login, challenge)
+      : forwardedWay(req, res, target, login, challenge);
 }
 
 /** The app's own Authorization, passed on in the form of whichever proxy asked. */
@@ -93,8 +78,8 @@ export const autheliaVerify: Dialect = {
   allowStatus: 200,
   readTarget: fromVerifyHeaders,
   constraint: noConstraint,
-  sendLogin: sendVerifyLogin,
-  sendTokenRefusal: sendVerifyTokenRefusal,
+  sendLogin: inAskersWording(sendLoginLocation, sendLoginAnswer),
+  sendTokenRefusal: inAskersWording(sendChallenge, sendTokenRefusal),
   passOn: passOnVerify,
 };
 

@@ -7,6 +7,15 @@ import { firstValue as first } from '../../request.js';
 import { sendEmpty } from '../../respond.js';
 import type { CheckRequest } from '../pipeline.js';
 
+/** One way of saying "log in" or "token refused" (`challenge`: the headers a 401 carries). */
+export type SendAnswer = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Target,
+  login: string,
+  challenge: string[],
+) => void;
+
 /**
  * What differs between the proxies portcullis answers (SPEC §3): which headers name the request
  * asked about, the status of "let in", how "log in" is said, and any constraint the request
@@ -24,24 +33,12 @@ export interface Dialect {
    * "Needs login", in this dialect's words. `challenge` holds the headers any 401 carries
    * (`WWW-Authenticate`, CORS for an allowed origin); a redirect leaves them out.
    */
-  sendLogin(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: Target,
-    login: string,
-    challenge: string[],
-  ): void;
+  sendLogin: SendAnswer;
   /**
    * "The app token is refused": always a 401, never a redirect (a native app or a script cannot
    * follow one to a login page), with `challenge`.
    */
-  sendTokenRefusal(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: Target,
-    login: string,
-    challenge: string[],
-  ): void;
+  sendTokenRefusal: SendAnswer;
   /**
    * Headers (a flat name, value list) that a 2xx answer adds so the proxy hands the app the
    * request's own `Authorization` and nothing of a portcullis token (`strip`: the lower-case
