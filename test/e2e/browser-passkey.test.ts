@@ -296,7 +296,7 @@ describe('passkeys in Chromium (virtual authenticator)', { timeout: 180_000 }, (
     await page.goto(`${site}/auth/login`);
     expect(await page.getByRole('button', { name: 'Sign in with a passkey' }).count()).toBe(0);
     expect(await page.locator('.divider:visible').count()).toBe(0);
-    await page.getByRole('button', { name: 'Send Magic Link' }).waitFor();
+    await page.getByRole('button', { name: 'Ask for a sign-in link' }).waitFor();
     await context.close();
   });
 

@@ -28,7 +28,9 @@ const accounts: Record<string, TestAccount> = {
 };
 
 const ORDER = ['basic', 'google_oauth', 'oidc', 'magic_link'] as const;
-const ACTIONS = ['/auth/basic', '/auth/google', '/auth/oidc', '/auth/magic_link'];
+// The two methods that take an address share one form (identifier first), where the first of
+// them stands in enabled_auth.
+const ACTIONS = ['/auth/basic', '/auth/google', '/auth/oidc'];
 
 interface Me {
   email: string;
@@ -119,17 +121,22 @@ describe('login page with every method (Chromium)', { timeout: 120_000 }, () => 
     expect(actions).toEqual(ACTIONS);
     const buttons = await page.locator('main form button').allInnerTexts();
     expect(buttons).toEqual([
-      'Sign in with password',
+      'Use my password',
+      'Email me a sign-in link',
       'Sign in with Google',
       'Sign in with Company SSO',
-      'Send Magic Link',
     ]);
+    expect(await page.locator('main input[type="email"]').count()).toBe(1);
 
     await page.goto(`${reordered.url}/auth/login`);
     const other = await page
       .locator('main form')
       .evaluateAll((forms) => forms.map((form) => form.getAttribute('action')));
-    expect(other).toEqual(['/auth/magic_link', '/auth/oidc', '/auth/basic', '/auth/google']);
+    expect(other).toEqual(['/auth/magic_link', '/auth/oidc', '/auth/google']);
+    const formactions = await page
+      .locator('main button[formaction]')
+      .evaluateAll((buttons) => buttons.map((button) => button.getAttribute('formaction')));
+    expect(formactions).toEqual(['/auth/magic_link', '/auth/basic']);
   });
 
   it('Company SSO: the provider login page, consent, and back signed in with the groups claim', async () => {
@@ -168,23 +175,26 @@ describe('login page with every method (Chromium)', { timeout: 120_000 }, () => 
       .poll(() => page.getByRole('alert').textContent())
       .toContain('Sign-in with Company SSO was cancelled or refused');
     // Every way in is still offered on that page.
-    expect(await page.locator('main form').count()).toBe(4);
+    expect(await page.locator('main form').count()).toBe(3);
+    expect(await page.locator('main button').count()).toBe(4);
   });
 
   it('Password: a wrong password says so, the right one signs in', async () => {
     const page = await newPage();
     await page.goto(`${app.url}/auth/login?rd=%2Fauth%2Fme`);
+    await page.getByLabel('Email address').fill('ops@example.com');
+    await page.getByRole('button', { name: 'Use my password' }).click();
     const form = page.locator('form[action="/auth/basic"]');
-    await form.getByLabel('Email address').fill('ops@example.com');
     await form.getByLabel('Password').fill('not it');
-    await form.getByRole('button', { name: 'Sign in with password' }).click();
+    await form.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('Wrong email or password.');
-    // The address typed is kept; the password is not.
+    // The address typed is kept (shown, and sent again); the password is not.
     const again = page.locator('form[action="/auth/basic"]');
-    expect(await again.getByLabel('Email address').inputValue()).toBe('ops@example.com');
+    expect(await again.locator('.chosen').textContent()).toContain('ops@example.com');
+    expect(await again.locator('input[name="email"]').inputValue()).toBe('ops@example.com');
     expect(await again.getByLabel('Password').inputValue()).toBe('');
     await again.getByLabel('Password').fill('s3cret pass');
-    await again.getByRole('button', { name: 'Sign in with password' }).click();
+    await again.getByRole('button', { name: 'Sign in', exact: true }).click();
     const me = await meOn(page);
     expect(me.email).toBe('ops@example.com');
     expect(me.session.method).toBe('basic');
@@ -193,9 +203,8 @@ describe('login page with every method (Chromium)', { timeout: 120_000 }, () => 
   it('Magic link: the button sends a link that signs in', async () => {
     const page = await newPage();
     await page.goto(`${app.url}/auth/login?rd=%2Fauth%2Fme`);
-    const form = page.locator('form[action="/auth/magic_link"]');
-    await form.getByLabel('Email address').fill('reader@example.com');
-    await form.getByRole('button', { name: 'Send Magic Link' }).click();
+    await page.getByLabel('Email address').fill('reader@example.com');
+    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await page.getByRole('heading', { name: 'Check your email' }).waitFor();
     const line = app.logs.find(
       (l) => l.event === 'magic_link_logged' && l.to === 'reader@example.com',

@@ -54,9 +54,10 @@ describe('TOTP second factor (Chromium, no JavaScript)', { timeout: 120_000 }, (
 
   async function signInWithPassword(page: Page): Promise<void> {
     await page.goto(`${site}/auth/login?rd=${encodeURIComponent(`${site}/auth/me`)}`);
-    await page.locator('#basic-email').fill(EMAIL);
+    await page.getByLabel('Email address').fill(EMAIL);
+    await page.getByRole('button', { name: 'Use my password' }).click();
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in with password' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   async function sessionCookie(page: Page): Promise<string | undefined> {

@@ -85,13 +85,20 @@ function median(values: number[]): number {
 }
 
 describe('password sign-in', () => {
-  it('shows the password form on the login page', async () => {
+  it('offers the password on the login page, then asks for it on the password step', async () => {
     const page = await (await fetch(`${app.url}/auth/login?rd=%2Fdocs`)).text();
-    expect(page).toContain('<form method="post" action="/auth/basic"');
-    expect(page).toMatch(
+    expect(page).toContain(
+      '<button type="submit" formaction="/auth/basic" name="step" value="password" class="secondary">Use my password</button>',
+    );
+    const step = await post({ email: 'stored@example.com', step: 'password', rd: '/docs' });
+    expect(step.status).toBe(200);
+    const body = await step.text();
+    expect(body).toContain('<form method="post" action="/auth/basic"');
+    expect(body).toMatch(
       /name="password" type="password" autocomplete="current-password" required maxlength="1024"/,
     );
-    expect(page).toContain('Sign in with password');
+    expect(body).toContain('name="rd" value="/docs"');
+    expect(body).toContain('<button type="submit">Sign in</button>');
   });
 
   it('signs in a static user from the config (any case) and creates their account on first use', async () => {

@@ -46,6 +46,24 @@ export interface LoginMethod {
    * page without JavaScript shows no dead button and no stray "or" beside it.
    */
   readonly needsScript?: boolean;
+  /**
+   * The method starts from the email address (magic link, password): the login page shows one
+   * email field for every such method and this button for each (identifier first), instead of
+   * `renderControl`. `renderControl` is then the method's own next step or stand-alone form.
+   */
+  readonly emailChoice?: EmailChoice;
+}
+
+/** A button of the login page's one email form; see `LoginMethod.emailChoice`. */
+export interface EmailChoice {
+  /** Where the button posts, under the prefix (`/magic_link`, `/basic`). */
+  action: string;
+  /** The button's words ("Email me a sign-in link"). */
+  label: string;
+  /** A name and value the button sends along (the form has the email, `rd` and `csrf`). */
+  field?: { name: string; value: string };
+  /** A sentence under the buttons about this choice. */
+  help?: string;
 }
 
 /** The implemented methods that `enabled_auth` turns on, in its order. */

@@ -1,10 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
+import type { User } from '../../ports/users.js';
 import type { Csrf } from '../csrf.js';
 import type { Handler } from '../handler.js';
 import type { PageChrome } from '../problem.js';
 import { currentSession, type SessionReader } from '../routes/session-routes.js';
-import { loginPageBody, type PageMessage } from '../views/login-page.js';
+import {
+  type LoginStep,
+  loginPageBody,
+  type PageMessage,
+  shortTarget,
+  signedInBody,
+} from '../views/login-page.js';
 import type { LoginMethod } from './method.js';
 import { renderScriptedPage } from './passkey-page.js';
 import { parseStepUp, type StepUp } from './step-up.js';
@@ -27,12 +34,23 @@ export interface LoginPageOptions {
   rd: string;
   message?: PageMessage | null;
   email?: string;
+  /** `password`: the password step for `email` (`basic`); the first step otherwise. */
+  step?: LoginStep;
   headers?: string[];
 }
 
 export interface LoginPageDeps {
-  /** Names the signed-in user on the page. */
+  /** A signed-in browser gets the "you're signed in" page instead of the form. */
   session: SessionReader;
+  /** Whether the signed-in user gets the "Admin panel" link. */
+  isAdmin: (user: User) => boolean;
+  /** `server.public_url`'s origin: names where a relative `rd` leads. */
+  publicOrigin: string;
+  /**
+   * The protected app, where "Continue" leads without an `rd`: `/` in proxy mode (the app is
+   * behind us); null when the proxy in front decides what is where.
+   */
+  app: string | null;
   csrf: Csrf;
   chrome: PageChrome;
   prefix: string;
@@ -67,17 +85,12 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
     const csrf = deps.csrf.token(req);
     const headers = options.headers ?? [];
     if (csrf.setCookie) headers.push('Set-Cookie', csrf.setCookie);
-    let signedInAs: string | null = null;
-    try {
-      const lookup = await currentSession(deps.session, req);
-      if (lookup?.kind === 'valid') signedInAs = lookup.live.user.email;
-    } catch {
-      // The page must still let people ask for a link while the store has a hiccup.
-    }
     const methods = deps.methods();
-    // Scripts only when a method needs one (passkeys); the page is then the only one, with the
-    // enrolment offer, whose CSP allows our own scripts.
-    const scripts = [...new Set(methods.flatMap((method) => method.scripts ?? []))];
+    const step = options.step ?? 'email';
+    // Scripts only when a method needs one (passkeys, on the first step); the page is then the
+    // only one, with the enrolment offer, whose CSP allows our own scripts.
+    const scripts =
+      step === 'email' ? [...new Set(methods.flatMap((method) => method.scripts ?? []))] : [];
     renderScriptedPage(
       deps.chrome,
       req,
@@ -91,34 +104,67 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
         methods,
         message: options.message ?? null,
         email: options.email,
-        signedInAs,
+        step,
       }),
       scripts,
       headers,
     );
   };
+
+  /** "You're signed in": where to go on, the account, sign out or switch. */
+  const landing = (req: IncomingMessage, res: ServerResponse, user: User, rd: string) => {
+    const csrf = deps.csrf.token(req);
+    // `/` is what a missing or refused `rd` becomes: then the app, when we know where it is.
+    const next = rd !== '/' ? rd : deps.app;
+    renderScriptedPage(
+      deps.chrome,
+      req,
+      res,
+      200,
+      'Signed in',
+      signedInBody({
+        prefix: deps.prefix,
+        csrf: csrf.token,
+        email: user.email,
+        admin: deps.isAdmin(user),
+        next: next === null ? null : { href: next, label: readableTarget(next, deps.publicOrigin) },
+        rd: rd !== '/' ? rd : null,
+      }),
+      [],
+      csrf.setCookie ? ['Set-Cookie', csrf.setCookie] : [],
+    );
+  };
+
   return {
     render,
     async handle(req, res, query) {
       const rd = safeRedirect(query.get('rd'), deps.redirectPolicy);
+      let lookup = null;
+      try {
+        lookup = await currentSession(deps.session, req);
+      } catch {
+        // The store has a hiccup: the sign-in page below still renders.
+      }
+      const live = lookup?.kind === 'valid' ? lookup.live : null;
       // A session that lacks a factor a rule requires: the step-up page. Without a session,
       // the sign-in page as always (a passkey sign-in brings the factor along).
       const need = parseStepUp(query.get('step_up'));
       const stepUp = need === null ? null : (deps.stepUp?.() ?? null);
-      if (need !== null && stepUp !== null) {
-        let lookup = null;
-        try {
-          lookup = await currentSession(deps.session, req);
-        } catch {
-          // The store has a hiccup: the sign-in page below still renders.
-        }
-        if (lookup?.kind === 'valid') {
-          await stepUp.render(req, res, lookup.live, need, rd);
-          return;
-        }
+      if (live !== null && need !== null && stepUp !== null) {
+        await stepUp.render(req, res, live, need, rd);
+        return;
+      }
+      if (live !== null) {
+        landing(req, res, live.user, rd);
+        return;
       }
       const message = LOGIN_MESSAGES[query.get('error') ?? query.get('info') ?? ''] ?? null;
       await render(req, res, { rd, message });
     },
   };
+}
+
+/** A target as a person reads it: host and path, a relative one on public_url's host. */
+function readableTarget(target: string, publicOrigin: string): string {
+  return shortTarget(target.startsWith('/') ? `${publicOrigin}${target}` : target);
 }

@@ -9,7 +9,7 @@ import { readForm, refuseRepeated } from '../body.js';
 import type { Csrf } from '../csrf.js';
 import type { Handler } from '../handler.js';
 import type { TrustedProxies } from '../request.js';
-import { emailFormOpening, typedEmail as typed } from './email-form.js';
+import { typedEmail as typed } from './email-form.js';
 import type { FinishLogin } from './finish-login.js';
 import type { LoginControlInput, LoginMethod, LoginRoute } from './method.js';
 import type { RenderLoginPage } from './page.js';
@@ -30,15 +30,40 @@ export interface PasswordMethodDeps {
   secondFactor: { login: TotpLogin; setup: LoginRoute } | null;
 }
 
-/** `basic`: email + password, POSTed to `/auth/basic`. */
+/** What "Use my password" sends along with the address (no `password` field yet). */
+const PASSWORD_STEP = 'password';
+
+/** The first step again, for another address. */
+function changeUrl(input: LoginControlInput): string {
+  const base = `${input.prefix}/login`;
+  return input.rd === '/' ? base : `${base}?rd=${encodeURIComponent(input.rd)}`;
+}
+
+/**
+ * `basic`: email + password, POSTed to `/auth/basic`. The login page asks in two steps: the
+ * address on its one email form ("Use my password" posts it here with `step=password` and no
+ * password), then the password.
+ */
 export function createPasswordMethod(deps: PasswordMethodDeps): LoginMethod {
   const { audit, finish, loginPage: renderLoginPage } = deps;
   const handle: Handler = async (req, res) => {
     const form = await readForm(req);
-    refuseRepeated(form, ['email', 'password', 'rd', 'csrf']);
+    refuseRepeated(form, ['email', 'password', 'rd', 'csrf', 'step']);
     deps.csrf.checkFormOrigin(req, form);
     const rd = safeRedirect(form.get('rd'), deps.redirectPolicy);
     const email = typed(form.get('email'));
+    if (form.get('step') === PASSWORD_STEP && !form.has('password')) {
+      // "Use my password" on the email form: the password step, the same page for every
+      // address (no account or password is looked up, so it tells nobody which exist).
+      await renderLoginPage(req, res, {
+        status: email === '' ? 400 : 200,
+        rd,
+        email,
+        step: email === '' ? 'email' : 'password',
+        message: email === '' ? { kind: 'error', text: 'Enter your email address.' } : null,
+      });
+      return;
+    }
     const source = auditSource(deps.proxies, req);
     const outcome = await deps.checker.check(
       form.get('email') ?? '',
@@ -53,6 +78,7 @@ export function createPasswordMethod(deps: PasswordMethodDeps): LoginMethod {
         status,
         rd,
         email,
+        step: 'password',
         headers,
         message: { kind: 'error', text },
       });
@@ -107,15 +133,23 @@ export function createPasswordMethod(deps: PasswordMethodDeps): LoginMethod {
   return {
     id: 'basic',
     label: 'Password',
-    renderControl: (input: LoginControlInput) => html`${emailFormOpening(input, {
+    emailChoice: {
       action: '/basic',
-      className: 'method method-basic',
-      fieldId: 'basic-email',
-      autocomplete: 'username',
-    })}
-<label for="basic-password">Password</label>
-<input id="basic-password" name="password" type="password" autocomplete="current-password" required maxlength="${MAX_PASSWORD_LENGTH}">
-<button type="submit">Sign in with password</button>
+      label: 'Use my password',
+      field: { name: 'step', value: PASSWORD_STEP },
+    },
+    // The password step, after "Use my password" or a refused password: the address shown and
+    // sent along (also as the `username` a password manager files the password under).
+    renderControl: (
+      input: LoginControlInput,
+    ) => html`<form method="post" action="${input.prefix}/basic" class="method method-basic">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<input type="hidden" name="rd" value="${input.rd}">
+<p class="chosen">Signing in as <strong class="email">${input.email ?? ''}</strong>. Not you? <a href="${changeUrl(input)}">Change address</a></p>
+<input name="email" type="email" autocomplete="username" value="${input.email ?? ''}" readonly hidden>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="${MAX_PASSWORD_LENGTH}" autofocus>
+<button type="submit">Sign in</button>
 </form>`,
     routes: [
       { path: '/basic', POST: handle },
