@@ -547,6 +547,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   const loginPage = createLoginPage({
     session: { cookie, sessions },
+    isAdmin: (user) => users.isAdmin(user),
+    publicOrigin: config.publicOrigin,
+    // Proxy mode: the app is behind us, at `/`, where "Continue" leads without an `rd`.
+    app: upstream ? '/' : null,
     csrf,
     chrome,
     prefix,
@@ -685,6 +689,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         }),
         admin: adminRoutes({
           ...page,
+          oidcName: raw.auth.oidc.display_name ?? 'Single sign-on',
           cookie,
           sessions,
           users,
