@@ -142,13 +142,14 @@ describe('browser journey through nginx (Chromium)', { timeout: 120_000 }, () =>
     expect(seen?.url).toBe('/notes/today?tab=2');
     expect(seen?.headers['remote-email']).toBe('alice@example.com');
 
-    // A second use of the same link, in another browser, lands on the login page with the
-    // message at once: the confirm page is not shown for a link that can no longer work.
+    // A second use of the same link, in another browser, says so at once, with the form for a
+    // new link: the confirm page is not shown for a link that can no longer work.
     const other = await newPage();
-    await other.goto(link);
-    await other.waitForURL(`${site}/auth/login?error=link_used`);
+    const dead = await other.goto(link);
+    expect(dead?.status()).toBe(410);
     const alert = other.getByRole('alert');
-    expect(await alert.textContent()).toContain('This link was already used or has expired');
+    expect(await alert.textContent()).toContain('already used');
+    expect(await other.getByRole('heading', { name: 'Confirm sign-in' }).count()).toBe(0);
     expect(lastSeenBy('alice@example.com')).toBe(1);
   });
 

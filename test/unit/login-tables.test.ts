@@ -283,7 +283,7 @@ describe('CSRF (as test/http/csrf.test.ts)', () => {
   it('the admin panel refuses a change without the token — curl-shaped or same-origin — and accepts it with it', async () => {
     const root = await newSession('root@example.com');
     const target = await app.ctx.users.findOrCreate('target@example.com');
-    const fields = { action: 'deactivate', user: target.id };
+    const fields = { action: 'deactivate', user: target.id, confirm: 'yes' };
     for (const headers of [{}, OWN_PAGE]) {
       const response = await post('/admin', fields, { ...headers, cookie: `${COOKIE}=${root}` });
       expect(response.status).toBe(403);
