@@ -114,6 +114,6 @@ td input[type=checkbox]{width:1.2rem;height:1.2rem}button.small{width:auto;margi
 .current{color:var(--ok)}.badge{display:inline-block;padding:0 .45rem;border-radius:999px;font-size:.8rem;border:1px solid currentColor;white-space:nowrap}.off{color:var(--err)}
 .issued{border:2px solid var(--ok);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}.issued h2{margin:0 0 .5rem;font-size:1.1rem}.issued code{display:block;padding:.5rem;background:var(--bg);border-radius:6px;user-select:all}
 .pages{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
-h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
+h2{font-size:1.15rem;margin:1.5rem 0 .5rem}details{margin-top:1rem}summary{cursor:pointer}
 @media (max-width:40rem){.narrow-only{display:inline}.badge.narrow-only{display:inline-block}.card{padding:1.25rem}.wide-only{display:none}th,td{padding:.45rem .3rem}td{overflow-wrap:anywhere}}
 `;

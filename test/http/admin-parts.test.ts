@@ -61,9 +61,9 @@ describe('addresses and event codes that wrap at their dots', () => {
     expect(addressHtml(email).value).toBe(`<span class="address email">${inner}</span>`);
   });
 
-  it('breaks an event code before its dots and escapes it', () => {
+  it('breaks an event code before its dots, after its underscores, and escapes it', () => {
     expect(eventHtml('admin.login_url_issued').value).toBe(
-      '<code class="event">admin<wbr>.login_url_issued</code>',
+      '<code class="event">admin<wbr>.login_<wbr>url_<wbr>issued</code>',
     );
     expect(eventHtml('x.<b>').value).toBe('<code class="event">x<wbr>.&lt;b&gt;</code>');
   });

@@ -38,9 +38,16 @@ export function addressHtml(email: string): SafeHtml {
   )}</span>`;
 }
 
-/** An audit event code (`admin.deactivate`) that wraps at its dots, not inside a word. */
+/**
+ * An audit event code (`admin.deactivate`) that wraps before its dots and after its
+ * underscores (`account.recovery_codes_regenerated` is wider than a phone's column), not inside
+ * a word.
+ */
 export function eventHtml(event: string): SafeHtml {
-  return html`<code class="event">${splitBeforeDots(event).map((piece, i) => html`${i > 0 ? html`<wbr>` : ''}${piece}`)}</code>`;
+  const pieces = splitBeforeDots(event).flatMap((part) =>
+    part.split('_').map((word, i, words) => (i < words.length - 1 ? `${word}_` : word)),
+  );
+  return html`<code class="event">${pieces.map((piece, i) => html`${i > 0 ? html`<wbr>` : ''}${piece}`)}</code>`;
 }
 
 /**

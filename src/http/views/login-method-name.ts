@@ -12,6 +12,8 @@ export function loginMethodName(method: string, oidcName = 'Single sign-on'): st
       return oidcName;
     case 'basic':
       return 'Password';
+    case 'passkey':
+      return 'Passkey';
     default:
       return method;
   }
