@@ -71,9 +71,12 @@ export function sessionRoutes(deps: SessionRouteDeps): SessionRoutes {
       });
     },
 
-    logoutPage(req, res, query) {
+    async logoutPage(req, res, query) {
       const token = csrf.token(req);
       const everywhere = query.get('everywhere') === '1';
+      // Name the account, so a person on a shared computer knows whose session ends.
+      const lookup = await currentSession(deps, req).catch(() => null);
+      const who = lookup?.kind === 'valid' ? lookup.live.user.email : null;
       renderPage(
         deps.chrome,
         req,
@@ -81,11 +84,13 @@ export function sessionRoutes(deps: SessionRouteDeps): SessionRoutes {
         200,
         'Sign out',
         html`<h1>Sign out${everywhere ? ' everywhere' : ''}?</h1>
+${who ? html`<p>You are signed in as <strong class="address">${who}</strong>.</p>` : ''}
 <p>${everywhere ? 'This ends your sessions on every device.' : 'This ends your session on this device.'}</p>
 <form method="post" action="${prefix}/logout${everywhere ? '?everywhere=1' : ''}">
 <input type="hidden" name="csrf" value="${token.token}">
 <button type="submit" autofocus>Sign out</button>
-</form>`,
+</form>
+<p><a href="${prefix}/${who ? 'account' : 'login'}">Cancel</a></p>`,
         token.setCookie ? ['Set-Cookie', token.setCookie] : [],
       );
     },
