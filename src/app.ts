@@ -702,6 +702,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           tokenMaxLifetimeMs: raw.tokens.max_lifetime,
           now: () => clock.now(),
           factors: { passkeys, secondFactors, users: store, audit },
+          mailer,
         }),
         // oauth2-proxy's and Authelia's paths; in proxy mode they belong to the upstream.
         compat:

@@ -237,6 +237,7 @@ describe('a failed send reaches the admin, not the person', () => {
   beforeAll(async () => {
     capture = await startSmtpCapture({ auth: { user: 'mailer', pass: 'right' } });
     app = await startLoggedApp({
+      admin: { emails: ['boss@example.com'] },
       auth: {
         magic_link: {
           mailer: 'smtp',
@@ -282,6 +283,20 @@ describe('a failed send reaches the admin, not the person', () => {
     );
     expect(line?.reason).toBe('SMTP authentication failed (535)');
     expect(JSON.stringify(app.logs)).not.toContain('wrong@');
+
+    // The admin panel's list says why, where someone can act on it.
+    const boss = await app.ctx.users.findOrCreate('boss@example.com');
+    const { cookie } = await app.ctx.sessions.create(boss, {
+      ip: '127.0.0.1',
+      userAgent: 'test',
+      method: 'magic_link',
+    });
+    const panel = await (
+      await fetch(`${app.url}/auth/admin`, { headers: { cookie: `portcullis_session=${cookie}` } })
+    ).text();
+    expect(panel).toContain('Sign-in email is not being sent');
+    expect(panel).toContain('SMTP authentication failed (535)');
+    expect(panel).not.toContain('wrong@');
   });
 });
 

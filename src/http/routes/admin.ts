@@ -8,6 +8,7 @@ import type { RuleSpec } from '../../core/rules.js';
 import { parseAbsoluteTarget } from '../../core/target.js';
 import { page } from '../../html.js';
 import { describeDuration } from '../../mail/describe-duration.js';
+import type { Mailer } from '../../mail/mailer.js';
 import type { User } from '../../ports/store.js';
 import { type AdminOutcome, type AdminService, isBulkAction } from '../../services/admin.js';
 import type { StaticUser } from '../../services/passwords.js';
@@ -68,6 +69,8 @@ export interface AdminRouteDeps extends SessionReader, PageDeps {
   now: () => number;
   /** A user's passkeys and TOTP: listed on their page, removable. */
   factors: FactorDeps;
+  /** Why sign-in mail last failed on this instance (shown on the list), or null. */
+  mailer?: Pick<Mailer, 'lastDeliveryFailure'>;
 }
 
 export interface AdminRoutes {
@@ -189,6 +192,7 @@ async function renderAdmin(
     groups,
     explain: explained,
     formError: extras.formError ?? null,
+    mailFailure: deps.mailer?.lastDeliveryFailure() ?? null,
   });
   sendHtml(
     req,

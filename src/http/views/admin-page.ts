@@ -1,5 +1,6 @@
 import type { Explanation } from '../../core/explain.js';
 import { html, type SafeHtml } from '../../html.js';
+import type { DeliveryFailure } from '../../mail/mailer.js';
 import type { AdminOutcome, BulkAction, UserList } from '../../services/admin.js';
 import type { GroupRow } from '../../services/admin-groups.js';
 import { type BulkBack, type BulkPlan, bulkConfirmSection } from './admin-bulk.js';
@@ -36,6 +37,17 @@ export interface AdminPageView {
   explain?: AdminExplain | null;
   /** A form field that was refused, shown under the field. */
   formError?: FormError | null;
+  /** Why sign-in mail last failed here: the admin can act on it, the person asking cannot. */
+  mailFailure?: DeliveryFailure | null;
+}
+
+/** "Sign-in email is failing: SMTP authentication failed (535), since …", or nothing. */
+function mailFailureBlock(failure: DeliveryFailure | null | undefined): SafeHtml | '' {
+  if (!failure) return '';
+  if (failure.recoveredAt !== null) {
+    return html`<p class="message info" role="status">Sign-in email failed at ${when(failure.at)} (${failure.reason}); it has worked again since ${when(failure.recoveredAt)}.</p>`;
+  }
+  return html`<p class="message error" role="alert"><strong>Sign-in email is not being sent</strong> (${failure.provider}): ${failure.reason}, last at ${when(failure.at)}. People asking for a link see only “could not send”; hand out links from here until it is fixed (<code>portcullis check-config --send-test EMAIL</code> tests it).</p>`;
 }
 
 export interface AdminExplain {
@@ -201,6 +213,7 @@ export function adminPageBody(view: AdminPageView): SafeHtml {
   return html`<h1>Admin panel</h1>
 <p class="muted">Signed in as <strong>${view.actor}</strong> · <a href="${view.prefix}/logout" class="nowrap">Sign out</a></p>
 ${onList ? html`<nav aria-label="Panel"><p><strong>Users</strong> · <a href="${groupsUrl(view.prefix)}">Groups</a></p></nav>` : ''}
+${onList ? mailFailureBlock(view.mailFailure) : ''}
 ${outcomeBlock(view)}
 ${mainSection(view)}`;
 }
