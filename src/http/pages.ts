@@ -19,6 +19,8 @@ export function renderPage(
   title: string,
   body: SafeHtml,
   headers: string[] = [],
+  /** A wider card, for tables (the account page). */
+  wide = false,
 ): void {
   sendHtml(
     req,
@@ -30,6 +32,7 @@ export function renderPage(
       stylesheet: chrome.stylesheet,
       logoUrl: chrome.logoUrl,
       body,
+      wide,
     }),
     headers,
   );

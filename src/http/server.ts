@@ -1,55 +1,19 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
-import type { Logo } from '../config/file-values.js';
 import { PortcullisError } from '../core/errors.js';
-import { STYLESHEET } from '../html.js';
-import type { StoreHealth } from '../ports/store-health.js';
 import { isPortcullisPath } from '../proxy/local-paths.js';
 import type { ReverseProxy } from '../proxy/reverse-proxy.js';
-import type { CheckHandlers } from './forward-auth.js';
-import type { Handler } from './handler.js';
+import { closeIfBodyPending, watchBody } from './body-watch.js';
 import { Lifecycle } from './lifecycle.js';
-import type { MagicRedeemRoutes } from './login/magic-link-redeem.js';
-import type { LoginMethod, LoginRoute } from './login/method.js';
-import {
-  answerProblem,
-  hasBody,
-  type PageChrome,
-  type ProblemFormat,
-  rawAnswer,
-  renderProblem,
-  sendError,
-} from './problem.js';
-import { requestId } from './request.js';
-import { redirect, sendBody } from './respond.js';
-import type { AccountRoutes } from './routes/account.js';
-import type { AdminRoutes } from './routes/admin.js';
-import type { Oauth2CompatRoutes } from './routes/oauth2-compat.js';
-import type { SessionRoutes } from './routes/session-routes.js';
+import { hasBody, sendError } from './problem.js';
+import { headersTooLarge, rawProblem } from './raw-problem.js';
+import { buildRoutes, type RouteTableDeps } from './route-table.js';
 import type { ScimHandler } from './scim/handlers.js';
 import { isScimPath } from './scim/paths.js';
 
+// The routing table (which path goes to which handler) is route-table.ts.
+export { buildRoutes, type RouteTableDeps, type ServerRoutes } from './route-table.js';
 export { sendError };
-
-/** The handlers the server routes to, each built by the composition root with its own deps. */
-export interface ServerRoutes {
-  check: CheckHandlers;
-  loginPage: Handler;
-  /** `<prefix>/forbidden`: the 403 page nginx's `error_page 403` serves. */
-  forbidden: Handler;
-  magic: MagicRedeemRoutes;
-  session: SessionRoutes;
-  admin: AdminRoutes;
-  /** `/auth/account`: the signed-in user's sessions and app tokens. */
-  account: AccountRoutes;
-  /** oauth2-proxy's sign-in paths and the compat checks; null when they are not served. */
-  compat: Oauth2CompatRoutes | null;
-  /** The enabled login methods; each brings its own routes. */
-  loginMethods: readonly LoginMethod[];
-  /** The step-up's routes (`/passkey/step-up…`, `/totp/step-up`), under the prefix. */
-  stepUp?: readonly LoginRoute[];
-}
 
 /** `server.*` limits, read from the config once. */
 export interface ServerLimits {
@@ -60,143 +24,9 @@ export interface ServerLimits {
   maxConnections: number;
 }
 
-export interface RouteTableDeps {
-  /** `server.path_prefix`. */
-  prefix: string;
-  routes: ServerRoutes;
-  /** Answers readyz. */
-  store: Pick<StoreHealth, 'ready'>;
-  /** `ui.logo_file`, read at load. */
-  logo: Logo | null;
-  /** Standing alone (no `proxy.upstream`): `/` leads to the sign-in page. */
-  standalone: boolean;
-  chrome: PageChrome;
-  logger: Logger;
-}
-
 export interface ServerDeps extends RouteTableDeps {
   scim: ScimHandler;
   limits: ServerLimits;
-}
-
-interface Route {
-  GET?: Handler;
-  POST?: Handler;
-  /** Any method (the auth checks: nginx and Traefik forward the original method). */
-  ANY?: Handler;
-}
-
-/** Builds the exact-path routing table once; a lookup is one Map get. */
-export function buildRoutes(
-  deps: RouteTableDeps,
-  lifecycle: Lifecycle = new Lifecycle(),
-): Map<string, Route> {
-  const p = deps.prefix;
-  const { check, magic, session, admin, compat } = deps.routes;
-  const routes = new Map<string, Route>([
-    [`${p}/nginx`, { ANY: check('nginx', 'portcullis') }],
-    [`${p}/traefik`, { ANY: check('traefik', 'portcullis') }],
-    [`${p}/login`, { GET: deps.routes.loginPage }],
-    [`${p}/magic`, { GET: magic.confirm, POST: magic.redeem }],
-    [`${p}/logout`, { GET: session.logoutPage, POST: session.logout }],
-    [`${p}/forbidden`, { GET: deps.routes.forbidden }],
-    [`${p}/me`, { GET: session.me }],
-    [`${p}/admin`, { GET: admin.page, POST: admin.action }],
-    [`${p}/account`, { GET: deps.routes.account.page, POST: deps.routes.account.action }],
-    [
-      `${p}/healthz`,
-      {
-        GET: (req, res) =>
-          sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ok\n', [
-            'Cache-Control',
-            'no-store',
-          ]),
-      },
-    ],
-    [
-      `${p}/readyz`,
-      {
-        GET: async (req, res) => {
-          if (lifecycle.draining) {
-            // Shutting down: load balancers take this instance out while it finishes its work.
-            sendBody(req, res, 503, 'text/plain; charset=utf-8', 'shutting down\n', [
-              'Cache-Control',
-              'no-store',
-            ]);
-            return;
-          }
-          // Every node the store needs (each Cluster primary), not just one that answers.
-          if (await deps.store.ready()) {
-            sendBody(req, res, 200, 'text/plain; charset=utf-8', 'ready\n', [
-              'Cache-Control',
-              'no-store',
-            ]);
-          } else {
-            sendBody(req, res, 503, 'text/plain; charset=utf-8', 'store unreachable\n', [
-              'Cache-Control',
-              'no-store',
-            ]);
-          }
-        },
-      },
-    ],
-    [
-      `${p}/static/logo`,
-      {
-        GET: (req, res) => {
-          const logo = deps.logo;
-          if (!logo) {
-            sendError(deps, req, res, new PortcullisError('not_found', 'no logo configured'));
-            return;
-          }
-          res.writeHead(200, [
-            'Content-Type',
-            logo.contentType,
-            'Content-Length',
-            String(logo.bytes.length),
-            'Cache-Control',
-            'public, max-age=3600',
-            'X-Content-Type-Options',
-            'nosniff',
-            // An SVG opened on its own must not run script.
-            'Content-Security-Policy',
-            "default-src 'none'; style-src 'unsafe-inline'",
-          ]);
-          res.end(req.method === 'HEAD' ? undefined : logo.bytes);
-        },
-      },
-    ],
-    [
-      `${p}/static/style.css`,
-      {
-        GET: (req, res) =>
-          sendBody(req, res, 200, 'text/css; charset=utf-8', STYLESHEET, [
-            'Cache-Control',
-            'public, max-age=3600',
-          ]),
-      },
-    ],
-  ]);
-  // Each login method brings its own routes (POST /auth/magic_link, /auth/google, ...).
-  for (const method of deps.routes.loginMethods) {
-    for (const route of method.routes) routes.set(`${p}${route.path}`, route);
-  }
-  for (const route of deps.routes.stepUp ?? []) routes.set(`${p}${route.path}`, route);
-  if (compat) {
-    routes.set('/oauth2/sign_in', { GET: compat.signIn });
-    routes.set('/oauth2/start', { GET: compat.signIn });
-    routes.set('/oauth2/sign_out', { GET: compat.signOut });
-    routes.set('/oauth2/auth', { ANY: check('oauth2', 'oauth2-proxy') });
-    routes.set('/api/authz/forward-auth', { ANY: check('traefik', 'authelia') });
-    routes.set('/api/authz/auth-request', { ANY: check('nginx', 'authelia') });
-    routes.set('/api/verify', { ANY: check('verify', 'authelia') });
-  }
-  if (deps.standalone && !routes.has('/')) {
-    // Standing alone (the quick start), a link whose rd is `/` lands here: show the sign-in page,
-    // which names the signed-in user, instead of a 404.
-    routes.set('/', { GET: (_req, res) => redirect(res, 302, `${p}/login`) });
-  }
-  return routes;
 }
 
 /** Header fields per request; real browsers send a few dozen. */
@@ -354,85 +184,6 @@ export function createHttpServer(
     },
   );
   return server;
-}
-
-/**
- * An answer went out before its request's body had all arrived (a refusal, a check, a 404, an
- * upstream that answered early): the rest is not read. Node would otherwise keep draining it
- * for the next request on the connection, and a client trickling a body would hold its socket
- * for as long as it liked. Shared, so no closure is made per request.
- */
-function closeIfBodyPending(this: ServerResponse): void {
-  const req = this.req;
-  // The socket is already detached (null) when the connection closed first.
-  if (!req.complete) req.socket?.destroySoon();
-}
-
-/**
- * Bounds the silences in a body portcullis reads itself (forms, SCIM JSON): past
- * `server.body_timeout` without a byte the client gets 408 and the connection is closed. It
- * watches the socket's byte count rather than the stream, so it never changes how (or whether)
- * the handler reads the body.
- */
-function watchBody(
-  deps: { chrome: PageChrome; logger: Logger },
-  req: IncomingMessage,
-  res: ServerResponse,
-  ms: number,
-): void {
-  const socket = req.socket;
-  let seen = socket.bytesRead;
-  const timer = setTimeout(() => {
-    if (req.complete || res.writableEnded || socket.destroyed) return;
-    if (socket.bytesRead !== seen) {
-      seen = socket.bytesRead;
-      timer.refresh();
-      return;
-    }
-    deps.logger.info(
-      {
-        request_id: requestId(req),
-        peer: socket.remoteAddress,
-        limit: ms,
-        code: 'request_timeout',
-        path: req.url?.split('?')[0],
-      },
-      'request body stalled: answered 408 (server.body_timeout)',
-    );
-    if (res.headersSent) {
-      socket.destroy();
-      return;
-    }
-    res.shouldKeepAlive = false;
-    answerProblem(deps.chrome, req, res, new PortcullisError('request_timeout', 'body stalled'));
-  }, ms);
-  timer.unref();
-  res.once('close', () => clearTimeout(timer));
-}
-
-/** Sniffs `Accept: application/json` in what was read: the overflowing headers are never parsed. */
-const ACCEPTS_JSON = /\r\naccept:[^\r\n]*application\/json/i;
-/** The request-target of the request line, up to its query. */
-const REQUEST_PATH = /^[A-Z]+ ([^ ?\r\n]*)/;
-
-/** An answer written on a socket that has no response object to answer through. */
-function rawProblem(chrome: PageChrome, error: PortcullisError, format: ProblemFormat): string {
-  return rawAnswer(renderProblem(error, format, chrome));
-}
-
-/**
- * The whole 431 answer, written on the socket: Node's parser gave up, so there is no request
- * or response object to answer through. Same shapes as every other error (SPEC §5).
- */
-function headersTooLarge(chrome: PageChrome, limit: number, raw: Buffer | undefined): string {
-  const message = `The request's headers are larger than this server accepts (${Math.round(limit / 1024)} KB). Clearing this site's cookies usually fixes it.`;
-  const text = raw?.toString('latin1') ?? '';
-  const format: ProblemFormat = isScimPath(REQUEST_PATH.exec(text)?.[1] ?? '')
-    ? 'scim'
-    : ACCEPTS_JSON.test(text)
-      ? 'json'
-      : 'page';
-  return rawProblem(chrome, new PortcullisError('headers_too_large', 'headers', message), format);
 }
 
 const EMPTY_QUERY = new URLSearchParams();

@@ -1,4 +1,4 @@
-import type { AppTokenScope } from '../core/app-token.js';
+import type { AppTokenScope } from '../core/app-token-scope.js';
 
 /** A stored app token (SPEC §4): only the SHA-256 of the secret is kept. Times are epoch ms. */
 export interface AppTokenRecord {

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   APP_TOKEN_LENGTH,
-  type AppTokenScope,
-  appTokenHeadersToStrip,
-  extractAppToken,
-  type HeaderBag,
   hashAppToken,
   isAppTokenShape,
   mintAppToken,
-  scopeAllows,
-  scopeProblem,
 } from '../../src/core/app-token.js';
+import {
+  appTokenHeadersToStrip,
+  extractAppToken,
+  type HeaderBag,
+} from '../../src/core/app-token-extract.js';
+import { type AppTokenScope, scopeAllows, scopeProblem } from '../../src/core/app-token-scope.js';
 import { parseAbsoluteTarget, type Target } from '../../src/core/target.js';
 
 interface Case {
