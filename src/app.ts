@@ -1,18 +1,16 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { MemoryStore } from './adapters/memory/memory-store.js';
-import { RedisStore } from './adapters/redis/redis-store.js';
 import { composeEdge } from './compose/edge.js';
 import { composeServices } from './compose/services.js';
 import type { Config } from './config/load.js';
-import { storeIsRedis } from './config/schema.js';
 import { type Clock, systemClock } from './core/clock.js';
 import type { AccessPolicy } from './core/decide.js';
 import type { Identity } from './core/identity.js';
 import { createLogger } from './logger.js';
 import { createMailer } from './mail/create-mailer.js';
 import type { Metrics } from './metrics.js';
+import { openStore } from './open-store.js';
 import type { Store } from './ports/store.js';
 import type { ReverseProxy } from './proxy/reverse-proxy.js';
 import { createRuntimeKey, removeRuntimeKey } from './runtime-key.js';
@@ -75,26 +73,7 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Opens the configured store; for Redis, waits briefly for it but starts anyway (checks answer 503 until it is up). */
-export async function openStore(config: Config, clock: Clock, logger: Logger): Promise<Store> {
-  // A user named like anonymous_user would pass as nobody in anonymous mode: no account gets it.
-  const reservedUsernames = [config.raw.anonymous_user.id];
-  if (!storeIsRedis(config.raw.store)) return new MemoryStore(clock, { reservedUsernames });
-  const store = new RedisStore({
-    url: config.raw.store.url,
-    sentinel: config.raw.store.sentinel,
-    cluster: config.raw.store.cluster,
-    keyPrefix: config.raw.store.key_prefix,
-    clock,
-    reservedUsernames,
-  });
-  try {
-    await store.waitUntilReady(5000);
-  } catch {
-    logger.warn('Redis is not reachable yet; auth checks answer 503 until it is');
-  }
-  return store;
-}
+export { openStore };
 
 /** The composition root: the only place that knows the concrete classes. */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<App> {

@@ -1,13 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkConfig } from './cli/check-config.js';
-import { ExplainUsageError, explainCommand } from './cli/explain.js';
 import { EXIT_CONFIG, fail, loadOrExit } from './cli/fail.js';
-import { hashPasswordCommand } from './cli/hash-password.js';
-import { healthcheck } from './cli/healthcheck.js';
-import { loginUrl } from './cli/login-url.js';
-import { serve } from './cli/serve.js';
-import { tokenCommand } from './cli/token.js';
 import { USAGE } from './cli/usage.js';
 
 /** The installed package's version: package.json sits one level above both src/ and dist/. */
@@ -24,6 +17,8 @@ async function explainCli(
 ): Promise<void> {
   if (url === undefined) fail(`portcullis explain: a URL is required\n${USAGE}`, EXIT_CONFIG);
   const config = loadOrExit(configPath);
+  // Each verb loads only its own modules: a CLI call must not pay for the whole server.
+  const { ExplainUsageError, explainCommand } = await import('./cli/explain.js');
   let lines: string[];
   try {
     lines = await explainCommand(config, { url, method, user });
@@ -43,6 +38,7 @@ async function tokenCli(
   configPath: string | undefined,
 ): Promise<void> {
   const config = loadOrExit(configPath);
+  const { tokenCommand } = await import('./cli/token.js');
   const result = await tokenCommand(config, { verb, subject, name, expires });
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
@@ -50,6 +46,7 @@ async function tokenCli(
 }
 
 async function healthcheckCli(configPath: string | undefined): Promise<void> {
+  const { healthcheck } = await import('./cli/healthcheck.js');
   const result = await healthcheck(configPath);
   (result.code === 0 ? process.stdout : process.stderr).write(`${result.message}\n`);
   process.exit(result.code);
@@ -101,15 +98,21 @@ export async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'serve':
-      return serve(values.config, values['anonymous-mode'] === true);
+      return (await import('./cli/serve.js')).serve(
+        values.config,
+        values['anonymous-mode'] === true,
+      );
     case 'check-config':
-      return checkConfig(values.config, values['send-test']);
+      return (await import('./cli/check-config.js')).checkConfig(
+        values.config,
+        values['send-test'],
+      );
     case 'healthcheck':
       return healthcheckCli(values.config);
     case 'login-url':
-      return loginUrl(rest[0], values.rd, values.config);
+      return (await import('./cli/login-url.js')).loginUrl(rest[0], values.rd, values.config);
     case 'hash-password':
-      return hashPasswordCommand();
+      return (await import('./cli/hash-password.js')).hashPasswordCommand();
     case 'explain':
       return explainCli(rest[0], values.method, values.user, values.config);
     case 'token':

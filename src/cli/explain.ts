@@ -1,4 +1,3 @@
-import { openStore } from '../app.js';
 import type { Config } from '../config/load.js';
 import { storeIsRedis } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
@@ -14,6 +13,7 @@ import {
 import type { Identity } from '../core/identity.js';
 import { parseAbsoluteTarget } from '../core/target.js';
 import { createLogger } from '../logger.js';
+import { openStore } from '../open-store.js';
 
 /** A mistake in how the command was called (exit 2), as opposed to a store fault (exit 1). */
 export class ExplainUsageError extends Error {}

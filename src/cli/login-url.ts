@@ -1,9 +1,9 @@
-import { openStore } from '../app.js';
 import { storeIsRedis } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
 import { normalizeEmail } from '../core/email.js';
 import { safeRedirect } from '../core/redirect.js';
 import { createLogger } from '../logger.js';
+import { openStore } from '../open-store.js';
 import { readRuntimeKey } from '../runtime-key.js';
 import { AuditLog, CLI_ACTOR } from '../services/audit.js';
 import { LoginLinks } from '../services/login-links.js';

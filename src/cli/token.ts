@@ -1,10 +1,10 @@
-import { openStore } from '../app.js';
 import type { Config } from '../config/load.js';
 import { storeIsRedis } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
 import { parseDuration } from '../core/duration.js';
 import { normalizeEmail } from '../core/email.js';
 import { createLogger } from '../logger.js';
+import { openStore } from '../open-store.js';
 import type { Store } from '../ports/store.js';
 import { type AppTokenInfo, AppTokenService } from '../services/app-tokens.js';
 
