@@ -1,16 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { mintAppToken } from '../../src/core/app-token.js';
-import { ManualClock } from '../../src/core/clock.js';
+import type { ManualClock } from '../../src/core/clock.js';
 import {
   APP_TOKEN_KEEP_MS,
   type AppTokenRecord,
   type AppTokenStore,
 } from '../../src/ports/store.js';
-import { startRedisCluster } from '../helpers/redis.js';
-import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
+import {
+  onRedisCluster,
+  redisKeysFixture,
+  storeKinds,
+  withRawRedis,
+} from '../helpers/store-kinds.js';
 
 /**
  * App-token storage, one suite for every store (STYLE §3). "peer" is what another instance holds:
@@ -214,28 +215,17 @@ describe.each(kinds)('$name app-token store contract', (kind) => {
 });
 
 describe('Redis app-token keys', () => {
-  const [, redisKind] = kinds;
-  const stores = new OpenStores();
-  beforeAll(() => redisKind?.setup());
-  afterAll(async () => {
-    await stores.closeAll();
-    await redisKind?.teardown();
-  });
+  const redis = redisKeysFixture(kinds);
 
   it('every key it writes for an expiring token goes away on its own', async () => {
-    const server = redisKind?.server();
-    if (!server) throw new Error('redis-server was not started');
-    const prefix = `atkeys:${randomBytes(4).toString('hex')}:`;
-    const clock = new ManualClock();
-    const store = await stores.redis(server, prefix, clock);
+    const { store, clock, prefix, server } = await redis.open('atkeys');
     const live = recordFor('u1', clock);
     const revoked = recordFor('u1', clock);
     await store.createAppToken(live);
     await store.createAppToken(revoked);
     await store.touchAppToken(live.id, clock.now() + 1);
     await store.revokeAppToken(revoked.id, clock.now());
-    const raw = new Redis(server.url);
-    try {
+    await withRawRedis(server, async (raw) => {
       const keys = await raw.keys(`${prefix}*`);
       expect(keys.length).toBeGreaterThanOrEqual(5);
       for (const key of keys) {
@@ -247,30 +237,13 @@ describe('Redis app-token keys', () => {
       // No key holds the secret: only hashes and ids appear.
       for (const key of keys)
         expect(key).toMatch(/^atkeys:[0-9a-f]+:(at:[0-9a-f]{64}|atid:[0-9a-f]{16}|uat:u1)$/);
-    } finally {
-      raw.disconnect();
-    }
+    });
   });
 });
 
 describe('app tokens on a Redis Cluster', () => {
   it('runs the whole lifecycle without CROSSSLOT errors', async () => {
-    const cluster = await startRedisCluster();
-    const clock = new ManualClock();
-    const prefix = `atcluster:${randomBytes(4).toString('hex')}:`;
-    const open = () =>
-      new RedisStore({
-        url: 'memory://',
-        sentinel: null,
-        cluster: cluster.addresses,
-        keyPrefix: prefix,
-        clock,
-        commandTimeoutMs: 5000,
-      });
-    const store = open();
-    const peer = open();
-    try {
-      await Promise.all([store.waitUntilReady(10_000), peer.waitUntilReady(10_000)]);
+    await onRedisCluster('atcluster', async ({ store, peer, clock }) => {
       for (let i = 0; i < 5; i++) await lifecycle(store, peer, clock);
       const records = [
         recordFor('u-many', clock),
@@ -280,9 +253,6 @@ describe('app tokens on a Redis Cluster', () => {
       for (const record of records) await store.createAppToken(record);
       expect(await peer.listUserAppTokens('u-many')).toHaveLength(3);
       expect(await peer.revokeUserAppTokens('u-many', clock.now())).toHaveLength(3);
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await cluster.stop();
-    }
+    });
   }, 60_000);
 });

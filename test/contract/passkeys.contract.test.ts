@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { ManualClock } from '../../src/core/clock.js';
+import type { ManualClock } from '../../src/core/clock.js';
 import type { PasskeyChallengeStore, PasskeyRecord, PasskeyStore } from '../../src/ports/store.js';
-import { startRedisCluster } from '../helpers/redis.js';
-import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
+import {
+  onRedisCluster,
+  redisKeysFixture,
+  storeKinds,
+  withRawRedis,
+} from '../helpers/store-kinds.js';
 
 /**
  * Passkey storage, one suite for every store (STYLE §3). "peer" is another instance: the same
@@ -296,20 +298,10 @@ describe.each(kinds)('$name passkey store contract', (kind) => {
 });
 
 describe('Redis passkey keys', () => {
-  const [, redisKind] = kinds;
-  const stores = new OpenStores();
-  beforeAll(() => redisKind?.setup());
-  afterAll(async () => {
-    await stores.closeAll();
-    await redisKind?.teardown();
-  });
+  const redis = redisKeysFixture(kinds);
 
   it('credentials persist; challenges expire on their own; nothing else is written', async () => {
-    const server = redisKind?.server();
-    if (!server) throw new Error('redis-server was not started');
-    const prefix = `pkkeys:${randomBytes(4).toString('hex')}:`;
-    const clock = new ManualClock();
-    const store = await stores.redis(server, prefix, clock);
+    const { store, clock, prefix, server } = await redis.open('pkkeys');
     const record = recordFor('u1', clock);
     await store.createPasskey(record);
     await store.createPasskey(recordFor('u2', clock, { id: record.id }));
@@ -319,8 +311,7 @@ describe('Redis passkey keys', () => {
       userId: null,
       expiresAt: clock.now() + 300_000,
     });
-    const raw = new Redis(server.url);
-    try {
+    await withRawRedis(server, async (raw) => {
       const keys = (await raw.keys(`${prefix}*`)).sort();
       expect(keys).toEqual(
         [`${prefix}pk:${record.id}`, `${prefix}pkc:h1`, `${prefix}upk:u1`].sort(),
@@ -329,38 +320,18 @@ describe('Redis passkey keys', () => {
       const ttl = await raw.pttl(`${prefix}pkc:h1`);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(300_000);
-    } finally {
-      raw.disconnect();
-    }
+    });
   });
 });
 
 describe('passkeys on a Redis Cluster', () => {
   it('runs the whole lifecycle without CROSSSLOT errors', async () => {
-    const cluster = await startRedisCluster();
-    const clock = new ManualClock();
-    const prefix = `pkcluster:${randomBytes(4).toString('hex')}:`;
-    const open = () =>
-      new RedisStore({
-        url: 'memory://',
-        sentinel: null,
-        cluster: cluster.addresses,
-        keyPrefix: prefix,
-        clock,
-        commandTimeoutMs: 5000,
-      });
-    const store = open();
-    const peer = open();
-    try {
-      await Promise.all([store.waitUntilReady(10_000), peer.waitUntilReady(10_000)]);
+    await onRedisCluster('pkcluster', async ({ store, peer, clock }) => {
       for (let i = 0; i < 5; i++) await lifecycle(store, peer, clock);
       const records = [recordFor('u-many', clock), recordFor('u-many', clock)];
       for (const record of records) await store.createPasskey(record);
       expect(await peer.listUserPasskeys('u-many')).toHaveLength(2);
       expect(await peer.removeUserPasskeys('u-many')).toHaveLength(2);
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await cluster.stop();
-    }
+    });
   }, 60_000);
 });

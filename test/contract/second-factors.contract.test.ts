@@ -1,11 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { ManualClock } from '../../src/core/clock.js';
 import type { SecondFactorStore } from '../../src/ports/store.js';
-import { startRedisCluster } from '../helpers/redis.js';
-import { storeKinds } from '../helpers/store-kinds.js';
+import { onRedisCluster, storeKinds, withRawRedis } from '../helpers/store-kinds.js';
 
 /**
  * Second-factor storage, one suite for every store (STYLE §3). "peer" is another instance: the
@@ -164,36 +159,16 @@ describe('second factors in Redis', () => {
     if (!redisKind) throw new Error('no redis kind');
     const { store } = await redisKind.open();
     await confirmed(store, 'u1');
-    const server = redisKind.server();
-    if (!server) throw new Error('redis-server was not started');
-    const raw = new Redis(server.url);
-    try {
+    await withRawRedis(redisKind.server(), async (raw) => {
       const keys = (await raw.keys('secondfactors:*')).map((k) => k.replace(/^[^:]+:[^:]+:/, ''));
       expect(keys).toEqual(['sf:u1']);
-    } finally {
-      raw.disconnect();
-    }
+    });
   });
 });
 
 describe('second factors on a Redis Cluster', () => {
   it('race and consume without CROSSSLOT errors', async () => {
-    const cluster = await startRedisCluster();
-    const clock = new ManualClock();
-    const prefix = `sfcluster:${randomBytes(4).toString('hex')}:`;
-    const open = () =>
-      new RedisStore({
-        url: 'memory://',
-        sentinel: null,
-        cluster: cluster.addresses,
-        keyPrefix: prefix,
-        clock,
-        commandTimeoutMs: 5000,
-      });
-    const store = open();
-    const peer = open();
-    try {
-      await Promise.all([store.waitUntilReady(10_000), peer.waitUntilReady(10_000)]);
+    await onRedisCluster('sfcluster', async ({ store, peer }) => {
       for (const user of ['u1', 'u2', 'u3', 'u4', 'u5']) {
         await confirmed(store, user);
         const won = await Promise.all([
@@ -206,9 +181,6 @@ describe('second factors on a Redis Cluster', () => {
         await store.removeSecondFactors(user);
         expect(await peer.getSecondFactors(user)).toBeNull();
       }
-    } finally {
-      await Promise.all([store.close(), peer.close()]);
-      await cluster.stop();
-    }
+    });
   }, 60_000);
 });

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import type { Session } from '../../src/ports/store.js';
-import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
+import { OpenStores, sessionMaker, storeKinds } from '../helpers/store-kinds.js';
 
 /**
  * How a session was authenticated (`amr`) and the step-up that adds to it, one suite for every
@@ -12,23 +11,7 @@ import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
  */
 const kinds = storeKinds('amr');
 
-let counter = 0;
-function sessionFor(userId: string, clock: ManualClock, extra: Partial<Session> = {}): Session {
-  counter += 1;
-  const now = clock.now();
-  return {
-    id: `amr-${counter}-${randomBytes(4).toString('hex')}`,
-    userId,
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt: now + 60_000,
-    ip: '203.0.113.7',
-    userAgent: 'contract-test',
-    method: 'magic_link',
-    amr: ['link'],
-    ...extra,
-  };
-}
+const sessionFor = sessionMaker('amr');
 
 describe.each(kinds)('$name store: session amr', (kind) => {
   beforeAll(() => kind.setup());

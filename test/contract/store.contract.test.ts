@@ -6,14 +6,13 @@ import {
   AUDIT_KEEP,
   type AuditEntry,
   EmailTakenError,
-  type Session,
   type Store,
   type TokenRecord,
   type UserInput,
 } from '../../src/ports/store.js';
 import { waitFor } from '../helpers/ports.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
-import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
+import { OpenStores, sessionMaker, storeKinds } from '../helpers/store-kinds.js';
 
 /**
  * One conformance suite for every store (STYLE §3). Time is a ManualClock, so expiry is tested
@@ -24,22 +23,7 @@ import { OpenStores, storeKinds } from '../helpers/store-kinds.js';
 const kinds = storeKinds('contract');
 
 let counter = 0;
-function sessionFor(userId: string, clock: ManualClock, extra: Partial<Session> = {}): Session {
-  counter += 1;
-  const now = clock.now();
-  return {
-    id: `sess-${counter}-${randomBytes(4).toString('hex')}`,
-    userId,
-    createdAt: now,
-    lastSeenAt: now,
-    expiresAt: now + 60_000,
-    ip: '203.0.113.7',
-    userAgent: 'contract-test',
-    method: 'magic_link',
-    amr: ['link'],
-    ...extra,
-  };
-}
+const sessionFor = sessionMaker('sess');
 
 function userNamed(email: string, name: string, clock: ManualClock): UserInput {
   counter += 1;

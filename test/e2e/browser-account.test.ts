@@ -1,12 +1,19 @@
-import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hashAppToken } from '../../src/core/app-token.js';
 import { totpCode, totpStep } from '../../src/core/totp.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
+import {
+  closeBrowser,
+  expectNoOverflow,
+  launchChromium,
+  openPage,
+  SHOTS,
+  screenshotDir,
+} from '../helpers/browser.js';
 import { freePort } from '../helpers/ports.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
@@ -17,12 +24,6 @@ import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
  * dark. Saves screenshots (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const ANDROID_FIREFOX = 'Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0';
@@ -40,18 +41,17 @@ describe('account page (Chromium, no JavaScript)', { timeout: 120_000 }, () => {
   async function newPage(
     options: { viewport?: typeof DESKTOP; userAgent?: string; dark?: boolean } = {},
   ): Promise<Page> {
-    const context = await browser.newContext({
-      viewport: options.viewport ?? DESKTOP,
-      colorScheme: options.dark ? 'dark' : 'light',
-      javaScriptEnabled: false,
-      ...(options.userAgent ? { userAgent: options.userAgent } : {}),
-    });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+    const page = await openPage(
+      browser,
+      {
+        viewport: options.viewport ?? DESKTOP,
+        colorScheme: options.dark ? 'dark' : 'light',
+        javaScriptEnabled: false,
+        ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      },
+      violations,
+    );
+    contexts.push(page.context());
     return page;
   }
 
@@ -64,15 +64,6 @@ describe('account page (Chromium, no JavaScript)', { timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${site}/auth/account`);
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
-  }
-
-  /** Nothing is wider than the window: no sideways scrolling of the page itself. */
-  async function expectNoOverflow(page: Page): Promise<void> {
-    // A string, not a function: the tests compile without the DOM library.
-    const [scroll, client] = (await page.evaluate(
-      '[document.documentElement.scrollWidth, document.documentElement.clientWidth]',
-    )) as [number, number];
-    expect(scroll).toBeLessThanOrEqual(client);
   }
 
   /** A script's request through Traefik's check, with the token as its only credential. */
@@ -102,11 +93,8 @@ describe('account page (Chromium, no JavaScript)', { timeout: 120_000 }, () => {
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     const path = writeConfig({
@@ -121,8 +109,7 @@ describe('account page (Chromium, no JavaScript)', { timeout: 120_000 }, () => {
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await app?.close();
   });
 

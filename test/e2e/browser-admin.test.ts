@@ -1,10 +1,17 @@
-import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
+import {
+  closeBrowser,
+  expectNoOverflow,
+  launchChromium,
+  openPage,
+  SHOTS,
+  screenshotDir,
+} from '../helpers/browser.js';
 import { freePort } from '../helpers/ports.js';
 
 /**
@@ -14,12 +21,6 @@ import { freePort } from '../helpers/ports.js';
  * UPDATE_SCREENSHOTS=1).
  */
 
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const ADMIN = 'admin@example.com';
@@ -38,22 +39,13 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
     viewport = DESKTOP,
     colorScheme: 'light' | 'dark' = 'light',
   ): Promise<Page> {
-    const context = await browser.newContext({ viewport, javaScriptEnabled: false, colorScheme });
-    contexts.push(context);
-    const opened = await context.newPage();
-    opened.setDefaultTimeout(20_000);
-    opened.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+    const opened = await openPage(
+      browser,
+      { viewport, javaScriptEnabled: false, colorScheme },
+      violations,
+    );
+    contexts.push(opened.context());
     return opened;
-  }
-
-  async function expectNoOverflow(target: Page): Promise<void> {
-    // A string, not a function: the tests compile without the DOM library.
-    const [scroll, client] = (await target.evaluate(
-      '[document.documentElement.scrollWidth, document.documentElement.clientWidth]',
-    )) as [number, number];
-    expect(scroll).toBeLessThanOrEqual(client);
   }
 
   /**
@@ -102,11 +94,8 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
     ) as Promise<string>;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     const path = writeConfig({
@@ -142,8 +131,7 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await app?.close();
   });
 

@@ -1,31 +1,22 @@
-import { mkdirSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { launchChromium, SHOTS, screenshotDir } from '../helpers/browser.js';
 
 /**
  * A dead link in a real Chromium: the page says why at once, the new-link form works without
  * JavaScript, and a live link opened first by a "scanner" still signs in. Screenshots go to
  * test-results/; UPDATE_SCREENSHOTS=1 refreshes the committed docs/screenshots/dead-link*.png.
  */
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
-mkdirSync(SHOTS, { recursive: true });
+screenshotDir();
 
 describe('dead magic links in Chromium', { timeout: 60_000 }, () => {
   const clock = new ManualClock(Date.now());
   let browser: Browser;
   let app: TestApp;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     app = await startTestApp({}, { clock });
   });
   /** The link as mailed names public_url; the test server listens on a free port. */

@@ -1,8 +1,14 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import {
+  expectNoOverflow,
+  launchChromium,
+  SHOTS,
+  screenshotDir,
+  seriousAxeViolations,
+} from '../helpers/browser.js';
 import { type NginxServer, startNginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
@@ -16,21 +22,8 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
  */
 
 const EXAMPLE = new URL('../../examples/nginx/portcullis.conf', import.meta.url);
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 860 };
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  nodes: { target: string[] }[];
-}
 
 describe('the forbidden page in Chromium behind nginx', { timeout: 120_000 }, () => {
   let browser: Browser;
@@ -41,11 +34,8 @@ describe('the forbidden page in Chromium behind nginx', { timeout: 120_000 }, ()
   let port = 0;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     port = await freePort();
     site = `http://127.0.0.1:${port}`;
     upstream = await startEchoUpstream();
@@ -90,18 +80,6 @@ describe('the forbidden page in Chromium behind nginx', { timeout: 120_000 }, ()
     return page;
   }
 
-  async function seriousViolations(page: Page): Promise<AxeViolation[]> {
-    await page.addScriptTag({ content: AXE });
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } })
-        .axe;
-      return (await axe.run()).violations;
-    });
-    return (violations as AxeViolation[]).filter(
-      (v) => v.impact === 'serious' || v.impact === 'critical',
-    );
-  }
-
   it.each([
     { name: 'forbidden-desktop', viewport: DESKTOP, dark: false },
     { name: 'forbidden-phone', viewport: PHONE, dark: false },
@@ -128,12 +106,9 @@ describe('the forbidden page in Chromium behind nginx', { timeout: 120_000 }, ()
       .evaluate('(el) => getComputedStyle(el).backgroundColor');
     expect(background).not.toBe('rgba(0, 0, 0, 0)');
     // Nothing wider than the screen.
-    const overflow = (await page.evaluate(
-      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
-    )) as number;
-    expect(overflow).toBeLessThanOrEqual(0);
+    await expectNoOverflow(page);
     await page.screenshot({ path: new URL(`${shot.name}.png`, SHOTS).pathname, fullPage: true });
-    expect(await seriousViolations(page)).toEqual([]);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.context().close();
   });
 

@@ -1,8 +1,14 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
+import {
+  collectCspViolations,
+  expectNoOverflow,
+  launchChromium,
+  SHOTS,
+  screenshotDir,
+  seriousAxeViolations,
+} from '../helpers/browser.js';
 import { oidcClientConfig, type SsoApp, startSsoApp } from '../helpers/oidc-provider.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -13,22 +19,9 @@ import { freePort } from '../helpers/ports.js';
  * buttons are shown). Saves docs/screenshots/login*.png and signed-in.png with
  * UPDATE_SCREENSHOTS=1 (test-results/screenshots/ otherwise).
  */
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 const PASSWORD = 's3cret pass';
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  nodes: { target: string[] }[];
-}
 
 describe('the login page in Chromium, every method on', { timeout: 120_000 }, () => {
   let browser: Browser;
@@ -37,11 +30,8 @@ describe('the login page in Chromium, every method on', { timeout: 120_000 }, ()
   const violations: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     // An issuer nobody answers at: discovery happens only when a button is used.
@@ -84,29 +74,8 @@ describe('the login page in Chromium, every method on', { timeout: 120_000 }, ()
     }
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+    collectCspViolations(page, violations);
     return page;
-  }
-
-  async function seriousViolations(page: Page): Promise<AxeViolation[]> {
-    await page.addScriptTag({ content: AXE });
-    const found = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } })
-        .axe;
-      return (await axe.run()).violations;
-    });
-    return (found as AxeViolation[]).filter(
-      (v) => v.impact === 'serious' || v.impact === 'critical',
-    );
-  }
-
-  async function noOverflow(page: Page): Promise<void> {
-    const overflow = (await page.evaluate(
-      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
-    )) as number;
-    expect(overflow).toBeLessThanOrEqual(0);
   }
 
   const target = () => `${site}/notes/today?tab=2`;
@@ -131,9 +100,9 @@ describe('the login page in Chromium, every method on', { timeout: 120_000 }, ()
       'Sign in with Company SSO',
       'Sign in with a passkey',
     ]);
-    await noOverflow(page);
+    await expectNoOverflow(page);
     await page.screenshot({ path: new URL(`${shot.name}.png`, SHOTS).pathname, fullPage: true });
-    expect(await seriousViolations(page)).toEqual([]);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.context().close();
   });
 
@@ -145,9 +114,9 @@ describe('the login page in Chromium, every method on', { timeout: 120_000 }, ()
     await page.getByLabel('Password').waitFor();
     expect(await page.locator(':focus').getAttribute('id')).toBe('password');
     expect(await page.locator('.chosen').textContent()).toContain('ops@example.com');
-    await noOverflow(page);
+    await expectNoOverflow(page);
     await page.screenshot({ path: new URL('login-password.png', SHOTS).pathname, fullPage: true });
-    expect(await seriousViolations(page)).toEqual([]);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.keyboard.press('Enter');
     await page.waitForURL(`${site}/auth/me`);
@@ -184,9 +153,9 @@ describe('the login page in Chromium, every method on', { timeout: 120_000 }, ()
     await page.getByRole('link', { name: 'Admin panel' }).waitFor();
     await page.getByRole('link', { name: 'Your account' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
-    await noOverflow(page);
+    await expectNoOverflow(page);
     await page.screenshot({ path: new URL(`${shot.name}.png`, SHOTS).pathname, fullPage: true });
-    expect(await seriousViolations(page)).toEqual([]);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     // "Sign in as someone else": signed out, on the form, with the way back kept.
     await page.getByRole('button', { name: 'Sign in as someone else' }).click();
     await page.waitForURL(`${site}/auth/login?info=signed_out&rd=${encodeURIComponent(target())}`);

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeBrowser, launchChromium, SHOTS, screenshotDir } from '../helpers/browser.js';
 import { type SmtpCapture, startSmtpCapture } from '../helpers/mail.js';
 import { type LoggedApp, startLoggedApp } from '../helpers/mail-app.js';
 import { type NginxServer, startNginx } from '../helpers/nginx.js';
@@ -16,13 +17,7 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 const EXAMPLE = new URL('../../examples/nginx/portcullis.conf', import.meta.url);
 // Screenshots for people to look at: test-results/ on every run (CI keeps them as files);
 // the committed copies in docs/screenshots/ are refreshed with UPDATE_SCREENSHOTS=1.
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
-mkdirSync(SHOTS, { recursive: true });
+screenshotDir();
 const ADMIN = 'admin@example.com';
 const MOBILE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 860 };
@@ -80,11 +75,8 @@ describe('browser journey through nginx (Chromium)', { timeout: 120_000 }, () =>
     pageRequests().filter((r) => r.headers['remote-email'] === email).length;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     [smtp, upstream] = await Promise.all([startSmtpCapture(), startEchoUpstream()]);
@@ -113,8 +105,7 @@ describe('browser journey through nginx (Chromium)', { timeout: 120_000 }, () =>
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await nginx?.stop();
     await app?.close();
     await Promise.all([smtp?.close(), upstream?.close()]);

@@ -1,17 +1,17 @@
-import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
-import {
-  type Browser,
-  type BrowserContext,
-  type CDPSession,
-  chromium,
-  type Page,
-} from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { User } from '../../src/ports/store.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
+import {
+  addVirtualAuthenticator,
+  launchChromium,
+  openPage,
+  SHOTS,
+  screenshotDir,
+} from '../helpers/browser.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
 /**
@@ -25,12 +25,6 @@ import { freePort, waitFor } from '../helpers/ports.js';
  * `localhost`, not 127.0.0.1: an IP address cannot be a WebAuthn RP ID, and http://localhost is
  * a secure context.
  */
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
 const PHONE = { width: 390, height: 844 };
 const WINDOWS_EDGE =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0';
@@ -56,15 +50,15 @@ describe('passkeys in Chromium (virtual authenticator)', { timeout: 180_000 }, (
   const mediations: string[] = [];
 
   async function newDevice(userAgent?: string): Promise<Device> {
-    const context = await browser.newContext({
-      viewport: PHONE,
-      ...(userAgent ? { userAgent } : {}),
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+    const page = await openPage(
+      browser,
+      {
+        viewport: PHONE,
+        ...(userAgent ? { userAgent } : {}),
+      },
+      violations,
+    );
+    const context = page.context();
     // How the page calls navigator.credentials.get, reported to the test (a DevTools-injected
     // script: the page's CSP does not apply to it, and the page's own code is unchanged). With
     // `#no-autofill` in the URL the browser claims no conditional UI, as older browsers do, so
@@ -82,18 +76,7 @@ describe('passkeys in Chromium (virtual authenticator)', { timeout: 180_000 }, (
         PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
       }
     })()`);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const { cdp, authenticatorId } = await addVirtualAuthenticator(context, page);
     const device = { context, page, cdp, authenticatorId };
     devices.push(device);
     return device;
@@ -149,11 +132,8 @@ describe('passkeys in Chromium (virtual authenticator)', { timeout: 180_000 }, (
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://localhost:${port}`;
     const path = writeConfig({

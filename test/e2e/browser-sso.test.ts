@@ -1,6 +1,7 @@
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/core/password.js';
+import { launchChromium } from '../helpers/browser.js';
 import {
   CLIENTS,
   oidcClientConfig,
@@ -74,10 +75,7 @@ describe('login page with every method (Chromium)', { timeout: 120_000 }, () => 
 
   beforeAll(async () => {
     // No skip when the binary is missing: launching fails, and so does the suite.
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     const started = await startProviderForApps(2, {
       callbacks: ['/auth/oidc', '/auth/google'],
       accounts,

@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { Secret, TOTP, URI } from 'otpauth';
 import { pino } from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
@@ -9,6 +8,13 @@ import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { hashPassword } from '../../src/core/password.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
+import {
+  closeBrowser,
+  launchChromium,
+  openPage,
+  SHOTS,
+  screenshotDir,
+} from '../helpers/browser.js';
 import { freePort } from '../helpers/ports.js';
 
 /**
@@ -20,12 +26,6 @@ import { freePort } from '../helpers/ports.js';
  * UPDATE_SCREENSHOTS=1, test-results/screenshots/ otherwise.
  */
 
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const EMAIL = 'sam@example.com';
@@ -42,13 +42,8 @@ describe('TOTP second factor (Chromium, no JavaScript)', { timeout: 120_000 }, (
   let enrolled: TOTP | null = null;
 
   async function newPage(viewport = DESKTOP): Promise<Page> {
-    const context = await browser.newContext({ viewport, javaScriptEnabled: false });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
+    const page = await openPage(browser, { viewport, javaScriptEnabled: false }, violations);
+    contexts.push(page.context());
     return page;
   }
 
@@ -66,11 +61,8 @@ describe('TOTP second factor (Chromium, no JavaScript)', { timeout: 120_000 }, (
   }
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    screenshotDir();
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     const path = writeConfig({
@@ -94,8 +86,7 @@ describe('TOTP second factor (Chromium, no JavaScript)', { timeout: 120_000 }, (
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await app?.close();
   });
 

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { hashPassword } from '../../src/core/password.js';
 import { totpCode, totpStep } from '../../src/core/totp.js';
 import { composeLoginMail } from '../../src/mail/login-mail.js';
 import type { User } from '../../src/ports/store.js';
+import { closeBrowser, horizontalOverflow, launchChromium } from '../helpers/browser.js';
 import { oidcClientConfig, type SsoApp, startSsoApp } from '../helpers/oidc-provider.js';
 import { freePort } from '../helpers/ports.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -62,10 +63,7 @@ describe('every page: axe-core, phone overflow, light and dark (Chromium)', {
 
   beforeAll(async () => {
     if (UPDATE) mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     // An issuer nobody answers at: discovery happens only when a button is used.
@@ -135,8 +133,7 @@ describe('every page: axe-core, phone overflow, light and dark (Chromium)', {
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
+    await closeBrowser(browser, contexts);
     await app?.close();
   });
 
@@ -174,9 +171,7 @@ describe('every page: axe-core, phone overflow, light and dark (Chromium)', {
         await page.setViewportSize(size.viewport);
         await page.emulateMedia({ colorScheme: scheme });
         if (size.name === 'phone') {
-          const overflow = (await page.evaluate(
-            'document.documentElement.scrollWidth - document.documentElement.clientWidth',
-          )) as number;
+          const overflow = await horizontalOverflow(page);
           if (overflow > 0) problems.push(`${where}: ${overflow}px wider than the phone`);
         }
         const found = (await page.evaluate(

@@ -1,10 +1,17 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
+import {
+  addVirtualAuthenticator,
+  launchChromium,
+  openPage,
+  SHOTS,
+  screenshotDir,
+} from '../helpers/browser.js';
 import { type NginxServer, startNginx } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
@@ -19,12 +26,6 @@ import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
  * `localhost`, not 127.0.0.1: an IP address cannot be a WebAuthn RP ID.
  */
 const EXAMPLE = new URL('../../examples/nginx/portcullis.conf', import.meta.url);
-const SHOTS = new URL(
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? '../../docs/screenshots/'
-    : '../../test-results/screenshots/',
-  import.meta.url,
-);
 const CHROME_MAC =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const EMAIL = 'vera@example.com';
@@ -37,7 +38,7 @@ describe('step-up behind real nginx, in Chromium', { timeout: 180_000 }, () => {
   let site = '';
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
+    screenshotDir();
     const port = await freePort();
     site = `http://localhost:${port}`;
     upstream = await startEchoUpstream();
@@ -67,10 +68,7 @@ describe('step-up behind real nginx, in Chromium', { timeout: 180_000 }, () => {
     swap('server 127.0.0.1:8080;', `server 127.0.0.1:${upstream.port};`);
     swap('listen 80;', `listen 127.0.0.1:${port};`);
     nginx = await startNginx(conf, [port]);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -81,28 +79,14 @@ describe('step-up behind real nginx, in Chromium', { timeout: 180_000 }, () => {
   });
 
   it('magic link → protected URL → step-up page → passkey → the app', async () => {
-    const context = await browser.newContext({
-      viewport: { width: 420, height: 860 },
-      userAgent: CHROME_MAC,
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
     const violations: string[] = [];
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-    });
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const page = await openPage(
+      browser,
+      { viewport: { width: 420, height: 860 }, userAgent: CHROME_MAC },
+      violations,
+    );
+    const context = page.context();
+    await addVirtualAuthenticator(context, page);
     const target = `${site}/vault/notes?id=7`;
 
     // Sign in by link; the offer creates a passkey (the session stays a link session).

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode, totpStep } from '../../src/core/totp.js';
 import type { PasskeyRecord, User } from '../../src/ports/store.js';
+import { type AccountClient, accountClient } from '../helpers/account-client.js';
 import { type LoggedApp, startLoggedApp } from '../helpers/mail-app.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
@@ -55,48 +56,12 @@ async function enrolTotp(app: LoggedApp, user: User): Promise<string[]> {
   return confirmed.recoveryCodes;
 }
 
-function accountClient(app: LoggedApp) {
-  const get = (path: string, cookie?: string) =>
-    fetch(`${app.url}${path}`, {
-      redirect: 'manual',
-      headers: cookie ? { cookie: `portcullis_session=${cookie}` } : {},
-    });
-  async function csrfOf(cookie: string): Promise<string> {
-    const body = await (await get('/auth/account', cookie)).text();
-    const match = /name="csrf" value="([A-Za-z0-9_-]{43})"/.exec(body);
-    if (!match) throw new Error('no csrf field on the account page');
-    return match[1] as string;
-  }
-  async function post(
-    cookie: string,
-    fields: Record<string, string>,
-    options: { csrf?: string | null; headers?: Record<string, string> } = {},
-  ): Promise<Response> {
-    const body = new URLSearchParams(fields);
-    const csrf = options.csrf === undefined ? await csrfOf(cookie) : options.csrf;
-    if (csrf) body.set('csrf', csrf);
-    return fetch(`${app.url}/auth/account`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${cookie}`,
-        origin: SITE,
-        'sec-fetch-site': 'same-origin',
-        ...options.headers,
-      },
-      body: body.toString(),
-    });
-  }
-  return { get, post, csrfOf };
-}
-
 describe.each([
   { second: 'optional', name: 'second factor optional' },
   { second: 'required', name: 'second factor required' },
 ] as const)('account page: passkeys and two-step verification, $name', ({ second }) => {
   let app: LoggedApp;
-  let client: ReturnType<typeof accountClient>;
+  let client: AccountClient;
 
   beforeAll(async () => {
     app = await startLoggedApp({
@@ -107,7 +72,7 @@ describe.each([
         basic: { second_factor: second },
       },
     });
-    client = accountClient(app);
+    client = accountClient(app, SITE);
   });
   afterAll(async () => {
     await app?.close();
@@ -133,6 +98,11 @@ describe.each([
   async function follow(response: Response, cookie: string): Promise<string> {
     expect(response.status).toBe(303);
     return (await client.get(response.headers.get('location') ?? '', cookie)).text();
+  }
+
+  /** Posts one of the page's forms and returns the page its 303 leads to. */
+  async function submit(cookie: string, fields: Record<string, string>): Promise<string> {
+    return follow(await client.post(cookie, fields), cookie);
   }
 
   it('lists passkeys with name, dates and the synced badge, and links to enrolment', async () => {
@@ -164,14 +134,11 @@ describe.each([
     ).text();
     expect(form).toContain('<h1>Rename a passkey</h1>');
     expect(form).toContain('value="Passkey" autofocus');
-    const page = await follow(
-      await client.post(cookie, {
-        action: 'rename_passkey',
-        passkey: record.id,
-        name: '  Work\u0000 laptop\u202e  ',
-      }),
-      cookie,
-    );
+    const page = await submit(cookie, {
+      action: 'rename_passkey',
+      passkey: record.id,
+      name: '  Work\u0000 laptop\u202e  ',
+    });
     expect(page).toContain('The passkey is renamed.');
     expect((await app.ctx.store.getPasskey(record.id))?.name).toBe('Work laptop');
     expect(await trail(user)).toContain('account.passkey_renamed');
@@ -186,23 +153,17 @@ describe.each([
     ).text();
     expect(steps).toContain('that passkey is not one of yours');
     expect(steps).not.toContain('Owner phone');
-    const renamed = await follow(
-      await client.post(other.cookie, {
-        action: 'rename_passkey',
-        passkey: record.id,
-        name: 'mine now',
-      }),
-      other.cookie,
-    );
+    const renamed = await submit(other.cookie, {
+      action: 'rename_passkey',
+      passkey: record.id,
+      name: 'mine now',
+    });
     expect(renamed).toContain('that passkey is not one of yours');
-    const removed = await follow(
-      await client.post(other.cookie, {
-        action: 'remove_passkey',
-        passkey: record.id,
-        confirm: 'yes',
-      }),
-      other.cookie,
-    );
+    const removed = await submit(other.cookie, {
+      action: 'remove_passkey',
+      passkey: record.id,
+      confirm: 'yes',
+    });
     expect(removed).toContain('that passkey is not one of yours');
     expect(await app.ctx.store.getPasskey(record.id)).toMatchObject({
       name: 'Owner phone',
@@ -227,10 +188,11 @@ describe.each([
     expect(question).toContain('<input type="hidden" name="confirm" value="yes">');
     expect(await app.ctx.store.getPasskey(record.id)).not.toBeNull();
 
-    const page = await follow(
-      await client.post(cookie, { action: 'remove_passkey', passkey: record.id, confirm: 'yes' }),
-      cookie,
-    );
+    const page = await submit(cookie, {
+      action: 'remove_passkey',
+      passkey: record.id,
+      confirm: 'yes',
+    });
     expect(page).toContain('The passkey is removed');
     expect(page).not.toContain('Old phone');
     expect(await app.ctx.store.getPasskey(record.id)).toBeNull();
@@ -338,10 +300,7 @@ describe.each([
       expect(question).toContain('cannot be turned off');
       expect(question).toContain('Add a passkey first');
       expect(question).not.toContain('name="confirm"');
-      const refused = await follow(
-        await client.post(cookie, { action: 'disable_totp', confirm: 'yes' }),
-        cookie,
-      );
+      const refused = await submit(cookie, { action: 'disable_totp', confirm: 'yes' });
       expect(refused).toContain('Two-step verification stays on');
       expect(await app.ctx.secondFactors.hasSecondFactor(user.id)).toBe(true);
       await enrol(app, user, 'Laptop');
@@ -350,10 +309,7 @@ describe.each([
     } else {
       expect(question).toContain('Turn off two-step verification?');
     }
-    const page = await follow(
-      await client.post(cookie, { action: 'disable_totp', confirm: 'yes' }),
-      cookie,
-    );
+    const page = await submit(cookie, { action: 'disable_totp', confirm: 'yes' });
     expect(page).toContain('Two-step verification is off');
     expect(await app.ctx.secondFactors.status(user.id)).toMatchObject({
       totp: 'none',
@@ -382,7 +338,7 @@ describe('account page without the passkey method', () => {
       userAgent: 'vitest',
       method: 'magic_link',
     });
-    const client = accountClient(app);
+    const client = accountClient(app, SITE);
     const plain = await (await client.get('/auth/account', cookie)).text();
     expect(plain).not.toContain('Passkeys');
     expect(plain).not.toContain('Two-step verification');
@@ -434,7 +390,7 @@ describe('two instances over one Redis', () => {
     // B signs in with it (B has read it once: anything it kept would be warm now).
     expect(await passkeySignIn(b, device, record.id)).toMatchObject({ ok: true });
     expect(await passkeySignIn(b, device, record.id)).toMatchObject({ ok: true });
-    const removed = await accountClient(a).post(cookie, {
+    const removed = await accountClient(a, SITE).post(cookie, {
       action: 'remove_passkey',
       passkey: record.id,
       confirm: 'yes',

@@ -4,6 +4,7 @@ import { hashAppToken } from '../../src/core/app-token.js';
 import { CONTENT_SECURITY_POLICY } from '../../src/html.js';
 import { expiryChoices } from '../../src/http/routes/account.js';
 import type { User } from '../../src/ports/store.js';
+import { type AccountClient, accountClient } from '../helpers/account-client.js';
 import { type LoggedApp, startLoggedApp } from '../helpers/mail-app.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
 
@@ -33,6 +34,7 @@ describe.each(STORES)('account page, $name store', ({ redis: onRedis }) => {
       },
       store: redis ? { url: redis.url, key_prefix: `acct-${randomBytes(4).toString('hex')}:` } : {},
     });
+    client = accountClient(app, SITE);
   });
   afterAll(async () => {
     await app?.close();
@@ -59,41 +61,10 @@ describe.each(STORES)('account page, $name store', ({ redis: onRedis }) => {
     return cookie;
   }
 
-  const get = (path: string, cookie?: string, headers: Record<string, string> = {}) =>
-    fetch(`${app.url}${path}`, {
-      redirect: 'manual',
-      headers: { ...headers, ...(cookie ? { cookie: `portcullis_session=${cookie}` } : {}) },
-    });
-
-  async function csrfOf(cookie: string): Promise<string> {
-    const body = await (await get('/auth/account', cookie)).text();
-    const match = /name="csrf" value="([A-Za-z0-9_-]{43})"/.exec(body);
-    if (!match) throw new Error('no csrf field on the account page');
-    return match[1] as string;
-  }
-
-  /** Submits one of the page's forms as a browser on our own page would. */
-  async function post(
-    cookie: string,
-    fields: Record<string, string>,
-    options: { csrf?: string | null; headers?: Record<string, string> } = {},
-  ): Promise<Response> {
-    const body = new URLSearchParams(fields);
-    const csrf = options.csrf === undefined ? await csrfOf(cookie) : options.csrf;
-    if (csrf) body.set('csrf', csrf);
-    return fetch(`${app.url}/auth/account`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${cookie}`,
-        origin: SITE,
-        'sec-fetch-site': 'same-origin',
-        ...options.headers,
-      },
-      body: body.toString(),
-    });
-  }
+  let client: AccountClient;
+  const get: AccountClient['get'] = (...args) => client.get(...args);
+  const csrfOf: AccountClient['csrfOf'] = (cookie) => client.csrfOf(cookie);
+  const post: AccountClient['post'] = (...args) => client.post(...args);
 
   /** Whether a session cookie still gets through a check. */
   const passes = async (cookie: string) =>

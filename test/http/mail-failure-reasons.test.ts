@@ -32,6 +32,47 @@ const MAIL: LoginMail = {
   link: 'https://auth.example.com/auth/magic?token=x',
 };
 
+/** `html` with `email` and the CSRF value masked, to compare two people's pages. */
+const strip = (html: string, email: string) =>
+  html.replaceAll(email, 'ADDRESS').replace(/value="[A-Za-z0-9_-]{43}"/g, 'value="CSRF"');
+
+/**
+ * For one describe block: an app whose SMTP mailer signs in to a real smtp-server with the
+ * wrong password; `top` and `auth` merge into its config. Read `app` inside the tests.
+ */
+function appWithWrongSmtpPassword(
+  top: Record<string, unknown>,
+  auth: Record<string, unknown> = {},
+): { readonly app: LoggedApp } {
+  let app: LoggedApp | undefined;
+  let capture: SmtpCapture | undefined;
+  beforeAll(async () => {
+    const smtp = await startSmtpCapture({ auth: { user: 'mailer', pass: 'right' } });
+    capture = smtp;
+    app = await startLoggedApp({
+      ...top,
+      auth: {
+        ...auth,
+        magic_link: {
+          mailer: 'smtp',
+          from: 'Portcullis <login@example.com>',
+          smtp: { url: smtp.url.replace('mailer:right@', 'mailer:wrong@') },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await capture?.close();
+  });
+  return {
+    get app(): LoggedApp {
+      if (!app) throw new Error('the app was not started');
+      return app;
+    },
+  };
+}
+
 const servers: SMTPServer[] = [];
 async function smtpServer(options: SMTPServerOptions): Promise<number> {
   const server = new SMTPServer({ logger: false, allowInsecureAuth: true, ...options });
@@ -232,34 +273,15 @@ describe('Resend failures are classified (the SDK against a local API)', () => {
 });
 
 describe('a failed send reaches the admin, not the person', () => {
-  let app: LoggedApp;
-  let capture: SmtpCapture;
-  beforeAll(async () => {
-    capture = await startSmtpCapture({ auth: { user: 'mailer', pass: 'right' } });
-    app = await startLoggedApp({
-      admin: { emails: ['boss@example.com'] },
-      auth: {
-        magic_link: {
-          mailer: 'smtp',
-          from: 'Portcullis <login@example.com>',
-          smtp: { url: capture.url.replace('mailer:right@', 'mailer:wrong@') },
-        },
-      },
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await capture?.close();
-  });
+  const started = appWithWrongSmtpPassword({ admin: { emails: ['boss@example.com'] } });
 
   it('records the reason in the trail of the account the link was for, and shows the person the same page', async () => {
+    const { app } = started;
     const user = await app.ctx.users.findOrCreate('known@example.com');
     const known = await app.askForLink('known@example.com');
     const stranger = await app.askForLink('stranger@example.com');
     expect(known.status).toBe(503);
     expect(stranger.status).toBe(503);
-    const strip = (html: string, email: string) =>
-      html.replaceAll(email, 'ADDRESS').replace(/value="[A-Za-z0-9_-]{43}"/g, 'value="CSRF"');
     const pages = [
       strip(await known.text(), 'known@example.com'),
       strip(await stranger.text(), 'stranger@example.com'),
@@ -301,34 +323,15 @@ describe('a failed send reaches the admin, not the person', () => {
 });
 
 describe('invite_only while mail is failing: a refused address looks like a known one', () => {
-  let app: LoggedApp;
-  let capture: SmtpCapture;
-  beforeAll(async () => {
-    capture = await startSmtpCapture({ auth: { user: 'mailer', pass: 'right' } });
-    app = await startLoggedApp({
-      auth: {
-        signup: 'invite_only',
-        magic_link: {
-          mailer: 'smtp',
-          from: 'Portcullis <login@example.com>',
-          smtp: { url: capture.url.replace('mailer:right@', 'mailer:wrong@') },
-        },
-      },
-    });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await capture?.close();
-  });
+  const started = appWithWrongSmtpPassword({}, { signup: 'invite_only' });
 
   it('both get the same 503 page once a send has failed', async () => {
+    const { app } = started;
     await app.ctx.users.findOrCreate('member@example.com');
     const known = await app.askForLink('member@example.com');
     const outsider = await app.askForLink('outsider@example.com');
     expect(known.status).toBe(503);
     expect(outsider.status).toBe(503);
-    const strip = (html: string, email: string) =>
-      html.replaceAll(email, 'ADDRESS').replace(/value="[A-Za-z0-9_-]{43}"/g, 'value="CSRF"');
     expect(strip(await outsider.text(), 'outsider@example.com')).toBe(
       strip(await known.text(), 'member@example.com'),
     );

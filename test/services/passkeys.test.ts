@@ -46,6 +46,27 @@ function merged(base: object, over: unknown, id: string): unknown {
   return { ...b, ...patch, response };
 }
 
+/** A table row: `tamper` is refused with `reason`. */
+interface RefusalCase {
+  name: string;
+  reason: PasskeyRefusal;
+  tamper: Tamper;
+}
+const refused = (
+  name: string,
+  tamper: Tamper,
+  reason: PasskeyRefusal = 'verification_failed',
+): RefusalCase => ({ name, reason, tamper });
+/** What is refused alike when registering and when signing in. */
+const SHARED_REFUSALS: RefusalCase[] = [
+  refused('wrong origin', { origin: 'https://evil.example.net' }),
+  refused('lookalike origin', { origin: `${ORIGIN}.evil.net` }),
+  refused('plain http origin', { origin: 'http://auth.example.com' }),
+  refused('wrong RP ID hash', { rpId: 'evil.net' }),
+  refused('another challenge signed', { challenge: 'AAAA' }),
+  refused('cross-origin iframe', { crossOrigin: true }),
+];
+
 describe.each(storeKinds('pksvc'))('PasskeyService on $name', (kind) => {
   beforeAll(() => kind.setup());
   afterAll(() => kind.teardown());
@@ -150,59 +171,15 @@ describe.each(storeKinds('pksvc'))('PasskeyService on $name', (kind) => {
       expect(await store.listUserPasskeys(alice.id)).toEqual([own]);
     });
 
-    type RegistrationCase = {
-      name: string;
-      reason: PasskeyRefusal;
-      tamper?: Tamper;
-    };
-    const registrationTable: RegistrationCase[] = [
-      {
-        name: 'wrong origin',
-        reason: 'verification_failed',
-        tamper: { origin: 'https://evil.example.net' },
-      },
-      {
-        name: 'lookalike origin',
-        reason: 'verification_failed',
-        tamper: { origin: `${ORIGIN}.evil.net` },
-      },
-      {
-        name: 'plain http origin',
-        reason: 'verification_failed',
-        tamper: { origin: 'http://auth.example.com' },
-      },
-      { name: 'wrong RP ID hash', reason: 'verification_failed', tamper: { rpId: 'evil.net' } },
-      {
-        name: 'RP ID hash of a subdomain',
-        reason: 'verification_failed',
-        tamper: { rpId: 'auth.example.com' },
-      },
-      {
-        name: 'UV flag missing',
-        reason: 'verification_failed',
-        tamper: { flags: FLAG.UP | FLAG.AT },
-      },
-      {
-        name: 'UP flag missing',
-        reason: 'verification_failed',
-        tamper: { flags: FLAG.UV | FLAG.AT },
-      },
-      {
-        name: 'get type in create',
-        reason: 'verification_failed',
-        tamper: { type: 'webauthn.get' },
-      },
-      {
-        name: 'another challenge signed',
-        reason: 'verification_failed',
-        tamper: { challenge: 'AAAA' },
-      },
-      { name: 'cross-origin iframe', reason: 'verification_failed', tamper: { crossOrigin: true } },
-      {
-        name: 'reported ID differs from authenticator data',
-        reason: 'verification_failed',
-        tamper: { reportId: randomBytes(32).toString('base64url') },
-      },
+    const registrationTable: RefusalCase[] = [
+      ...SHARED_REFUSALS,
+      refused('RP ID hash of a subdomain', { rpId: 'auth.example.com' }),
+      refused('UV flag missing', { flags: FLAG.UP | FLAG.AT }),
+      refused('UP flag missing', { flags: FLAG.UV | FLAG.AT }),
+      refused('get type in create', { type: 'webauthn.get' }),
+      refused('reported ID differs from authenticator data', {
+        reportId: randomBytes(32).toString('base64url'),
+      }),
     ];
     it.each(registrationTable)('refuses: $name', async ({ reason, tamper }) => {
       const { alice, enrol, store } = await setup();
@@ -405,58 +382,20 @@ describe.each(storeKinds('pksvc'))('PasskeyService on $name', (kind) => {
       expect(results.find((r) => !r.ok)).toMatchObject({ reason: 'counter_regressed' });
     });
 
-    type SignInCase = { name: string; reason: PasskeyRefusal; tamper: Tamper };
-    const signInTable: SignInCase[] = [
-      {
-        name: 'wrong origin',
-        reason: 'verification_failed',
-        tamper: { origin: 'https://evil.example.net' },
-      },
-      {
-        name: 'lookalike origin',
-        reason: 'verification_failed',
-        tamper: { origin: `${ORIGIN}.evil.net` },
-      },
-      {
-        name: 'origin with a port',
-        reason: 'verification_failed',
-        tamper: { origin: `${ORIGIN}:8443` },
-      },
-      {
-        name: 'plain http origin',
-        reason: 'verification_failed',
-        tamper: { origin: 'http://auth.example.com' },
-      },
-      { name: 'wrong RP ID hash', reason: 'verification_failed', tamper: { rpId: 'evil.net' } },
-      {
-        name: 'RP ID hash of a parent suffix',
-        reason: 'verification_failed',
-        tamper: { rpId: 'com' },
-      },
-      { name: 'UV flag missing', reason: 'verification_failed', tamper: { flags: FLAG.UP } },
-      { name: 'UP and UV missing', reason: 'verification_failed', tamper: { flags: 0 } },
-      {
-        name: 'backup eligibility appeared',
-        reason: 'verification_failed',
-        tamper: { flags: FLAG.UP | FLAG.UV | FLAG.BE },
-      },
-      {
-        name: 'create type in get',
-        reason: 'verification_failed',
-        tamper: { type: 'webauthn.create' },
-      },
-      {
-        name: 'another challenge signed',
-        reason: 'verification_failed',
-        tamper: { challenge: 'AAAA' },
-      },
-      { name: 'cross-origin iframe', reason: 'verification_failed', tamper: { crossOrigin: true } },
-      { name: 'no user handle', reason: 'user_handle_mismatch', tamper: { userHandle: null } },
-      {
-        name: "another user's handle",
-        reason: 'user_handle_mismatch',
-        tamper: { userHandle: Buffer.from('user-someone-else').toString('base64url') },
-      },
+    const signInTable: RefusalCase[] = [
+      ...SHARED_REFUSALS,
+      refused('origin with a port', { origin: `${ORIGIN}:8443` }),
+      refused('RP ID hash of a parent suffix', { rpId: 'com' }),
+      refused('UV flag missing', { flags: FLAG.UP }),
+      refused('UP and UV missing', { flags: 0 }),
+      refused('backup eligibility appeared', { flags: FLAG.UP | FLAG.UV | FLAG.BE }),
+      refused('create type in get', { type: 'webauthn.create' }),
+      refused('no user handle', { userHandle: null }, 'user_handle_mismatch'),
+      refused(
+        "another user's handle",
+        { userHandle: Buffer.from('user-someone-else').toString('base64url') },
+        'user_handle_mismatch',
+      ),
     ];
     it.each(signInTable)('refuses: $name', async ({ reason, tamper }) => {
       const { alice, enrolled, signIn, store } = await setup();
