@@ -51,7 +51,9 @@ describe('the login page under the open-redirect corpus (open-redirects.txt)', (
     for (const { source, value } of corpus) {
       const response = await app.request({ path: rd(value) });
       expect(response.status, source).toBeLessThan(500);
-      expect(await response.text(), source).not.toMatch(/evil|javascript:|data:text/i);
+      // The random CSRF token may spell "evil" by chance: only what the page says counts.
+      const body = (await response.text()).replace(/name="csrf" value="[^"]*"/g, '');
+      expect(body, source).not.toMatch(/evil|javascript:|data:text/i);
     }
   });
 
