@@ -6,9 +6,30 @@ import {
   PortcullisError,
   statusOf,
 } from '../core/errors.js';
-import { page, type SafeHtml } from '../html.js';
+import {
+  CONTENT_SECURITY_POLICY,
+  page,
+  type SafeHtml,
+  SCRIPTED_CONTENT_SECURITY_POLICY,
+} from '../html.js';
 import { answerProblem, type PageChrome } from './problem.js';
-import { sendHtml } from './respond.js';
+import { PAGE_HEADERS, sendBody } from './respond.js';
+
+/** Every page header, with the CSP that lets our own scripts (and their fetches to us) run. */
+const SCRIPTED_PAGE_HEADERS: readonly string[] = PAGE_HEADERS.map((value) =>
+  value === CONTENT_SECURITY_POLICY ? SCRIPTED_CONTENT_SECURITY_POLICY : value,
+);
+
+/** How a page differs from the plain one: a wider card, or scripts of ours. */
+export interface PageExtras {
+  /** A wider card, for tables (the account page). */
+  wide?: boolean;
+  /**
+   * Same-origin scripts (the passkey pages). Only such pages get `script-src 'self'`; every
+   * other page keeps the CSP without scripts at all.
+   */
+  scripts?: readonly string[];
+}
 
 /** A page in the site's frame (title, stylesheet, logo). */
 export function renderPage(
@@ -19,23 +40,20 @@ export function renderPage(
   title: string,
   body: SafeHtml,
   headers: string[] = [],
-  /** A wider card, for tables (the account page). */
-  wide = false,
+  extras: PageExtras = {},
 ): void {
-  sendHtml(
-    req,
-    res,
-    status,
-    page({
-      title,
-      productName: chrome.productName,
-      stylesheet: chrome.stylesheet,
-      logoUrl: chrome.logoUrl,
-      body,
-      wide,
-    }),
-    headers,
-  );
+  const scripts = extras.scripts ?? [];
+  const document = page({
+    title,
+    productName: chrome.productName,
+    stylesheet: chrome.stylesheet,
+    logoUrl: chrome.logoUrl,
+    body,
+    wide: extras.wide ?? false,
+    scripts,
+  });
+  headers.push(...(scripts.length > 0 ? SCRIPTED_PAGE_HEADERS : PAGE_HEADERS));
+  sendBody(req, res, status, 'text/html; charset=utf-8', document, headers);
 }
 
 /**

@@ -39,7 +39,7 @@ export function sendAccountPage(
   // PAGE_HEADERS (via sendHtml) carry `Cache-Control: no-store`: a page that shows a new
   // token or recovery codes must not be kept by the browser or any cache on the way.
   const headers = setCookie ? ['Set-Cookie', setCookie] : [];
-  renderPage(deps.chrome, req, res, status, 'Your account', body, headers, true);
+  renderPage(deps.chrome, req, res, status, 'Your account', body, headers, { wide: true });
 }
 
 /** The account page: every section's list loaded, with `state` (a message, a new token, ...). */
