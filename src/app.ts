@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { composeEdge } from './compose/edge.js';
 import { composeServices } from './compose/services.js';
 import type { Config } from './config/load.js';
-import { type Clock, systemClock } from './core/clock.js';
+import { type Clock, systemClock, systemTimers, type Timers } from './core/clock.js';
 import type { AccessPolicy } from './core/decide.js';
 import type { Identity } from './core/identity.js';
 import { createLogger } from './logger.js';
@@ -25,6 +25,8 @@ import { keepNextTickShape } from './tick-shape.js';
 
 export interface AppOptions {
   clock?: Clock;
+  /** The proxy's deadlines (proxy.timeout, body_timeout); Node's timers by default. */
+  timers?: Timers;
   logger?: Logger;
   /**
    * Override the listen address (tests use port 0). `false`: bind nothing; tests hand requests
@@ -107,6 +109,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const parts = await composeServices({
     config,
     clock,
+    timers: options.timers ?? systemTimers,
     logger,
     store,
     secrets,

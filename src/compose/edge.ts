@@ -44,7 +44,7 @@ export interface Edge {
 
 /** Builds the HTTP edge over the services (part of the composition root). */
 export async function composeEdge(parts: AppParts): Promise<Edge> {
-  const { config, store, clock, logger, sessions, users, audit, appTokens } = parts;
+  const { config, store, clock, timers, logger, sessions, users, audit, appTokens } = parts;
   const { policy, anonymousUser, baseUrl, publicPath } = parts;
   const { raw, prefix, redirectPolicy } = config;
   const productName = raw.ui.product_name;
@@ -140,6 +140,7 @@ export async function composeEdge(parts: AppParts): Promise<Edge> {
           maxHeaderSize: raw.server.max_header_size,
           preserveHost: raw.proxy.preserve_host,
           defaultScheme: publicScheme,
+          timers,
         },
         pipeline,
         cookie,

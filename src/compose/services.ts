@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, Timers } from '../core/clock.js';
 import type { AccessPolicy } from '../core/decide.js';
 import type { Identity } from '../core/identity.js';
 import { SessionTokens } from '../core/session-token.js';
@@ -20,6 +20,8 @@ import { UserService } from '../services/users.js';
 export interface AppWorld {
   config: Config;
   clock: Clock;
+  /** Timers for the proxy's deadlines (a ManualClock in tests). */
+  timers: Timers;
   logger: Logger;
   store: Store;
   /** `auth.secret_key`s, or this process's random key. */

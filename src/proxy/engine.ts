@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
-import { type FailureListener, ForwardHandler } from './forward-handler.js';
+import { systemTimers, type Timers } from '../core/clock.js';
+import { type ExchangeTimeouts, type FailureListener, ForwardHandler } from './forward-handler.js';
 import { UpgradeHandler, type UpgradeListener } from './upgrade-handler.js';
 
 export type { FailureListener } from './forward-handler.js';
@@ -28,12 +29,22 @@ export interface EngineOptions {
   bodyTimeoutMs: number | null;
   /** Largest response header block accepted from the upstream. */
   maxHeaderSize?: number;
+  /** Where the exchange deadlines' timers come from; Node's own by default. */
+  timers?: Timers;
 }
 
 export class ProxyEngine {
   private readonly pool: Pool;
+  private readonly timeouts: ExchangeTimeouts;
 
-  constructor(private readonly options: EngineOptions) {
+  constructor(options: EngineOptions) {
+    // The deadlines after connecting are ours (forward-handler.ts, upgrade-handler.ts), on the
+    // injected timers, so undici's header and body timers are off; connecting stays undici's.
+    this.timeouts = {
+      timers: options.timers ?? systemTimers,
+      headersMs: options.headersTimeoutMs,
+      bodyMs: options.bodyTimeoutMs ?? 0,
+    };
     this.pool = new Pool(options.origin, {
       // No cap: each client connection gets its own upstream connection when it needs one,
       // as nginx does; idle ones are reused (keep-alive) and expire after keepAliveTimeout.
@@ -42,8 +53,8 @@ export class ProxyEngine {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
       connect: { timeout: options.connectTimeoutMs, noDelay: true },
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs ?? 0,
+      headersTimeout: 0,
+      bodyTimeout: 0,
       maxHeaderSize: Math.max(64 * 1024, options.maxHeaderSize ?? 0),
       strictContentLength: true,
     });
@@ -62,18 +73,10 @@ export class ProxyEngine {
     hasBody: boolean,
     onFail: FailureListener,
   ): void {
-    const handler = new ForwardHandler(res, onFail);
-    if (hasBody) handler.watchUpload(this.options.headersTimeoutMs, this.options.bodyTimeoutMs);
+    const handler = new ForwardHandler(res, onFail, this.timeouts);
+    handler.start(hasBody);
     this.pool.dispatch(
-      {
-        method: req.method ?? 'GET',
-        path,
-        headers,
-        body: hasBody ? req : null,
-        // undici's header timer runs from dispatch, so a long upload would trip it: with a
-        // body the handler times the upload's silences and then the wait for headers itself.
-        headersTimeout: hasBody ? 0 : this.options.headersTimeoutMs,
-      },
+      { method: req.method ?? 'GET', path, headers, body: hasBody ? req : null },
       handler,
     );
   }
@@ -87,6 +90,7 @@ export class ProxyEngine {
     listener: UpgradeListener,
   ): void {
     const handler = new UpgradeHandler(socket, head, listener);
+    handler.start(this.timeouts.timers, this.timeouts.headersMs);
     socket.on('close', handler.onClientClose);
     socket.on('error', noop);
     this.pool.dispatch({ method: 'GET', path, headers, upgrade: 'websocket' }, handler);

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Timer, Timers } from '../core/clock.js';
 import { clientResponseHeaders, contentLength } from './response-headers.js';
 import { type UpstreamFailure, upstreamFailure } from './upstream-failure.js';
 
@@ -7,6 +8,16 @@ import { type UpstreamFailure, upstreamFailure } from './upstream-failure.js';
  * request is `res.req`), so one listener serves every request and none is made per request.
  */
 export type FailureListener = (failure: UpstreamFailure, res: ServerResponse) => void;
+
+/** The exchange's deadlines, one object shared by every exchange of an engine. */
+export interface ExchangeTimeouts {
+  /** Where timers come from (the injected clock in tests). */
+  timers: Timers;
+  /** `proxy.timeout`: from dispatch (or the upload's end) until the response headers; 0: none. */
+  headersMs: number;
+  /** `proxy.body_timeout`: the longest silence inside either body; 0: none. */
+  bodyMs: number;
+}
 
 function timeoutError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
@@ -34,6 +45,10 @@ function onHeadersLate(handler: ForwardHandler): void {
   handler.timedOut(timeoutError('UND_ERR_HEADERS_TIMEOUT', 'no response headers in time'));
 }
 
+function onBodyStalled(handler: ForwardHandler): void {
+  handler.timedOut(timeoutError('UND_ERR_BODY_TIMEOUT', 'the response body went silent'));
+}
+
 function uncork(res: ServerResponse): void {
   res.uncork();
 }
@@ -52,16 +67,34 @@ export class ForwardHandler {
   private drainHooked = false;
   /** Body bytes the upstream announced (Content-Length), or -1. */
   private expected = -1;
-  private timer: NodeJS.Timeout | null = null;
-  private headersMs = 0;
-  private idleMs: number | null = null;
+  private timer: Timer | null = null;
+  private uploading = false;
+  /** A deadline passed before undici handed over its abort. */
+  private late: Error | null = null;
 
   constructor(
     private readonly res: TaggedResponse,
     private readonly onFail: FailureListener,
+    private readonly timeouts: ExchangeTimeouts,
   ) {
     res[kExchange] = this;
     res.on('close', onResponseClose);
+  }
+
+  /**
+   * Starts the clock at dispatch: with a request body, its silences are timed, then the wait
+   * for headers once it is sent; without one, the wait for headers starts now.
+   */
+  start(hasBody: boolean): void {
+    const { bodyMs, headersMs } = this.timeouts;
+    if (hasBody) {
+      this.uploading = true;
+      if (bodyMs > 0) this.arm(onUploadStalled, bodyMs);
+    } else if (headersMs > 0) this.arm(onHeadersLate, headersMs);
+  }
+
+  private arm(fire: (handler: ForwardHandler) => void, ms: number): void {
+    this.timer = this.timeouts.timers.start(ms, fire, this);
   }
 
   clientClosed(): void {
@@ -71,29 +104,27 @@ export class ForwardHandler {
   }
 
   drained(): void {
+    // The response body's silence is either side's: the upstream not sending, or (while the
+    // upstream is paused for it) the client not reading. Both end the exchange at body_timeout.
+    this.timer?.refresh();
     this.resume?.();
   }
 
   timedOut(error: Error): void {
     this.timer = null;
-    this.abort?.(error);
+    if (this.abort === null) this.late = error;
+    else this.abort(error);
   }
 
   onConnect(abort: (error?: Error) => void): void {
     if (this.clientGone) abort();
+    else if (this.late !== null) abort(this.late);
     else this.abort = abort;
-  }
-
-  /** Times a request body: silences longer than `idleMs`, then `headersMs` for the answer. */
-  watchUpload(headersMs: number, idleMs: number | null): void {
-    this.headersMs = headersMs;
-    this.idleMs = idleMs;
-    if (idleMs !== null && idleMs > 0) this.timer = setTimeout(onUploadStalled, idleMs, this);
   }
 
   private clearTimer(): void {
     if (this.timer !== null) {
-      clearTimeout(this.timer);
+      this.timer.close();
       this.timer = null;
     }
   }
@@ -103,9 +134,11 @@ export class ForwardHandler {
   }
 
   onRequestSent(): void {
-    if (this.idleMs === null && this.headersMs === 0) return;
+    if (!this.uploading) return;
+    this.uploading = false;
     this.clearTimer();
-    if (this.headersMs > 0) this.timer = setTimeout(onHeadersLate, this.headersMs, this);
+    const headersMs = this.timeouts.headersMs;
+    if (headersMs > 0) this.arm(onHeadersLate, headersMs);
   }
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
@@ -114,6 +147,8 @@ export class ForwardHandler {
     this.clearTimer();
     const res = this.res;
     if (this.clientGone || res.destroyed) return true;
+    const bodyMs = this.timeouts.bodyMs;
+    if (bodyMs > 0) this.arm(onBodyStalled, bodyMs);
     this.resume = resume;
     const headers = clientResponseHeaders(raw);
     try {
@@ -137,6 +172,7 @@ export class ForwardHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.clientGone) return true;
+    this.timer?.refresh();
     const res = this.res;
     if (this.expected === chunk.length && !res.headersSent) {
       // The whole announced body in one piece: `end` sends headers and body in one write.

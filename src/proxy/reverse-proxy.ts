@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { Timers } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
 import { type HeaderNames, identityHeaders } from '../core/identity-headers.js';
 import type { CheckPipeline, HeaderFamily } from '../http/check/pipeline.js';
@@ -47,6 +48,8 @@ export interface ReverseProxySettings {
   preserveHost: boolean;
   /** `public_url`'s scheme, for requests without a trusted X-Forwarded-Proto. */
   defaultScheme: 'http' | 'https';
+  /** Where the deadlines' timers come from. */
+  timers: Timers;
 }
 
 export interface ReverseProxyDeps {
@@ -97,6 +100,7 @@ export function createReverseProxy(deps: ReverseProxyDeps): ReverseProxy {
     headersTimeoutMs: settings.headersTimeoutMs,
     bodyTimeoutMs: settings.bodyTimeoutMs,
     maxHeaderSize: settings.maxHeaderSize,
+    timers: settings.timers,
   });
   const cookies = deps.cookie;
   const admission = new RequestAdmission({

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Timer, Timers } from '../core/clock.js';
 import { joinSockets, type Tunnel } from './join-sockets.js';
 import { clientResponseHeaders } from './response-headers.js';
 import { type UpstreamFailure, upstreamFailure } from './upstream-failure.js';
@@ -12,11 +13,18 @@ export interface UpgradeListener {
   fail(failure: UpstreamFailure): void;
 }
 
+function onHandshakeLate(handler: UpgradeHandler): void {
+  handler.timedOut();
+}
+
 /** A WebSocket handshake and, once the upstream agrees, the tunnel it becomes. */
 export class UpgradeHandler {
   private abort: ((error?: Error) => void) | null = null;
   private clientGone = false;
   private relaying = false;
+  private timer: Timer | null = null;
+  /** The deadline passed before undici handed over its abort. */
+  private late: Error | null = null;
 
   constructor(
     private readonly client: Socket,
@@ -24,17 +32,39 @@ export class UpgradeHandler {
     private readonly listener: UpgradeListener,
   ) {}
 
+  /** `proxy.timeout` for the upstream's answer to the handshake, from dispatch. */
+  start(timers: Timers, ms: number): void {
+    if (ms > 0) this.timer = timers.start(ms, onHandshakeLate, this);
+  }
+
+  timedOut(): void {
+    this.timer = null;
+    const error = Object.assign(new Error('no answer to the WebSocket handshake in time'), {
+      code: 'UND_ERR_HEADERS_TIMEOUT',
+    });
+    if (this.abort === null) this.late = error;
+    else this.abort(error);
+  }
+
+  private clearTimer(): void {
+    this.timer?.close();
+    this.timer = null;
+  }
+
   readonly onClientClose = (): void => {
     this.clientGone = true;
+    this.clearTimer();
     this.abort?.();
   };
 
   onConnect(abort: (error?: Error) => void): void {
     if (this.clientGone) abort();
+    else if (this.late !== null) abort(this.late);
     else this.abort = abort;
   }
 
   onUpgrade(statusCode: number, raw: Buffer[] | string[] | null, upstream: Duplex): void {
+    this.clearTimer();
     const client = this.client;
     client.off('close', this.onClientClose);
     if (this.clientGone || client.destroyed) {
@@ -52,6 +82,7 @@ export class UpgradeHandler {
   /** The upstream declined the upgrade: relay its answer, then close (never reuse this socket). */
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
+    this.clearTimer();
     const client = this.client;
     if (this.clientGone || client.destroyed) return true;
     this.relaying = true;
@@ -78,6 +109,7 @@ export class UpgradeHandler {
   }
 
   onError(error: Error): void {
+    this.clearTimer();
     this.client.off('close', this.onClientClose);
     if (this.clientGone) return;
     if (this.relaying) {

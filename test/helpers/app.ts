@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { Clock } from '../../src/core/clock.js';
+import type { Clock, Timers } from '../../src/core/clock.js';
 
 export const TEST_SECRET = 'a'.repeat(64);
 
@@ -26,7 +26,7 @@ export interface TestApp extends App {
 /** Starts portcullis in-process on a free port with the given config (secret key and quiet logs by default). */
 export async function startTestApp(
   config: Record<string, unknown> = {},
-  options: { clock?: Clock; env?: Record<string, string | undefined> } = {},
+  options: { clock?: Clock; timers?: Timers; env?: Record<string, string | undefined> } = {},
 ): Promise<TestApp> {
   const auth = (config.auth as Record<string, unknown> | undefined) ?? {};
   const full = { ...config, auth: { secret_key: TEST_SECRET, ...auth }, log: { level: 'silent' } };
@@ -34,6 +34,7 @@ export async function startTestApp(
   const loaded = loadConfig({ path: configPath, env: options.env ?? {} });
   const app = await startApp(loaded, {
     clock: options.clock,
+    timers: options.timers,
     logger: pino({ level: 'silent' }),
     listen: { host: '127.0.0.1', port: 0 },
   });
