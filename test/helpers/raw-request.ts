@@ -73,3 +73,21 @@ export function rawGetStatus(
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   });
 }
+
+/** RFC 6455's sample key: any well-formed key will do for a handshake the tests write out. */
+export const SAMPLE_WEBSOCKET_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** A WebSocket handshake written out by hand, signed in with `session` (a cookie value). */
+export function websocketHandshake(path: string, session: string, host = 'app.test'): string {
+  return [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${host}`,
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13',
+    `Sec-WebSocket-Key: ${SAMPLE_WEBSOCKET_KEY}`,
+    `Cookie: portcullis_session=${session}`,
+    '',
+    '',
+  ].join('\r\n');
+}

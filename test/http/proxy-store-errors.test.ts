@@ -4,6 +4,7 @@ import { SessionTokens } from '../../src/core/session-token.js';
 import { StoreUnavailableError } from '../../src/ports/store.js';
 import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/echo-upstream.js';
+import { websocketHandshake } from '../helpers/raw-request.js';
 
 /**
  * Reverse-proxy mode when the session cannot be read: an outage of the store is a 503 (it comes
@@ -24,19 +25,7 @@ function handshake(port: number, cookie: string): Promise<number> {
       }
     });
     socket.on('error', reject);
-    socket.write(
-      [
-        'GET /socket HTTP/1.1',
-        'Host: app.test',
-        'Connection: Upgrade',
-        'Upgrade: websocket',
-        'Sec-WebSocket-Version: 13',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        `Cookie: portcullis_session=${cookie}`,
-        '',
-        '',
-      ].join('\r\n'),
-    );
+    socket.write(websocketHandshake('/socket', cookie));
   });
 }
 

@@ -8,6 +8,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { User } from '../../src/ports/store.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { formToken } from '../helpers/form-token.js';
+import { websocketHandshake } from '../helpers/raw-request.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/upstream.js';
 
@@ -519,9 +520,7 @@ function rawUpgrade(base: string, path: string, session: string): Promise<string
   const { port } = new URL(base);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1', () => {
-      socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: portcullis_session=${session}\r\n\r\n`,
-      );
+      socket.write(websocketHandshake(path, session));
     });
     let text = '';
     socket.on('data', (chunk: Buffer) => {
