@@ -28,7 +28,7 @@ import {
 import { cleanPasskeyName } from './passkey-name.js';
 import {
   type AuthenticationResult,
-  messageOf,
+  libraryVerdict,
   type PasskeyRefused,
   type RegistrationResult,
   refused,
@@ -141,20 +141,20 @@ export class PasskeyCeremonies {
     if ('ok' in begun) return begun;
     const { challenge } = begun;
     const response = begun.data as RegistrationResponseJSON;
-    let info: Awaited<ReturnType<typeof verifyRegistrationResponse>>['registrationInfo'];
-    try {
-      const verified = await verifyRegistrationResponse({
-        response,
-        ...this.expected(challenge),
-        expectedType: 'webauthn.create',
-        requireUserPresence: true,
-        requireUserVerification: true,
-      });
-      if (!verified.verified) return refused('verification_failed', 'attestation not verified');
-      info = verified.registrationInfo;
-    } catch (error) {
-      return refused('verification_failed', messageOf(error));
-    }
+    const verdict = await libraryVerdict(
+      () =>
+        verifyRegistrationResponse({
+          response,
+          ...this.expected(challenge),
+          expectedType: 'webauthn.create',
+          requireUserPresence: true,
+          requireUserVerification: true,
+        }),
+      (verified) => verified.registrationInfo,
+      'attestation not verified',
+    );
+    if (!('info' in verdict)) return verdict;
+    const { info } = verdict;
     if (isCrossOrigin(response.response.clientDataJSON))
       return refused('verification_failed', 'cross-origin ceremony');
     // The ID the authenticator signed into authData must be the one the client reports.
@@ -228,27 +228,27 @@ export class PasskeyCeremonies {
     if (!record) return refused('unknown_credential');
     if (challenge.userId !== null && challenge.userId !== record.userId)
       return refused('wrong_user');
-    let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
-    try {
-      const verified = await verifyAuthenticationResponse({
-        response,
-        ...this.expected(challenge),
-        expectedType: 'webauthn.get',
-        requireUserVerification: true,
-        // Counter 0 here: the library would throw on a stale counter before checking the
-        // signature; we check the counter ourselves after it, so only a genuinely signed stale
-        // counter is reported as a possible clone.
-        credential: {
-          id: record.id,
-          publicKey: new Uint8Array(Buffer.from(record.publicKey, 'base64url')),
-          counter: 0,
-        },
-      });
-      if (!verified.verified) return refused('verification_failed', 'signature not verified');
-      info = verified.authenticationInfo;
-    } catch (error) {
-      return refused('verification_failed', messageOf(error));
-    }
+    const verdict = await libraryVerdict(
+      () =>
+        verifyAuthenticationResponse({
+          response,
+          ...this.expected(challenge),
+          expectedType: 'webauthn.get',
+          requireUserVerification: true,
+          // Counter 0 here: the library would throw on a stale counter before checking the
+          // signature; we check the counter ourselves after it, so only a genuinely signed
+          // stale counter is reported as a possible clone.
+          credential: {
+            id: record.id,
+            publicKey: new Uint8Array(Buffer.from(record.publicKey, 'base64url')),
+            counter: 0,
+          },
+        }),
+      (verified) => verified.authenticationInfo,
+      'signature not verified',
+    );
+    if (!('info' in verdict)) return verdict;
+    const { info } = verdict;
     if (isCrossOrigin(response.response.clientDataJSON))
       return refused('verification_failed', 'cross-origin ceremony');
     // WebAuthn §7.2 step 6: the user handle (not covered by the signature, so checked after it)

@@ -48,3 +48,22 @@ export function refused(
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Runs one of the library's verifications: what `info` reads off a verified result, or the
+ * refusal (`notVerified` when the library says no, its message when it throws).
+ */
+export async function libraryVerdict<R extends { verified: boolean }, I>(
+  verify: () => Promise<R>,
+  info: (result: R) => I | undefined,
+  notVerified: string,
+): Promise<{ info: I } | PasskeyRefused> {
+  let result: R;
+  try {
+    result = await verify();
+  } catch (error) {
+    return refused('verification_failed', messageOf(error));
+  }
+  const read = result.verified ? info(result) : undefined;
+  return read === undefined ? refused('verification_failed', notVerified) : { info: read };
+}
