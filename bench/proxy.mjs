@@ -48,15 +48,19 @@ const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
 // BENCH_CEILING=1 adds two non-proxies that bound what a Node design can reach (proxy-servers.mjs).
 const CEILING = process.env.BENCH_CEILING === '1' ? ['tcp-relay', 'llhttp-both'] : [];
 // BENCH_BASELINE=DIR (a built checkout of another commit) adds `base-portcullis`: that tree's
-// proxy over the same upstream, in the same rounds (see bench/run.mjs).
-const BASELINE = process.env.BENCH_BASELINE || null;
+// proxy over the same upstream, in the same rounds (see bench/run.mjs). Several DIRs, comma-
+// separated, add one `base-<dir name>` each: a bisect measured in one set of rounds.
+const BASELINES = (process.env.BENCH_BASELINE ?? '').split(',').filter(Boolean);
+const baseName = (dir) =>
+  BASELINES.length === 1 ? 'base-portcullis' : `base-${dir.replace(/\/+$/, '').split('/').pop()}`;
+const BASE_DIRS = new Map(BASELINES.map((dir) => [baseName(dir), dir]));
 const CANDIDATES = [
   'direct',
   'http-proxy',
   'undici-stream',
   'engine',
   'portcullis',
-  ...(BASELINE ? ['base-portcullis'] : []),
+  ...BASE_DIRS.keys(),
   ...CEILING,
 ].filter((name) => !ONLY || name === 'direct' || ONLY.includes(name));
 
@@ -192,8 +196,8 @@ async function main() {
     servers[name] =
       name === 'portcullis'
         ? await startPortcullis(upstreamPort)
-        : name === 'base-portcullis'
-          ? await startPortcullis(upstreamPort, BASELINE)
+        : BASE_DIRS.has(name)
+          ? await startPortcullis(upstreamPort, BASE_DIRS.get(name))
           : await startServer(name, upstreamPort);
   }
   for (const name of CANDIDATES) {
@@ -224,7 +228,7 @@ async function main() {
     };
   }
   const ws = {};
-  for (const name of ['direct', 'http-proxy', 'portcullis', 'base-portcullis']) {
+  for (const name of ['direct', 'http-proxy', 'portcullis', ...BASE_DIRS.keys()]) {
     if (!servers[name]) continue;
     const times = await wsRoundTrips(servers[name], WS_ROUNDTRIPS);
     ws[name] = { p50: at(times, 0.5), p99: at(times, 0.99) };
