@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import { systemTimers, type Timers } from '../core/clock.js';
+import { connectorOnTimers } from './connector.js';
 import { type ExchangeTimeouts, type FailureListener, ForwardHandler } from './forward-handler.js';
 import { UpgradeHandler, type UpgradeListener } from './upgrade-handler.js';
 
@@ -38,8 +39,8 @@ export class ProxyEngine {
   private readonly timeouts: ExchangeTimeouts;
 
   constructor(options: EngineOptions) {
-    // The deadlines after connecting are ours (forward-handler.ts, upgrade-handler.ts), on the
-    // injected timers, so undici's header and body timers are off; connecting stays undici's.
+    // Every deadline is ours, on the injected timers: connecting (connector.ts), then the
+    // exchange's (forward-handler.ts, upgrade-handler.ts); undici's header and body timers are off.
     this.timeouts = {
       timers: options.timers ?? systemTimers,
       headersMs: options.headersTimeoutMs,
@@ -52,7 +53,7 @@ export class ProxyEngine {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
-      connect: { timeout: options.connectTimeoutMs, noDelay: true },
+      connect: connectorOnTimers(this.timeouts.timers, options.connectTimeoutMs),
       headersTimeout: 0,
       bodyTimeout: 0,
       maxHeaderSize: Math.max(64 * 1024, options.maxHeaderSize ?? 0),
