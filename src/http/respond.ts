@@ -90,10 +90,8 @@ export function redirect(
 }
 
 export function wantsJson(req: IncomingMessage): boolean {
-  const accept = req.headers.accept;
-  return (
-    accept !== undefined && accept.includes('application/json') && !accept.includes('text/html')
-  );
+  const accept = req.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
 }
 
 export type Headers = OutgoingHttpHeaders;
