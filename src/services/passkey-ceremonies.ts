@@ -35,7 +35,6 @@ import {
 } from './passkey-refusal.js';
 import {
   authenticationShape,
-  isCrossOrigin,
   isTransport,
   MAX_CREDENTIAL_ID_CHARS,
   registrationShape,
@@ -111,17 +110,7 @@ export class PasskeyCeremonies {
       // ES256 and RS256 cover every platform authenticator; EdDSA for security keys that prefer it.
       supportedAlgorithmIDs: [-7, -8, -257],
     });
-    return {
-      options,
-      challengeId: await issueChallenge(
-        this.store,
-        this.clock,
-        this.ttlMs,
-        'register',
-        user.id,
-        options.challenge,
-      ),
-    };
+    return this.withChallenge(options, 'register', user.id);
   }
 
   /** Checks a `create()` response for `userId` and stores the credential under `name`. */
@@ -152,11 +141,10 @@ export class PasskeyCeremonies {
         }),
       (verified) => verified.registrationInfo,
       'attestation not verified',
+      response.response.clientDataJSON,
     );
     if (!('info' in verdict)) return verdict;
     const { info } = verdict;
-    if (isCrossOrigin(response.response.clientDataJSON))
-      return refused('verification_failed', 'cross-origin ceremony');
     // The ID the authenticator signed into authData must be the one the client reports.
     if (info.credential.id !== response.id || response.id !== response.rawId)
       return refused('verification_failed', 'credential id differs from authenticator data');
@@ -202,17 +190,24 @@ export class PasskeyCeremonies {
         transports: p.transports.filter(isTransport),
       })),
     });
-    return {
-      options,
-      challengeId: await issueChallenge(
-        this.store,
-        this.clock,
-        this.ttlMs,
-        'login',
-        userId,
-        options.challenge,
-      ),
-    };
+    return this.withChallenge(options, 'login', userId);
+  }
+
+  /** The options with the one-time challenge they carry, stored for the ceremony's second half. */
+  private async withChallenge<O extends { challenge: string }>(
+    options: O,
+    kind: 'register' | 'login',
+    userId: string | null,
+  ): Promise<PasskeyOptions<O>> {
+    const challengeId = await issueChallenge(
+      this.store,
+      this.clock,
+      this.ttlMs,
+      kind,
+      userId,
+      options.challenge,
+    );
+    return { options, challengeId };
   }
 
   /** Checks a `get()` response: who signed in, with which credential. */
@@ -246,11 +241,10 @@ export class PasskeyCeremonies {
         }),
       (verified) => verified.authenticationInfo,
       'signature not verified',
+      response.response.clientDataJSON,
     );
     if (!('info' in verdict)) return verdict;
     const { info } = verdict;
-    if (isCrossOrigin(response.response.clientDataJSON))
-      return refused('verification_failed', 'cross-origin ceremony');
     // WebAuthn §7.2 step 6: the user handle (not covered by the signature, so checked after it)
     // must be present when the user was not named before the ceremony, and name the owner.
     const handle = response.response.userHandle;

@@ -1,5 +1,6 @@
 import type { PasskeyRecord } from '../ports/passkeys.js';
 import type { User } from '../ports/users.js';
+import { isCrossOrigin } from './passkey-response.js';
 
 /** Why a ceremony did not complete. Users see one generic message; logs and audits see this. */
 export type PasskeyRefusal =
@@ -51,12 +52,14 @@ export function messageOf(error: unknown): string {
 
 /**
  * Runs one of the library's verifications: what `info` reads off a verified result, or the
- * refusal (`notVerified` when the library says no, its message when it throws).
+ * refusal (`notVerified` when the library says no, its message when it throws, or a ceremony
+ * the browser ran inside a cross-origin frame, which the library does not check).
  */
 export async function libraryVerdict<R extends { verified: boolean }, I>(
   verify: () => Promise<R>,
   info: (result: R) => I | undefined,
   notVerified: string,
+  clientDataJSON: string,
 ): Promise<{ info: I } | PasskeyRefused> {
   let result: R;
   try {
@@ -65,5 +68,7 @@ export async function libraryVerdict<R extends { verified: boolean }, I>(
     return refused('verification_failed', messageOf(error));
   }
   const read = result.verified ? info(result) : undefined;
-  return read === undefined ? refused('verification_failed', notVerified) : { info: read };
+  if (read === undefined) return refused('verification_failed', notVerified);
+  if (isCrossOrigin(clientDataJSON)) return refused('verification_failed', 'cross-origin ceremony');
+  return { info: read };
 }
