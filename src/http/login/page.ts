@@ -3,6 +3,7 @@ import { type RedirectPolicy, safeRedirect } from '../../core/redirect.js';
 import type { User } from '../../ports/users.js';
 import type { Csrf } from '../csrf.js';
 import type { Handler } from '../handler.js';
+import { renderPage } from '../pages.js';
 import type { PageChrome } from '../problem.js';
 import { currentSession, type SessionReader } from '../routes/session-routes.js';
 import {
@@ -13,7 +14,6 @@ import {
   signedInBody,
 } from '../views/login-page.js';
 import type { LoginMethod } from './method.js';
-import { renderScriptedPage } from './passkey-page.js';
 import { parseStepUp, type StepUp } from './step-up.js';
 
 /** Messages other pages send people here with (`?error=` / `?info=`). */
@@ -91,7 +91,7 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
     // only one, with the enrolment offer, whose CSP allows our own scripts.
     const scripts =
       step === 'email' ? [...new Set(methods.flatMap((method) => method.scripts ?? []))] : [];
-    renderScriptedPage(
+    renderPage(
       deps.chrome,
       req,
       res,
@@ -106,8 +106,8 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
         email: options.email,
         step,
       }),
-      scripts,
       headers,
+      { scripts },
     );
   };
 
@@ -116,7 +116,7 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
     const csrf = deps.csrf.token(req);
     // `/` is what a missing or refused `rd` becomes: then the app, when we know where it is.
     const next = rd !== '/' ? rd : deps.app;
-    renderScriptedPage(
+    renderPage(
       deps.chrome,
       req,
       res,
@@ -130,7 +130,6 @@ export function createLoginPage(deps: LoginPageDeps): LoginPage {
         next: next === null ? null : { href: next, label: readableTarget(next, deps.publicOrigin) },
         rd: rd !== '/' ? rd : null,
       }),
-      [],
       csrf.setCookie ? ['Set-Cookie', csrf.setCookie] : [],
     );
   };

@@ -6,12 +6,12 @@ import type { User } from '../../ports/store.js';
 import type { PasskeyService } from '../../services/passkeys.js';
 import { readForm, refuseRepeated } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
+import { renderPage } from '../pages.js';
 import { redirect } from '../respond.js';
 import { currentSession, type SessionReader } from '../routes/session-routes.js';
 import { passkeyEnrolBody } from '../views/passkey-enrol.js';
 import { describeUserAgent } from '../views/user-agent.js';
 import type { PasskeyOffer } from './finish-login.js';
-import { renderScriptedPage } from './passkey-page.js';
 import { type RecentProof, stepUpUrl } from './step-up-recent.js';
 
 /** Set by "Not now": this browser is not asked again while it lasts. */
@@ -92,7 +92,7 @@ export function passkeyEnrolRoutes(deps: PasskeyEnrolDeps): PasskeyEnrolRoutes {
         redirect(res, 303, stepUpUrl(deps.prefix, here, 'recent'));
         return;
       }
-      renderScriptedPage(
+      renderPage(
         deps.chrome,
         req,
         res,
@@ -105,7 +105,8 @@ export function passkeyEnrolRoutes(deps: PasskeyEnrolDeps): PasskeyEnrolRoutes {
           email: user.email,
           device: passkeyDeviceName(userAgentOf(req)) ?? 'Passkey',
         }),
-        deps.scripts,
+        [],
+        { scripts: deps.scripts },
       );
     },
 

@@ -3,9 +3,9 @@ import { meetsRequirement } from '../../core/amr.js';
 import type { StepUpFailureReason } from '../../services/audit.js';
 import type { LiveSession } from '../../services/sessions.js';
 import { auditSource } from '../audit-source.js';
+import { renderPage } from '../pages.js';
 import { type StepUpNeed, stepUpBody } from '../views/step-up-page.js';
 import { challengeCookie } from './passkey-call.js';
-import { renderScriptedPage } from './passkey-page.js';
 import type { StepUp, StepUpDeps } from './step-up.js';
 
 export const CHALLENGE_COOKIE = 'portcullis_passkey_step_up';
@@ -49,7 +49,7 @@ export function stepUpKit(deps: StepUpDeps) {
       passkey && !done ? (methods.find((method) => method.id === 'passkey')?.scripts ?? []) : [];
     const headers = state.headers ?? [];
     if (csrf.setCookie) headers.push('Set-Cookie', csrf.setCookie);
-    renderScriptedPage(
+    renderPage(
       deps.chrome,
       req,
       res,
@@ -69,8 +69,8 @@ export function stepUpKit(deps: StepUpDeps) {
         message: state.message ?? null,
         failed: state.failed,
       }),
-      scripts,
       headers,
+      { scripts },
     );
   };
 
