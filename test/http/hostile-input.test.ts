@@ -7,6 +7,7 @@ import { deriveKey, SessionTokens } from '../../src/core/session-token.js';
 import { StoreUnavailableError } from '../../src/ports/store.js';
 import { readCorpus } from '../fixtures/read-corpus.js';
 import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
+import { DIALECTS, type Encoding } from '../helpers/dialect-cases.js';
 
 /**
  * The rule above all (issue 2, "Bad input"): no error path of a check endpoint ever answers
@@ -18,18 +19,11 @@ import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 const APP_URL = 'https://app.example.com';
 const COOKIE = 'portcullis_session';
 
-/** nginx's X-Original-*, Traefik's X-Forwarded-*, or oauth2-proxy's Host + X-Forwarded-Uri. */
-type Encoding = 'original' | 'forwarded' | 'oauth2';
-
-const ENDPOINTS: { path: string; encoding: Encoding }[] = [
-  { path: '/auth/nginx', encoding: 'original' },
-  { path: '/auth/traefik', encoding: 'forwarded' },
-  { path: '/oauth2/auth', encoding: 'oauth2' },
-  { path: '/api/authz/auth-request', encoding: 'original' },
-  { path: '/api/authz/forward-auth', encoding: 'forwarded' },
-  { path: '/api/verify', encoding: 'original' },
-  { path: '/api/verify', encoding: 'forwarded' },
-];
+/**
+ * Every check path with the headers its proxy names the request by: nginx's X-Original-*,
+ * Traefik's X-Forwarded-*, or oauth2-proxy's Host + X-Forwarded-Uri (helpers/dialect-cases.ts).
+ */
+const ENDPOINTS = DIALECTS;
 const endpointNames = ENDPOINTS.map((e) => [`${e.path} (${e.encoding})`, e] as const);
 
 /** The headers a trusted proxy sends to describe `GET https://app.example.com<uri>`. */
