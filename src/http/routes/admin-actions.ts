@@ -1,28 +1,13 @@
-import type { User, UserDirectory } from '../../ports/store.js';
-import type { AdminOutcome, AdminService } from '../../services/admin.js';
+import type { User } from '../../ports/store.js';
+import type { AdminService } from '../../services/admin.js';
 import { type GroupRefusal, groupRefusalText } from '../../services/admin-groups.js';
-import type { AuditLog, AuditSource } from '../../services/audit.js';
-import type { PasskeyService } from '../../services/passkeys.js';
-import type { SecondFactorService } from '../../services/second-factor.js';
+import type { AuditSource } from '../../services/audit.js';
 import type { FormError } from '../views/admin-common.js';
-import type { AdminConfirm, ExpiryChoice, UserPageView } from '../views/admin-user.js';
+import type { ExpiryChoice } from '../views/admin-user.js';
+import { type FactorDeps, runFactorAction } from './admin-factor-actions.js';
+import { type ActionResult, error, info, none, plural, type Screen } from './admin-outcome.js';
 
 const DAY = 86_400_000;
-
-/** Which page of the panel to show after an action. */
-export type Screen =
-  | { kind: 'list' }
-  | { kind: 'user'; userId: string; confirm?: AdminConfirm }
-  | { kind: 'groups' }
-  | { kind: 'group'; groupId: string; confirmDelete: boolean };
-
-/** What an action leaves for the page it shows next. */
-export interface ActionResult {
-  screen: Screen;
-  outcome: AdminOutcome;
-  formError?: FormError;
-  issuedToken?: { name: string; token: string; expiresAt: number | null };
-}
 
 /** The actions on groups, usernames and app tokens (admin.ts keeps the older ones). */
 export const PANEL_ACTIONS = [
@@ -67,11 +52,6 @@ function expiryMs(value: string, maxLifetimeMs: number): number | undefined {
   return match ? Number(match[1]) * DAY : Number.NaN;
 }
 
-const info = (text: string): AdminOutcome => ({ notices: [{ kind: 'info', text }], links: [] });
-const error = (text: string): AdminOutcome => ({ notices: [{ kind: 'error', text }], links: [] });
-const none = (): AdminOutcome => ({ notices: [], links: [] });
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 function refused(
   screen: Screen,
   refusal: GroupRefusal,
@@ -83,14 +63,6 @@ function refused(
   if (field && (refusal.reason === 'invalid_name' || refusal.reason === 'name_taken'))
     return { screen, outcome: none(), formError: { field, value, text } };
   return { screen, outcome: error(text) };
-}
-
-/** A user's second factors as the panel shows and removes them. */
-export interface FactorDeps {
-  passkeys: Pick<PasskeyService, 'list' | 'remove' | 'removeAll'>;
-  secondFactors: Pick<SecondFactorService, 'status' | 'disable'>;
-  users: Pick<UserDirectory, 'getUser'>;
-  audit: Pick<AuditLog, 'record'>;
 }
 
 export interface PanelActionInput {
@@ -249,127 +221,4 @@ export async function runPanelAction(
       };
     }
   }
-}
-
-/**
- * Removing a user's passkeys or resetting their TOTP. Each asks first: only the confirmation's
- * form carries `confirm=yes`. A passkey id is removed only when it is this user's.
- */
-async function runFactorAction(
-  action: 'remove_passkey' | 'remove_all_passkeys' | 'reset_second_factor',
-  input: PanelActionInput,
-  userScreen: Screen & { kind: 'user' },
-): Promise<ActionResult> {
-  const { factors, actor, form, source } = input;
-  const userId = userScreen.userId;
-  const user = userId ? await factors.users.getUser(userId) : null;
-  if (!user) return { screen: { kind: 'list' }, outcome: error('No such user.') };
-  const confirmed = form.get('confirm') === 'yes';
-  const who = { actor, subject: user, source };
-  if (action === 'remove_passkey') {
-    const id = (form.get('passkey') ?? '').slice(0, 2048);
-    const found = (await factors.passkeys.list(user.id)).find((p) => p.id === id);
-    if (!found)
-      return { screen: userScreen, outcome: error('That passkey is gone (or is not theirs).') };
-    if (!confirmed)
-      return {
-        screen: { ...userScreen, confirm: { kind: action, passkeyId: found.id, name: found.name } },
-        outcome: none(),
-      };
-    const removed = await factors.passkeys.remove(user.id, found.id);
-    if (!removed) return { screen: userScreen, outcome: error('That passkey is already gone.') };
-    await factors.audit.record(
-      { event: 'admin.remove_passkey', facts: { passkey_id: removed.id, name: removed.name } },
-      who,
-    );
-    return {
-      screen: userScreen,
-      outcome: info(`Removed the passkey ${removed.name}; it is refused from now on.`),
-    };
-  }
-  if (action === 'remove_all_passkeys') {
-    const count = (await factors.passkeys.list(user.id)).length;
-    if (count === 0) return { screen: userScreen, outcome: info('They have no passkeys.') };
-    if (!confirmed)
-      return { screen: { ...userScreen, confirm: { kind: action, count } }, outcome: none() };
-    const removed = await factors.passkeys.removeAll(user.id);
-    await factors.audit.record(
-      { event: 'admin.remove_all_passkeys', facts: { passkeys: removed.length } },
-      who,
-    );
-    return {
-      screen: userScreen,
-      outcome: info(`Removed ${plural(removed.length, 'passkey')}; they are refused from now on.`),
-    };
-  }
-  const status = await factors.secondFactors.status(user.id);
-  if (status.totp === 'none')
-    return { screen: userScreen, outcome: info('They have no two-step verification to reset.') };
-  if (!confirmed) return { screen: { ...userScreen, confirm: { kind: action } }, outcome: none() };
-  await factors.secondFactors.disable(user.id);
-  await factors.audit.record(
-    { event: 'admin.reset_second_factor', facts: { totp: status.totp } },
-    who,
-  );
-  return {
-    screen: userScreen,
-    outcome: info(
-      'Reset two-step verification: their authenticator app and recovery codes no longer work.',
-    ),
-  };
-}
-
-/** What a user's page is read from. */
-export interface UserPageDeps {
-  admin: Pick<AdminService, 'userDetail' | 'groups' | 'accounts'>;
-  factors: Pick<FactorDeps, 'passkeys' | 'secondFactors'>;
-  tokenMaxLifetimeMs: number;
-  passwords: boolean;
-  now: () => number;
-}
-
-/** What the last action leaves on the page besides notices. */
-export interface Extras {
-  formError?: FormError;
-  issuedToken?: ActionResult['issuedToken'];
-  /** A question the last action asks before it changes anything. */
-  confirm?: AdminConfirm;
-}
-
-/** Who is looking: their own session is marked "this device"; how `oidc` sessions are named. */
-export interface Viewer {
-  currentSessionId: string;
-  oidcName: string;
-}
-
-export async function userPage(
-  deps: UserPageDeps,
-  userId: string,
-  extras: Extras,
-  viewer: Viewer,
-): Promise<UserPageView | null> {
-  const detail = await deps.admin.userDetail(userId);
-  if (!detail) return null;
-  const groups = (await deps.admin.groups.groupsOfUser(userId)) ?? [];
-  const all = await deps.admin.groups.listGroups();
-  const { accounts } = deps.admin;
-  const [passkeys, twoStep] = await Promise.all([
-    deps.factors.passkeys.list(userId),
-    deps.factors.secondFactors.status(userId),
-  ]);
-  return {
-    passkeys,
-    twoStep,
-    confirm: extras.confirm ?? null,
-    detail,
-    groups,
-    addable: all.filter((g) => g.editable && g.id && !groups.some((mine) => mine.id === g.id)),
-    tokens: accounts.tokensEnabled ? await accounts.listTokens(userId) : null,
-    issuedToken: extras.issuedToken ?? null,
-    expiryChoices: expiryChoices(deps.tokenMaxLifetimeMs),
-    now: deps.now(),
-    passwords: deps.passwords,
-    currentSessionId: viewer.currentSessionId,
-    oidcName: viewer.oidcName,
-  };
 }

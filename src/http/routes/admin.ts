@@ -20,14 +20,10 @@ import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import type { BulkBack, BulkPlan } from '../views/admin-bulk.js';
 import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
-import {
-  type Extras,
-  type FactorDeps,
-  isPanelAction,
-  runPanelAction,
-  userPage,
-} from './admin-actions.js';
+import { isPanelAction, runPanelAction } from './admin-actions.js';
 import { runBulk } from './admin-bulk.js';
+import type { FactorDeps } from './admin-factor-actions.js';
+import { type Extras, userPage } from './admin-user-page.js';
 import { currentSession, type SessionReader } from './session-routes.js';
 
 /** What "Explain access" evaluates: the policy the checks use and the rules as written. */
