@@ -1,15 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AccessPolicy } from '../../core/decide.js';
 import { PortcullisError } from '../../core/errors.js';
-import { explain } from '../../core/explain.js';
-import { subjectFromUser } from '../../core/explain-subject.js';
-import type { Identity } from '../../core/identity.js';
-import type { RuleSpec } from '../../core/rules.js';
-import { parseAbsoluteTarget } from '../../core/target.js';
 import { page } from '../../html.js';
 import { describeDuration } from '../../mail/describe-duration.js';
 import type { Mailer } from '../../mail/mailer.js';
-import type { User } from '../../ports/store.js';
 import { type AdminOutcome, type AdminService, isBulkAction } from '../../services/admin.js';
 import type { StaticUser } from '../../services/passwords.js';
 import type { LiveSession } from '../../services/sessions.js';
@@ -19,20 +12,13 @@ import { readForm } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import type { BulkBack, BulkPlan } from '../views/admin-bulk.js';
-import { type AdminExplain, adminPageBody } from '../views/admin-page.js';
+import { adminPageBody } from '../views/admin-page.js';
 import { isPanelAction, runPanelAction } from './admin-actions.js';
 import { runBulk } from './admin-bulk.js';
+import { type ExplainPolicy, explainFor } from './admin-explain.js';
 import type { FactorDeps } from './admin-factor-actions.js';
 import { type Extras, userPage } from './admin-user-page.js';
 import { currentSession, type SessionReader } from './session-routes.js';
-
-/** What "Explain access" evaluates: the policy the checks use and the rules as written. */
-export interface ExplainPolicy {
-  policy: AccessPolicy;
-  /** `access.rules` as configured, to show the rule that matched. */
-  rules: readonly RuleSpec[];
-  anonymousUser: Identity;
-}
 
 export interface AdminRouteDeps extends SessionReader, PageDeps {
   users: Pick<UserService, 'isAdmin'>;
@@ -119,30 +105,6 @@ interface ViewState {
   confirmDelete?: boolean;
   /** A bulk action waiting for "yes": what it would do to whom, and where "Cancel" goes. */
   bulk?: { plan: BulkPlan; back: BulkBack } | null;
-}
-
-/** The same explanation as `portcullis explain`, for the user on the page. */
-function explainFor(
-  policy: ExplainPolicy,
-  user: User,
-  asked: { url: string; method: string },
-): AdminExplain {
-  const method = asked.method.toUpperCase();
-  if (!/^[A-Z]{0,16}$/.test(method)) {
-    return { ...asked, error: 'That is not an HTTP method.' };
-  }
-  const parsed = parseAbsoluteTarget(asked.url, method);
-  if (!parsed.ok) {
-    return {
-      ...asked,
-      error: `A check would refuse this URL (${parsed.reason}): use a full http:// or https:// URL.`,
-    };
-  }
-  const subject = subjectFromUser(user.email, user);
-  return {
-    ...asked,
-    result: explain(policy.policy, policy.rules, parsed.target, subject, policy.anonymousUser),
-  };
 }
 
 async function renderAdmin(
