@@ -6,22 +6,31 @@ import type { Timers } from '../core/clock.js';
 /**
  * Opens the engine's connections to the upstream, with `connect_timeout` on our timers (so
  * tests move it by hand, like the other deadlines). What undici's default connector does for
- * one origin: TCP (or TLS, ALPN http/1.1) with no Nagle delay and TCP keep-alive; the attempt
- * is destroyed when the deadline passes. Runs once per new upstream connection, never per
- * request on a kept-alive one.
+ * one origin: TCP (or TLS, ALPN http/1.1, sessions resumed) with no Nagle delay and TCP
+ * keep-alive; the attempt is destroyed when the deadline passes. Runs once per new upstream
+ * connection, never per request on a kept-alive one.
  */
 export function connectorOnTimers(timers: Timers, timeoutMs: number): buildConnector.connector {
+  // One origin per engine: the last TLS session it was given resumes the next handshake.
+  let session: Buffer | undefined;
+  const keepSession = (ticket: Buffer): void => {
+    session = ticket;
+  };
   return (options, callback) => {
     const tls = options.protocol === 'https:';
     const port = Number(options.port) || (tls ? 443 : 80);
     const host = unbracket(options.hostname);
+    // SNI and the certificate check name the upstream from `proxy.upstream`, never
+    // `options.servername`: undici fills that in from each request's Host header, which with
+    // preserve_host is whatever the client sent.
     const socket: Socket = tls
       ? tlsConnect({
           host,
           port,
-          servername: options.servername || (isNameForSni(host) ? host : undefined),
+          servername: isNameForSni(host) ? host : undefined,
           ALPNProtocols: ['http/1.1'],
-        })
+          session,
+        }).on('session', keepSession)
       : netConnect({ host, port });
     const attempt = new ConnectAttempt(socket, callback);
     socket.setNoDelay(true);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { systemTimers, type Timers } from '../core/clock.js';
 import { connectorOnTimers } from './connector.js';
 import { type ExchangeTimeouts, type FailureListener, ForwardHandler } from './forward-handler.js';
@@ -37,6 +37,12 @@ export interface EngineOptions {
 export class ProxyEngine {
   private readonly pool: Pool;
   private readonly timeouts: ExchangeTimeouts;
+  /**
+   * Given to undici with every request so it never takes one from the request's Host (it would,
+   * and close the kept-alive TLS connection whenever that changes); the connector sends SNI from
+   * the upstream URL either way.
+   */
+  private readonly servername: string;
 
   constructor(options: EngineOptions) {
     // Every deadline is ours, on the injected timers: connecting (connector.ts), then the
@@ -46,6 +52,7 @@ export class ProxyEngine {
       headersMs: options.headersTimeoutMs,
       bodyMs: options.bodyTimeoutMs ?? 0,
     };
+    this.servername = new URL(options.origin).hostname;
     this.pool = new Pool(options.origin, {
       // No cap: each client connection gets its own upstream connection when it needs one,
       // as nginx does; idle ones are reused (keep-alive) and expire after keepAliveTimeout.
@@ -76,10 +83,14 @@ export class ProxyEngine {
   ): void {
     const handler = new ForwardHandler(res, onFail, this.timeouts);
     handler.start(hasBody);
-    this.pool.dispatch(
-      { method: req.method ?? 'GET', path, headers, body: hasBody ? req : null },
-      handler,
-    );
+    const request: Dispatcher.DispatchOptions & { servername: string } = {
+      method: req.method ?? 'GET',
+      path,
+      headers,
+      body: hasBody ? req : null,
+      servername: this.servername,
+    };
+    this.pool.dispatch(request, handler);
   }
 
   /** Forwards a WebSocket handshake; on 101 the client and upstream sockets are piped. */
@@ -94,7 +105,14 @@ export class ProxyEngine {
     handler.start(this.timeouts.timers, this.timeouts.headersMs);
     socket.on('close', handler.onClientClose);
     socket.on('error', noop);
-    this.pool.dispatch({ method: 'GET', path, headers, upgrade: 'websocket' }, handler);
+    const request: Dispatcher.DispatchOptions & { servername: string } = {
+      method: 'GET',
+      path,
+      headers,
+      upgrade: 'websocket',
+      servername: this.servername,
+    };
+    this.pool.dispatch(request, handler);
   }
 
   /** Connections currently open to the upstream (idle or busy), for tests and metrics. */
