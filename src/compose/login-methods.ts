@@ -137,6 +137,7 @@ export async function buildLoginMethods(config: Config, parts: LoginParts): Prom
           sessions: parts.sessions,
           secondFactor: parts.secondFactors,
           baseUrl: parts.baseUrl,
+          recent: parts.recent,
         }),
       };
     }

@@ -15,6 +15,8 @@ export interface LoginEdge {
   loginMethods: readonly LoginMethod[];
   stepUp: StepUp;
   finish: ReturnType<typeof createFinishLogin>;
+  /** Fresh proofs: the account changes a stolen session must not make ask for one. */
+  recent: RecentProofs;
 }
 
 /** Builds the login page, the step-up and every enabled login method. */
@@ -91,5 +93,5 @@ export async function composeLogin(parts: AppParts, edge: EdgeParts): Promise<Lo
     passkeys: raw.auth.enabled_auth.includes('passkey') ? passkeys : null,
     recent,
   });
-  return { loginPage, loginMethods, stepUp, finish };
+  return { loginPage, loginMethods, stepUp, finish, recent };
 }

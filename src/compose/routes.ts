@@ -58,6 +58,7 @@ export function composeRoutes(parts: AppParts, edge: EdgeParts, login: LoginEdge
       passkeyEnabled: raw.auth.enabled_auth.includes('passkey'),
       basicEnabled: raw.auth.enabled_auth.includes('basic'),
       secondFactor: raw.auth.basic.second_factor,
+      recent: login.recent,
     }),
     admin: adminRoutes({
       ...page,

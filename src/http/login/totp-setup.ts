@@ -10,6 +10,7 @@ import { currentSession } from '../routes/session-routes.js';
 import type { SessionCookie } from '../session-cookie.js';
 import type { PageMessage } from '../views/login-page.js';
 import type { LoginRoute } from './method.js';
+import { type RecentProof, stepUpUrl } from './step-up-recent.js';
 import {
   beginEnrolment,
   enrolRetry,
@@ -24,13 +25,17 @@ export interface TotpSetupDeps extends PageDeps {
   secondFactor: Pick<SecondFactorService, 'beginTotpEnrolment' | 'confirmTotpEnrolment'>;
   /** Public base of portcullis' pages (origin + path prefix): the sign-in rd back here. */
   baseUrl: string;
+  /** Fresh proofs: setting up an authenticator asks for one first (null: never). */
+  recent: RecentProof | null;
 }
 
 /**
  * `/auth/totp/setup`: a signed-in user turns on TOTP (linked from the account page), then sees
  * the recovery codes once and goes back to `/auth/account`. Enrolling does not add `otp` to the
  * current session: a stolen session could otherwise satisfy `require: [mfa]` by enrolling a
- * TOTP of its own. Turning TOTP off or new recovery codes are the account page's business.
+ * TOTP of its own; and a session that did not sign in or step up lately proves itself first
+ * (step-up-recent.ts), so a stolen one cannot put its own authenticator on the account. Turning
+ * TOTP off or new recovery codes are the account page's business.
  */
 export function createTotpSetup(deps: TotpSetupDeps): LoginRoute {
   const { prefix } = deps;
@@ -42,7 +47,11 @@ export function createTotpSetup(deps: TotpSetupDeps): LoginRoute {
     res: ServerResponse,
   ): Promise<LiveSession | null> => {
     const lookup = await currentSession(deps, req);
-    if (lookup?.kind === 'valid') return lookup.live;
+    if (lookup?.kind === 'valid') {
+      if (!deps.recent || (await deps.recent.isRecent(lookup.live.session))) return lookup.live;
+      redirect(res, 303, stepUpUrl(prefix, action, 'recent'));
+      return null;
+    }
     const login = `${prefix}/login?rd=${encodeURIComponent(`${deps.baseUrl}/totp/setup`)}`;
     if (wantsJson(req)) sendJson(req, res, 401, { error: 'unauthenticated', login_url: login });
     else redirect(res, 303, login);

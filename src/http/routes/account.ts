@@ -6,10 +6,11 @@ import type { AppTokenService } from '../../services/app-tokens.js';
 import type { AuditLog } from '../../services/audit.js';
 import type { PasskeyService } from '../../services/passkeys.js';
 import type { SecondFactorService } from '../../services/second-factor.js';
-import type { SessionService } from '../../services/sessions.js';
+import type { LiveSession, SessionService } from '../../services/sessions.js';
 import { auditSource } from '../audit-source.js';
 import { readForm, refuseRepeated } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
+import { type RecentProof, stepUpUrl } from '../login/step-up-recent.js';
 import { redirect } from '../respond.js';
 import { accountStepBody } from '../views/account-page.js';
 import { isMessageKey, MESSAGES } from './account/messages.js';
@@ -46,6 +47,34 @@ export interface AccountRouteDeps extends SessionReader, PageDeps {
   basicEnabled: boolean;
   /** `auth.basic.second_factor`. */
   secondFactor: 'off' | 'optional' | 'required';
+  /** Fresh proofs (step-up-recent.ts): the changes in NEEDS_RECENT_PROOF ask for one first. */
+  recent: RecentProof | null;
+}
+
+/**
+ * Changes a stolen session cookie must not make without a fresh sign-in or step-up (GitHub's
+ * "sudo mode"): a token or new recovery codes would outlive the stolen session, and removing a
+ * passkey or turning two-step verification off weakens the account for its owner.
+ */
+const NEEDS_RECENT_PROOF: ReadonlySet<string> = new Set([
+  'create_token',
+  'regenerate_recovery_codes',
+  'remove_passkey',
+  'disable_totp',
+]);
+
+/** Whether this session must prove itself before `change`; if so, sends it to the step-up. */
+async function askedForProof(
+  deps: AccountRouteDeps,
+  res: ServerResponse,
+  live: LiveSession,
+  change: string,
+  back: string,
+): Promise<boolean> {
+  if (!NEEDS_RECENT_PROOF.has(change) || !deps.recent) return false;
+  if (await deps.recent.isRecent(live.session)) return false;
+  redirect(res, 303, stepUpUrl(deps.prefix, back, 'recent'));
+  return true;
 }
 
 export interface AccountRoutes {
@@ -68,7 +97,12 @@ export function accountRoutes(deps: AccountRouteDeps): AccountRoutes {
       const live = await requireSignedIn(deps, req, res);
       if (!live) return;
       // GET /auth/account?step=… : the page of one step (rename form, or "are you sure?"), or a
-      // message when the step does not apply (shown on the account page as `done`).
+      // message when the step does not apply (shown on the account page as `done`). A step that
+      // leads to a change needing a fresh proof asks for it first, and comes back here after.
+      const stepName = query.get('step') ?? '';
+      const here = new URLSearchParams({ step: stepName });
+      if (query.has('passkey')) here.set('passkey', (query.get('passkey') ?? '').slice(0, 2048));
+      if (await askedForProof(deps, res, live, stepName, `${deps.prefix}/account?${here}`)) return;
       const step =
         (await passkeyStep(deps, live.user.id, query)) ??
         (await twoStepStep(deps, live.user.id, query));
@@ -98,9 +132,12 @@ async function accountAction(
   deps.csrf.requireSessionToken(req, form);
   const live = await requireSignedIn(deps, req, res);
   if (!live) return;
+  const action = form.get('action') ?? '';
+  // Without a fresh proof the change is not made: after the step-up the person is back on the
+  // account page and asks again.
+  if (await askedForProof(deps, res, live, action, `${deps.prefix}/account`)) return;
   const who = { actor: live.user, subject: live.user, source: auditSource(deps.proxies, req) };
   const context: ActionContext = { deps, form, live, who };
-  const action = form.get('action') ?? '';
   let outcome: ActionOutcome | null = null;
   for (const section of SECTIONS) {
     outcome = await section(context, action);

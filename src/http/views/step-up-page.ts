@@ -4,7 +4,8 @@ import { codeField } from './totp-code.js';
 
 /**
  * What a step-up asks for: a rule's `require` (`passkey`, `mfa`), or `recent`: a fresh proof
- * before something a stolen session must not do (adding a passkey).
+ * before something a stolen session must not do (adding a passkey or an authenticator app,
+ * creating an app token, new recovery codes, removing a passkey, turning two-step off).
  */
 export type StepUpNeed = 'passkey' | 'mfa' | 'recent';
 
@@ -39,7 +40,7 @@ const HEADINGS: Record<StepUpNeed, string> = {
 
 function why(view: StepUpView): SafeHtml {
   if (view.need === 'recent') {
-    return html`<p>You are signed in as <strong class="address">${view.email}</strong>, but not recently. Before adding a passkey, show once more that it is you.</p>`;
+    return html`<p>You are signed in as <strong class="address">${view.email}</strong>, but not recently. Before this change to your account, show once more that it is you.</p>`;
   }
   const what =
     view.need === 'passkey'
@@ -116,7 +117,7 @@ ${view.link}`);
   const body =
     offers.length === 0
       ? view.need === 'recent'
-        ? html`<p>Sign out and sign in again, then add the passkey right away.</p>`
+        ? html`<p>Sign out and sign in again, then make the change right away.</p>`
         : nothingBlock(view)
       : offers.flatMap((offer, index) => (index === 0 ? [offer] : [divider, offer]));
   const note =
