@@ -12,6 +12,8 @@ export interface AccountClient {
     fields: Record<string, string>,
     options?: { csrf?: string | null; headers?: Record<string, string> },
   ): Promise<Response>;
+  /** Posts `body` exactly as given (repeated fields, no CSRF added) to `path` on our origin. */
+  postRaw(cookie: string, body: string, path?: string): Promise<Response>;
 }
 
 export function accountClient(app: { url: string }, site: string): AccountClient {
@@ -26,6 +28,19 @@ export function accountClient(app: { url: string }, site: string): AccountClient
     if (!match) throw new Error('no csrf field on the account page');
     return match[1] as string;
   }
+  const send = (cookie: string, body: string, path: string, headers: Record<string, string>) =>
+    fetch(`${app.url}${path}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `portcullis_session=${cookie}`,
+        origin: site,
+        'sec-fetch-site': 'same-origin',
+        ...headers,
+      },
+      body,
+    });
   async function post(
     cookie: string,
     fields: Record<string, string>,
@@ -34,18 +49,9 @@ export function accountClient(app: { url: string }, site: string): AccountClient
     const body = new URLSearchParams(fields);
     const csrf = options.csrf === undefined ? await csrfOf(cookie) : options.csrf;
     if (csrf) body.set('csrf', csrf);
-    return fetch(`${app.url}/auth/account`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${cookie}`,
-        origin: site,
-        'sec-fetch-site': 'same-origin',
-        ...options.headers,
-      },
-      body: body.toString(),
-    });
+    return send(cookie, body.toString(), '/auth/account', options.headers ?? {});
   }
-  return { get, post, csrfOf };
+  const postRaw = (cookie: string, body: string, path = '/auth/account') =>
+    send(cookie, body, path, {});
+  return { get, post, postRaw, csrfOf };
 }

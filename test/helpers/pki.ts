@@ -5,8 +5,9 @@ import { join } from 'node:path';
 
 /**
  * A throwaway certificate authority for TLS tests, made with `openssl` (node:crypto cannot make
- * X.509 certificates), the way test/unit/smtp-tls.test.ts makes its relay's: an EC P-256 CA,
- * valid two days, that issues server certificates for the subjectAltNames a test asks for.
+ * X.509 certificates), for the SMTP relay (test/unit/smtp-tls.test.ts) and the https upstream
+ * (test/e2e/proxy-https-upstream.test.ts): an EC P-256 CA, valid two days, that issues server
+ * certificates for the subjectAltNames a test asks for.
  */
 
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];

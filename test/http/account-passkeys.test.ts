@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCode, totpStep } from '../../src/core/totp.js';
-import type { PasskeyRecord, User } from '../../src/ports/store.js';
+import type { User } from '../../src/ports/store.js';
 import { type AccountClient, accountClient } from '../helpers/account-client.js';
+import { enrolPasskey, enrolTotp, passkeySignIn } from '../helpers/factors.js';
 import { type LoggedApp, startLoggedApp } from '../helpers/mail-app.js';
 import { type RedisServer, startRedis } from '../helpers/redis.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
 /*
  * The account page's passkeys and two-step sections over HTTP, as its forms post them: rename,
@@ -15,46 +14,6 @@ import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
  */
 
 const SITE = 'https://auth.example.com';
-
-async function enrol(
-  app: LoggedApp,
-  user: User,
-  name: string,
-  options: { backedUp?: boolean } = {},
-): Promise<{ record: PasskeyRecord; device: SoftAuthenticator }> {
-  const device = new SoftAuthenticator({
-    origin: SITE,
-    backupEligible: options.backedUp === true,
-    backedUp: options.backedUp === true,
-  });
-  const { options: creation, challengeId } = await app.ctx.passkeys.registrationOptions(user);
-  const result = await app.ctx.passkeys.verifyRegistration(
-    user.id,
-    challengeId,
-    device.register(creation),
-    name,
-  );
-  if (!result.ok) throw new Error(`enrolment refused: ${result.reason} ${result.detail ?? ''}`);
-  return { record: result.record, device };
-}
-
-/** A discoverable passkey sign-in on `app`, as its login page would run it. */
-async function passkeySignIn(app: LoggedApp, device: SoftAuthenticator, id: string) {
-  const { options, challengeId } = await app.ctx.passkeys.authenticationOptions();
-  return app.ctx.passkeys.verifyAuthentication(challengeId, device.assert(options, id));
-}
-
-/** A confirmed TOTP for `user`; returns its recovery codes. */
-async function enrolTotp(app: LoggedApp, user: User): Promise<string[]> {
-  const begun = await app.ctx.secondFactors.beginTotpEnrolment(user);
-  if (!begun.ok) throw new Error('TOTP enrolment refused');
-  const confirmed = await app.ctx.secondFactors.confirmTotpEnrolment(
-    user.id,
-    totpCode(begun.secret, totpStep(Date.now())),
-  );
-  if (!confirmed.ok) throw new Error(`TOTP confirmation refused: ${confirmed.reason}`);
-  return confirmed.recoveryCodes;
-}
 
 describe.each([
   { second: 'optional', name: 'second factor optional' },
@@ -117,8 +76,8 @@ describe.each([
     const href = /href="([^"]*)">Add a passkey on this device/.exec(body0)?.[1] ?? '';
     const followed = await client.get(href.replaceAll('&amp;', '&'), cookie);
     expect([200, 303]).toContain(followed.status);
-    await enrol(app, user, 'Pixel <8>', { backedUp: true });
-    await enrol(app, user, 'YubiKey');
+    await enrolPasskey(app.ctx, user, SITE, 'Pixel <8>', { backedUp: true });
+    await enrolPasskey(app.ctx, user, SITE, 'YubiKey');
     const body = await (await client.get('/auth/account', cookie)).text();
     expect(body).toContain('<strong>Pixel &lt;8&gt;</strong> <span class="badge info"');
     expect(body).toContain('<strong>YubiKey</strong><br>');
@@ -128,7 +87,7 @@ describe.each([
 
   it('renames a passkey through its form; the name is cleaned and the change audited', async () => {
     const { user, cookie } = await newUser();
-    const { record } = await enrol(app, user, 'Passkey');
+    const { record } = await enrolPasskey(app.ctx, user, SITE, 'Passkey');
     const form = await (
       await client.get(`/auth/account?step=rename_passkey&passkey=${record.id}`, cookie)
     ).text();
@@ -146,7 +105,7 @@ describe.each([
 
   it("another user's passkey id renames and removes nothing, and has no step page", async () => {
     const owner = await newUser();
-    const { record } = await enrol(app, owner.user, 'Owner phone');
+    const { record } = await enrolPasskey(app.ctx, owner.user, SITE, 'Owner phone');
     const other = await newUser();
     const steps = await (
       await client.get(`/auth/account?step=remove_passkey&passkey=${record.id}`, other.cookie)
@@ -174,8 +133,10 @@ describe.each([
 
   it('removes a passkey only after the confirmation page; it is refused at once', async () => {
     const { user, cookie } = await newUser();
-    const { record, device } = await enrol(app, user, 'Old phone', { backedUp: true });
-    expect((await passkeySignIn(app, device, record.id)).ok).toBe(true);
+    const { record, device } = await enrolPasskey(app.ctx, user, SITE, 'Old phone', {
+      backedUp: true,
+    });
+    expect((await passkeySignIn(app.ctx, device, record.id)).ok).toBe(true);
     // The list's button (or a post without confirm) leads to the question, changing nothing.
     const asked = await client.post(cookie, { action: 'remove_passkey', passkey: record.id });
     expect(asked.status).toBe(303);
@@ -196,7 +157,7 @@ describe.each([
     expect(page).toContain('The passkey is removed');
     expect(page).not.toContain('Old phone');
     expect(await app.ctx.store.getPasskey(record.id)).toBeNull();
-    expect(await passkeySignIn(app, device, record.id)).toMatchObject({
+    expect(await passkeySignIn(app.ctx, device, record.id)).toMatchObject({
       ok: false,
       reason: 'unknown_credential',
     });
@@ -205,7 +166,7 @@ describe.each([
 
   it('refuses every passkey action without the session-bound CSRF token or cross-site', async () => {
     const { user, cookie } = await newUser();
-    const { record } = await enrol(app, user, 'Keep me');
+    const { record } = await enrolPasskey(app.ctx, user, SITE, 'Keep me');
     const attempts: [Record<string, string>, Parameters<typeof client.post>[2]][] = [
       [{ action: 'remove_passkey', passkey: record.id, confirm: 'yes' }, { csrf: null }],
       [{ action: 'remove_passkey', passkey: record.id, confirm: 'yes' }, { csrf: 'x'.repeat(43) }],
@@ -235,20 +196,10 @@ describe.each([
 
   it('a repeated passkey or confirm field is refused', async () => {
     const { user, cookie } = await newUser();
-    const { record } = await enrol(app, user, 'Twice');
+    const { record } = await enrolPasskey(app.ctx, user, SITE, 'Twice');
     const csrf = await client.csrfOf(cookie);
     const body = `csrf=${csrf}&action=remove_passkey&passkey=nothing&passkey=${record.id}&confirm=yes`;
-    const response = await fetch(`${app.url}/auth/account`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${cookie}`,
-        origin: SITE,
-        'sec-fetch-site': 'same-origin',
-      },
-      body,
-    });
+    const response = await client.postRaw(cookie, body);
     expect(response.status).toBe(400);
     expect(await app.ctx.store.getPasskey(record.id)).not.toBeNull();
   });
@@ -264,7 +215,7 @@ describe.each([
 
   it('new recovery codes: shown once, not cached, the old ones no longer work', async () => {
     const { user, cookie } = await newUser();
-    const old = await enrolTotp(app, user);
+    const old = (await enrolTotp(app.ctx, user)).recoveryCodes;
     const before = await (await client.get('/auth/account', cookie)).text();
     expect(before).toContain('10 left');
     const response = await client.post(cookie, { action: 'regenerate_recovery_codes' });
@@ -291,7 +242,7 @@ describe.each([
 
   it('turning TOTP off asks first; when required it is refused until a passkey exists', async () => {
     const { user, cookie } = await newUser();
-    await enrolTotp(app, user);
+    await enrolTotp(app.ctx, user);
     const asked = await client.post(cookie, { action: 'disable_totp' });
     expect(asked.headers.get('location')).toBe('/auth/account?step=disable_totp');
     const question = await (await client.get('/auth/account?step=disable_totp', cookie)).text();
@@ -303,7 +254,7 @@ describe.each([
       const refused = await submit(cookie, { action: 'disable_totp', confirm: 'yes' });
       expect(refused).toContain('Two-step verification stays on');
       expect(await app.ctx.secondFactors.hasSecondFactor(user.id)).toBe(true);
-      await enrol(app, user, 'Laptop');
+      await enrolPasskey(app.ctx, user, SITE, 'Laptop');
       const now = await (await client.get('/auth/account?step=disable_totp', cookie)).text();
       expect(now).toContain('asks for one of your passkeys');
     } else {
@@ -342,7 +293,7 @@ describe('account page without the passkey method', () => {
     const plain = await (await client.get('/auth/account', cookie)).text();
     expect(plain).not.toContain('Passkeys');
     expect(plain).not.toContain('Two-step verification');
-    const { record } = await enrol(app, user, 'From before');
+    const { record } = await enrolPasskey(app.ctx, user, SITE, 'From before');
     const listed = await (await client.get('/auth/account', cookie)).text();
     expect(listed).toContain('From before');
     expect(listed).not.toContain('Add a passkey on this device');
@@ -385,11 +336,11 @@ describe('two instances over one Redis', () => {
       userAgent: 'vitest',
       method: 'magic_link',
     });
-    const { record, device } = await enrol(a, user, 'Phone');
-    const kept = await enrol(a, user, 'Laptop');
+    const { record, device } = await enrolPasskey(a.ctx, user, SITE, 'Phone');
+    const kept = await enrolPasskey(a.ctx, user, SITE, 'Laptop');
     // B signs in with it (B has read it once: anything it kept would be warm now).
-    expect(await passkeySignIn(b, device, record.id)).toMatchObject({ ok: true });
-    expect(await passkeySignIn(b, device, record.id)).toMatchObject({ ok: true });
+    expect(await passkeySignIn(b.ctx, device, record.id)).toMatchObject({ ok: true });
+    expect(await passkeySignIn(b.ctx, device, record.id)).toMatchObject({ ok: true });
     const removed = await accountClient(a, SITE).post(cookie, {
       action: 'remove_passkey',
       passkey: record.id,
@@ -397,20 +348,20 @@ describe('two instances over one Redis', () => {
     });
     expect(removed.headers.get('location')).toBe('/auth/account?done=passkey_removed');
     // No wait: the very next ceremony on B is refused.
-    expect(await passkeySignIn(b, device, record.id)).toMatchObject({
+    expect(await passkeySignIn(b.ctx, device, record.id)).toMatchObject({
       ok: false,
       reason: 'unknown_credential',
     });
-    expect(await passkeySignIn(b, kept.device, kept.record.id)).toMatchObject({ ok: true });
+    expect(await passkeySignIn(b.ctx, kept.device, kept.record.id)).toMatchObject({ ok: true });
   });
 
   it('a user deactivated on A has every passkey refused on B at once', async () => {
     const user = await a.ctx.users.findOrCreate('leaver@example.com');
-    const { record, device } = await enrol(a, user, 'Phone');
-    expect(await passkeySignIn(b, device, record.id)).toMatchObject({ ok: true });
+    const { record, device } = await enrolPasskey(a.ctx, user, SITE, 'Phone');
+    expect(await passkeySignIn(b.ctx, device, record.id)).toMatchObject({ ok: true });
     const admin = await a.ctx.users.findOrCreate('admin@example.com');
     await a.ctx.admin.bulk(admin, 'deactivate', [user.id], null);
-    expect(await passkeySignIn(b, device, record.id)).toMatchObject({
+    expect(await passkeySignIn(b.ctx, device, record.id)).toMatchObject({
       ok: false,
       reason: 'inactive_user',
     });

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { totpCode, totpStep } from '../../src/core/totp.js';
 import { RecentProofs } from '../../src/http/login/step-up-recent.js';
 import type { User } from '../../src/ports/store.js';
 import { type AccountClient, accountClient } from '../helpers/account-client.js';
+import { enrolPasskey, enrolTotp } from '../helpers/factors.js';
 import { type LoggedApp, startLoggedApp } from '../helpers/mail-app.js';
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
 /*
  * "Sudo mode": the account changes a stolen session cookie must not make are refused to a
@@ -56,29 +55,6 @@ async function signIn(user: User): Promise<string> {
   return cookie;
 }
 
-async function withPasskey(user: User): Promise<string> {
-  const device = new SoftAuthenticator({ origin: SITE });
-  const { options, challengeId } = await app.ctx.passkeys.registrationOptions(user);
-  const result = await app.ctx.passkeys.verifyRegistration(
-    user.id,
-    challengeId,
-    device.register(options),
-    'Laptop',
-  );
-  if (!result.ok) throw new Error(`enrolment refused: ${result.reason}`);
-  return result.record.id;
-}
-
-async function withTotp(user: User): Promise<void> {
-  const begun = await app.ctx.secondFactors.beginTotpEnrolment(user);
-  if (!begun.ok) throw new Error('TOTP enrolment refused');
-  const confirmed = await app.ctx.secondFactors.confirmTotpEnrolment(
-    user.id,
-    totpCode(begun.secret, totpStep(clock.now())),
-  );
-  if (!confirmed.ok) throw new Error(`TOTP confirmation refused: ${confirmed.reason}`);
-}
-
 /** A session signed in long enough ago that it no longer counts as a fresh proof. */
 async function staleSession(user: User): Promise<{ cookie: string; csrf: string }> {
   const cookie = await signIn(user);
@@ -107,7 +83,7 @@ const CHANGES: Change[] = [
   {
     name: 'get new recovery codes',
     prepare: async (user) => {
-      await withTotp(user);
+      await enrolTotp(app.ctx, user, clock.now());
       return { action: 'regenerate_recovery_codes' };
     },
     snapshot: async (user) => (await app.ctx.store.getSecondFactors(user.id))?.recoveryHashes,
@@ -119,16 +95,17 @@ const CHANGES: Change[] = [
     name: 'remove a passkey',
     prepare: async (user) => ({
       action: 'remove_passkey',
-      passkey: await withPasskey(user),
+      passkey: (await enrolPasskey(app.ctx, user, SITE, 'Laptop')).record.id,
       confirm: 'yes',
     }),
     snapshot: async (user) => (await app.ctx.passkeys.list(user.id)).length,
-    made: async (user, before) => (await app.ctx.passkeys.list(user.id)).length < (before as number),
+    made: async (user, before) =>
+      (await app.ctx.passkeys.list(user.id)).length < (before as number),
   },
   {
     name: 'turn two-step verification off',
     prepare: async (user) => {
-      await withTotp(user);
+      await enrolTotp(app.ctx, user, clock.now());
       return { action: 'disable_totp', confirm: 'yes' };
     },
     snapshot: async (user) => (await app.ctx.secondFactors.status(user.id)).totp,
@@ -164,8 +141,8 @@ describe.each(CHANGES)('account page: $name', (change) => {
 describe('account page: the confirmation steps', () => {
   it('ask an old session for a proof first, and come back to the same step after', async () => {
     const user = await newUser();
-    const passkey = await withPasskey(user);
-    await withTotp(user);
+    const passkey = (await enrolPasskey(app.ctx, user, SITE, 'Laptop')).record.id;
+    await enrolTotp(app.ctx, user, clock.now());
     const { cookie } = await staleSession(user);
     const remove = await client.get(
       `/auth/account?step=remove_passkey&passkey=${encodeURIComponent(passkey)}&junk=1`,
@@ -188,7 +165,7 @@ describe('account page: the confirmation steps', () => {
 
   it('counts a step-up: the same old session may then make the change', async () => {
     const user = await newUser();
-    await withTotp(user);
+    await enrolTotp(app.ctx, user, clock.now());
     const { cookie, csrf } = await staleSession(user);
     const session = await app.ctx.sessions.resolve(cookie);
     if (session.kind !== 'valid') throw new Error('no session');
@@ -208,17 +185,11 @@ describe('setting up an authenticator app', () => {
     const page = await client.get('/auth/totp/setup', cookie);
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe(STEP_UP('/auth/totp/setup'));
-    const posted = await fetch(`${app.url}/auth/totp/setup`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        cookie: `portcullis_session=${cookie}`,
-        origin: SITE,
-        'sec-fetch-site': 'same-origin',
-      },
-      body: new URLSearchParams({ csrf, code: '123456' }).toString(),
-    });
+    const posted = await client.postRaw(
+      cookie,
+      new URLSearchParams({ csrf, code: '123456' }).toString(),
+      '/auth/totp/setup',
+    );
     expect(posted.status).toBe(303);
     expect(posted.headers.get('location')).toBe(STEP_UP('/auth/totp/setup'));
     expect((await app.ctx.secondFactors.status(user.id)).totp).toBe('none');

@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppTokenService } from '../../src/services/app-tokens.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { describeTarget, type Encoding } from '../helpers/dialect-cases.js';
 import { type EchoUpstream, startEchoUpstream } from '../helpers/echo-upstream.js';
 import { type RawReply, rawRequest } from '../helpers/raw-request.js';
 
@@ -16,12 +17,10 @@ import { type RawReply, rawRequest } from '../helpers/raw-request.js';
  */
 
 const PUBLIC_URL = 'https://auth.example.com';
-const APP = 'https://app.example.com';
 const DAY = 86_400_000;
 const CHALLENGE = 'Bearer realm="portcullis"';
 const INVALID = 'Bearer realm="portcullis", error="invalid_token"';
 
-type Encoding = 'original' | 'forwarded' | 'oauth2';
 type Wording = 'nginx' | 'traefik';
 
 const DIALECTS: { path: string; encoding: Encoding; wording: Wording; allow: number }[] = [
@@ -33,30 +32,6 @@ const DIALECTS: { path: string; encoding: Encoding; wording: Wording; allow: num
   { path: '/api/verify', encoding: 'original', wording: 'nginx', allow: 200 },
   { path: '/api/verify', encoding: 'forwarded', wording: 'traefik', allow: 200 },
 ];
-
-function describeTarget(encoding: Encoding, method: string, uri: string): [string, string][] {
-  const url = new URL(APP);
-  if (encoding === 'original') {
-    return [
-      ['X-Original-URL', `${APP}${uri}`],
-      ['X-Original-Method', method],
-    ];
-  }
-  if (encoding === 'oauth2') {
-    return [
-      ['Host', url.host],
-      ['X-Forwarded-Proto', 'https'],
-      ['X-Forwarded-Uri', uri],
-      ['X-Forwarded-Method', method],
-    ];
-  }
-  return [
-    ['X-Forwarded-Method', method],
-    ['X-Forwarded-Proto', 'https'],
-    ['X-Forwarded-Host', url.host],
-    ['X-Forwarded-Uri', uri],
-  ];
-}
 
 const b64 = (text: string) => Buffer.from(text, 'latin1').toString('base64');
 

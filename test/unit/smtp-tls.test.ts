@@ -1,7 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
@@ -11,79 +9,25 @@ import { loadConfig } from '../../src/config/load.js';
 import { createMailer } from '../../src/mail/create-mailer.js';
 import type { LoginMail } from '../../src/mail/mailer.js';
 import { writeConfig } from '../helpers/app.js';
+import { makeCa, type ServerCert, type TestCa } from '../helpers/pki.js';
 
 /**
  * `auth.magic_link.smtp.tls` against a real `smtp-server` whose certificate a private CA signed
  * for `mail.relay.test`, reached as 127.0.0.1: implicit TLS (smtps://) and STARTTLS (smtp://).
- * node:crypto cannot make X.509 certificates, so `openssl` makes them; without it the suite is
- * skipped and says so.
+ * node:crypto cannot make X.509 certificates, so `openssl` makes them (test/helpers/pki.ts);
+ * without it the suite fails and says what to install.
  */
 
-// openssl makes the relay's CA and certificate (.ci/run installs it where it is missing).
-if (spawnSync('openssl', ['version']).status !== 0) {
-  throw new Error(
-    'these tests need `openssl` to make the relay certificates: apt-get install openssl',
-  );
-}
 const RELAY_NAME = 'mail.relay.test';
 
-interface Pki {
-  dir: string;
-  caFile: string;
-  key: Buffer;
-  cert: Buffer;
+/** The relay's CA (test/helpers/pki.ts: openssl, which fails the suite when missing). */
+interface Pki extends ServerCert {
+  ca: TestCa;
 }
 
 function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-smtp-tls-'));
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Portcullis Test Relay CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-  openssl('req', ...ec, '-keyout', 'relay.key', '-out', 'relay.csr', '-subj', `/CN=${RELAY_NAME}`);
-  writeFileSync(
-    join(dir, 'relay.ext'),
-    `subjectAltName=DNS:${RELAY_NAME}\nextendedKeyUsage=serverAuth\n`,
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'relay.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-set_serial',
-    '2',
-    '-days',
-    '2',
-    '-extfile',
-    'relay.ext',
-    '-out',
-    'relay.pem',
-  );
-  return {
-    dir,
-    caFile: join(dir, 'ca.pem'),
-    key: readFileSync(join(dir, 'relay.key')),
-    cert: readFileSync(join(dir, 'relay.pem')),
-  };
+  const ca = makeCa('Portcullis Test Relay CA');
+  return { ca, ...ca.issue([`DNS:${RELAY_NAME}`]) };
 }
 
 interface Relay {
@@ -190,12 +134,13 @@ describe('SMTP relays with their own TLS settings', () => {
   });
   afterAll(async () => {
     await Promise.all(relays.map((relay) => relay.close()));
+    pki?.ca.remove();
   });
 
   function configFor(row: Case, port: number): string {
     const tls: Record<string, unknown> = {};
     if (row.tls?.ca_file) {
-      tls.ca_file = row.tls.ca_file === 'ca' ? pki.caFile : join(pki.dir, 'none.pem');
+      tls.ca_file = row.tls.ca_file === 'ca' ? pki.ca.caFile : join(pki.ca.dir, 'none.pem');
     }
     if (row.tls?.reject_unauthorized !== undefined)
       tls.reject_unauthorized = row.tls.reject_unauthorized;
@@ -235,9 +180,10 @@ describe('SMTP relays with their own TLS settings', () => {
   });
 
   it('a missing or non-PEM ca_file is a config error, listed with the others', () => {
-    const notPem = join(pki.dir, 'relay.ext');
+    const notPem = join(pki.ca.dir, 'not-a-certificate.txt');
+    writeFileSync(notPem, 'subjectAltName=DNS:mail.relay.test\n');
     for (const [file, message] of [
-      [join(pki.dir, 'none.pem'), 'cannot read'],
+      [join(pki.ca.dir, 'none.pem'), 'cannot read'],
       [notPem, 'holds no PEM certificate'],
     ] as const) {
       const path = writeConfig({
