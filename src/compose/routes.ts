@@ -76,6 +76,7 @@ export function composeRoutes(parts: AppParts, edge: EdgeParts, login: LoginEdge
       now: () => clock.now(),
       factors: { passkeys, secondFactors, users: store, audit },
       mailer,
+      recent: login.recent,
     }),
     // oauth2-proxy's and Authelia's paths; in proxy mode they belong to the upstream.
     compat:

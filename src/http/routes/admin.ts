@@ -10,6 +10,7 @@ import type { UserService } from '../../services/users.js';
 import { auditSource } from '../audit-source.js';
 import { readForm } from '../body.js';
 import type { Handler, PageDeps } from '../handler.js';
+import { type RecentProof, stepUpUrl } from '../login/step-up-recent.js';
 import { redirect, sendHtml, sendJson, wantsJson } from '../respond.js';
 import type { BulkBack, BulkPlan } from '../views/admin-bulk.js';
 import { adminPageBody } from '../views/admin-page.js';
@@ -53,7 +54,25 @@ export interface AdminRouteDeps extends SessionReader, PageDeps {
   factors: FactorDeps;
   /** Why sign-in mail last failed on this instance (shown on the list), or null. */
   mailer?: Pick<Mailer, 'lastDeliveryFailure'>;
+  /** Fresh proofs (step-up-recent.ts): every change outside TAKES_NO_PROOF asks for one first. */
+  recent?: RecentProof | null;
 }
+
+/**
+ * The panel's changes a stolen admin session may still make without a fresh proof: each only
+ * takes something away (a session, a token, a membership, an account's use). Everything else
+ * (login links, tokens, passwords, admin rights, groups, users, factors) needs a sign-in or
+ * step-up in the last 15 minutes, or one stolen cookie becomes every account.
+ */
+const TAKES_NO_PROOF: ReadonlySet<string> = new Set([
+  'end_session',
+  'logout_everywhere',
+  'deactivate',
+  'revoke_token',
+  'remove_member',
+]);
+
+const OTHER_ACTIONS: ReadonlySet<string> = new Set(['add_user', 'set_password', 'end_session']);
 
 export interface AdminRoutes {
   /** GET /auth/admin[?q=&page=|?user=ID|?groups|?group=ID[&delete=1]] */
@@ -208,6 +227,17 @@ async function adminAction(
   const actor = live.user;
   const action = form.get('action') ?? '';
   const view = form.get('view');
+  const known = isPanelAction(action) || isBulkAction(action) || OTHER_ACTIONS.has(action);
+  if (!known)
+    throw new PortcullisError('bad_request', `unknown admin action ${action.slice(0, 40)}`);
+  if (!TAKES_NO_PROOF.has(action) && deps.recent && !(await deps.recent.isRecent(live.session))) {
+    // Nothing changes; after the step-up the admin is back on the same page and asks again.
+    const back = `${deps.prefix}/admin${view ? `?user=${encodeURIComponent(view.slice(0, 200))}` : ''}`;
+    const stepUp = stepUpUrl(deps.prefix, back, 'recent');
+    if (wantsJson(req)) sendJson(req, res, 403, { error: 'step_up_required', step_up: stepUp });
+    else redirect(res, 303, stepUp);
+    return;
+  }
   const state: ViewState = {
     search: (form.get('q') ?? '').slice(0, 200),
     page: Number.parseInt(form.get('page') ?? '1', 10) || 1,

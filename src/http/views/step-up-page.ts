@@ -40,7 +40,7 @@ const HEADINGS: Record<StepUpNeed, string> = {
 
 function why(view: StepUpView): SafeHtml {
   if (view.need === 'recent') {
-    return html`<p>You are signed in as <strong class="address">${view.email}</strong>, but not recently. Before this change to your account, show once more that it is you.</p>`;
+    return html`<p>You are signed in as <strong class="address">${view.email}</strong>, but not recently. Before this change, show once more that it is you.</p>`;
   }
   const what =
     view.need === 'passkey'
