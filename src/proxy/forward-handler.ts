@@ -144,6 +144,9 @@ export class ForwardHandler {
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     // 1xx interim answers (103 Early Hints) are not relayed; the final answer follows.
     if (statusCode < 200) return true;
+    // An answer before the upload ended (a 413, say) ends the upload's timing: from here the
+    // response body's silences count, and onRequestSent must not start a wait for headers.
+    this.uploading = false;
     this.clearTimer();
     const res = this.res;
     if (this.clientGone || res.destroyed) return true;

@@ -58,6 +58,13 @@ async function startUpstream(): Promise<Upstream> {
       pump();
       return;
     }
+    if (req.url === '/early') {
+      // Answers at once, before the upload is over; reads the rest afterwards.
+      req.resume();
+      res.writeHead(413, ['Content-Length', '8']);
+      res.end('too big\n');
+      return;
+    }
     if (req.url === '/upload') {
       let bytes = 0;
       req.on('data', (chunk: Buffer) => {
@@ -271,6 +278,21 @@ describe('reverse proxy: deadlines on the injected clock', () => {
     expect(outcome.status === undefined || outcome.status >= 500).toBe(true);
     expect(upstream.seen).toEqual(['POST /upload']);
     await noTimerLeft();
+  });
+
+  it('times nothing more when the answer comes before the upload ended', async () => {
+    const { req, outcome } = send('POST', '/early', { 'Content-Length': '20' });
+    req.write('0123456789');
+    await until(() => outcome.status !== undefined, 'the early answer');
+    expect(outcome.status).toBe(413);
+    req.end('0123456789');
+    await until(() => outcome.ended !== null, 'the answer to end');
+    await settle();
+    await noTimerLeft();
+    // No deadline left over fires into the finished exchange.
+    clock.advance(HEADERS_MS + BODY_MS);
+    await settle();
+    expect(outcome.ended).toBe('end');
   });
 
   it('answers 504 to a WebSocket handshake the upstream leaves unanswered for proxy.timeout', async () => {
