@@ -340,6 +340,12 @@ describe('every page: axe-core, phone overflow, light and dark (Chromium)', {
     await visit(page, `/auth/forbidden?rd=${encodeURIComponent(`${site}/admin/settings`)}`, 403);
     await audit(page, 'forbidden', problems);
 
+    // Later, the same session is asked for a fresh proof before an account change.
+    clock.advance(16 * 60_000);
+    await visit(page, '/auth/account?step=disable_totp');
+    await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
+    await audit(page, 'step-up-recent', problems);
+
     await visit(page, '/auth/logout');
     await audit(page, 'logout', problems);
 

@@ -124,6 +124,12 @@ describe.each(CHANGES)('account page: $name', (change) => {
     expect(answer.headers.get('location')).toBe(STEP_UP('/auth/account'));
     expect(await answer.text()).not.toMatch(/pcx_|recovery/i);
     expect(await change.made(user, before)).toBe(false);
+    // The step-up it is sent to: the new link's field is focused when nothing comes before it.
+    const page = await (await client.get(STEP_UP('/auth/account'), cookie)).text();
+    expect(page).toContain('Confirm it is you');
+    const [field] = /<input id="magic-email"[^>]*>/.exec(page) ?? [''];
+    const factors = /Use your passkey|authenticator app/.test(page);
+    expect(field.includes('autofocus')).toBe(!factors);
   });
 
   it('is made by a session that signed in just now', async () => {

@@ -458,8 +458,10 @@ describe('adding a passkey with an old session', () => {
     expect(enrolPage.headers.get('location')).toContain('step_up=recent');
     const confirm = await stepUpPage(session, '/auth/account', 'recent');
     expect(confirm.text).toContain('Confirm it is you');
-    // A new link is offered, filled in with the address.
+    // A new link is offered, filled in with the address; not focused, the passkey comes first.
     expect(confirm.text).toContain('value="fay@example.com"');
+    expect(confirm.text).toMatch(/id="magic-email"[^>]*>/);
+    expect(confirm.text).not.toMatch(/id="magic-email"[^>]*autofocus/);
     const result = await passkeyStepUp(session, device, '/auth/account', 'recent');
     expect(result.status).toBe(200);
     expect((await json('/passkey/register/options', {}, cookie, fresh.csrf)).status).toBe(200);

@@ -29,7 +29,7 @@ export function createMagicLinkMethod(deps: MagicLinkRequestDeps): LoginMethod {
       fieldId: 'magic-email',
       autocomplete: 'email',
       describedBy: 'magic-email-help',
-      autofocus: true,
+      autofocus: input.autofocus ?? true,
     })}
 <button type="submit">${choice.label}</button>
 <p id="magic-email-help" class="muted">${choice.help}</p>

@@ -22,6 +22,8 @@ export interface LoginControlInput {
    * offers passkeys in their autofill (conditional UI, started by the passkey script).
    */
   webauthnAutofill?: boolean;
+  /** Focus the email field on load (default true); false where it is not the page's first offer. */
+  autofocus?: boolean;
 }
 
 /**

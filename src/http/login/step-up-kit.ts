@@ -43,7 +43,14 @@ export function stepUpKit(deps: StepUpDeps) {
       need === 'recent'
         ? (methods
             .find((method) => method.id === 'magic_link')
-            ?.renderControl({ prefix, rd, csrf: csrf.token, email: user.email }) ?? null)
+            // Last of the offers: focused only when it is the only one (no scroll to the bottom).
+            ?.renderControl({
+              prefix,
+              rd,
+              csrf: csrf.token,
+              email: user.email,
+              autofocus: !passkey && !totp,
+            }) ?? null)
         : null;
     const scripts =
       passkey && !done ? (methods.find((method) => method.id === 'passkey')?.scripts ?? []) : [];
