@@ -1,12 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
 import { inject } from 'light-my-request';
-import { pino } from 'pino';
-import { type App, startApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
+import type { App } from '../../src/app.js';
 import type { Clock } from '../../src/core/clock.js';
-import { TEST_SECRET, writeConfig } from './app.js';
-import { CSRF, type LogLine } from './mail-app.js';
+import { CSRF, type LogLine, startAppWithLogs } from './mail-app.js';
 
 /**
  * portcullis without a listening socket: the app is built as for production (`startApp`, every
@@ -93,23 +89,7 @@ export async function startInjectedApp(
   config: Record<string, unknown>,
   options: { env?: Record<string, string | undefined>; clock?: Clock } = {},
 ): Promise<InjectedApp> {
-  const logs: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) logs.push(JSON.parse(line) as LogLine);
-      }
-      callback();
-    },
-  });
-  const auth = (config.auth as Record<string, unknown> | undefined) ?? {};
-  const path = writeConfig({ ...config, auth: { secret_key: TEST_SECRET, ...auth } });
-  const loaded = loadConfig({ path, env: options.env ?? {} });
-  const app = await startApp(loaded, {
-    clock: options.clock,
-    logger: pino({ level: 'info' }, stream),
-    listen: false,
-  });
+  const { app, loaded, logs } = await startAppWithLogs(config, options, false);
   const listener = requestListener(app);
   const prefix = loaded.prefix;
   const cookieName = loaded.raw.session.cookie_name;

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { type App, startApp } from '../../src/app.js';
+import type { Config } from '../../src/config/derive.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/core/clock.js';
 import { TEST_SECRET, writeConfig } from './app.js';
@@ -29,11 +30,15 @@ export interface LoggedApp extends App {
   redeem(link: string, options?: { userAgent?: string }): Promise<Response>;
 }
 
-/** Starts portcullis in-process with info-level logs kept in memory (the log mailer prints there). */
-export async function startLoggedApp(
+/**
+ * Starts portcullis in-process with the test secret and info-level logs kept in memory (the log
+ * mailer prints there); `listen: false` binds nothing (test/helpers/inject-app.ts).
+ */
+export async function startAppWithLogs(
   config: Record<string, unknown>,
-  options: { env?: Record<string, string | undefined>; clock?: Clock } = {},
-): Promise<LoggedApp> {
+  options: { env?: Record<string, string | undefined>; clock?: Clock },
+  listen: { host: string; port: number } | false,
+): Promise<{ app: App; loaded: Config; logs: LogLine[] }> {
   const logs: LogLine[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -49,7 +54,19 @@ export async function startLoggedApp(
   const app = await startApp(loaded, {
     clock: options.clock,
     logger: pino({ level: 'info' }, stream),
-    listen: { host: '127.0.0.1', port: 0 },
+    listen,
+  });
+  return { app, loaded, logs };
+}
+
+/** Starts portcullis in-process with info-level logs kept in memory (the log mailer prints there). */
+export async function startLoggedApp(
+  config: Record<string, unknown>,
+  options: { env?: Record<string, string | undefined>; clock?: Clock } = {},
+): Promise<LoggedApp> {
+  const { app, loaded, logs } = await startAppWithLogs(config, options, {
+    host: '127.0.0.1',
+    port: 0,
   });
   const prefix = loaded.prefix;
   return {
