@@ -1,3 +1,4 @@
+import { accessPolicyOf } from '../config/derive.js';
 import type { Config } from '../config/load.js';
 import { storeIsRedis } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
@@ -10,7 +11,7 @@ import {
   subjectFromEmailOnly,
   subjectFromUser,
 } from '../core/explain-subject.js';
-import type { Identity } from '../core/identity.js';
+import { anonymousIdentity } from '../core/identity.js';
 import { parseAbsoluteTarget } from '../core/target.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../open-store.js';
@@ -59,24 +60,12 @@ export async function explainCommand(config: Config, args: ExplainArgs): Promise
   }
   const subject = await subjectFor(config, args.user);
   const raw = config.raw;
-  const anonymousUser: Identity = {
-    id: raw.anonymous_user.id,
-    username: raw.anonymous_user.id,
-    email: raw.anonymous_user.email,
-    name: raw.anonymous_user.name,
-    groups: [],
-    anonymous: true,
-  };
   const explanation = explain(
-    {
-      defaultPolicy: raw.access.default_policy,
-      rules: config.rules,
-      anonymousMode: raw.anonymous_mode,
-    },
+    accessPolicyOf(config),
     raw.access.rules,
     parsed.target,
     subject,
-    anonymousUser,
+    anonymousIdentity(raw.anonymous_user),
   );
   return formatExplanation(explanation, subject);
 }

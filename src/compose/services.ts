@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
+import { accessPolicyOf } from '../config/derive.js';
 import type { Config } from '../config/load.js';
 import type { Clock, Timers } from '../core/clock.js';
 import type { AccessPolicy } from '../core/decide.js';
-import type { Identity } from '../core/identity.js';
+import { anonymousIdentity, type Identity } from '../core/identity.js';
 import { SessionTokens } from '../core/session-token.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Metrics } from '../metrics.js';
@@ -84,19 +85,8 @@ export async function composeServices(world: AppWorld): Promise<AppParts> {
     audit,
     appTokens: raw.tokens.enabled ? appTokens : null,
   });
-  const policy: AccessPolicy = {
-    defaultPolicy: raw.access.default_policy,
-    rules: config.rules,
-    anonymousMode: raw.anonymous_mode,
-  };
-  const anonymousUser: Identity = {
-    id: anon.id,
-    username: anon.id,
-    email: anon.email,
-    name: anon.name,
-    groups: [],
-    anonymous: true,
-  };
+  const policy: AccessPolicy = accessPolicyOf(config);
+  const anonymousUser: Identity = anonymousIdentity(anon);
   return {
     ...world,
     sessions,

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import type { CompiledRule } from '../core/decide.js';
+import type { AccessPolicy, CompiledRule } from '../core/decide.js';
 import { buildRedirectPolicy, type RedirectPolicy } from '../core/redirect.js';
 import { compileRules } from '../core/rules.js';
 import type { Logo } from './file-values.js';
@@ -85,5 +85,14 @@ export function derive(valid: ValidConfig, context: { path: string; env: EnvSett
     warnings,
     logo: valid.logo,
     smtpCa: valid.smtpCa,
+  };
+}
+
+/** The policy every check and `explain` decides by: `access.*` and `anonymous_mode`. */
+export function accessPolicyOf(config: Pick<Config, 'raw' | 'rules'>): AccessPolicy {
+  return {
+    defaultPolicy: config.raw.access.default_policy,
+    rules: config.rules,
+    anonymousMode: config.raw.anonymous_mode,
   };
 }

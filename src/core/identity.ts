@@ -11,8 +11,7 @@ export interface Identity {
   /**
    * How the session behind this identity was authenticated (`AuthMethod` values, RFC 8176
    * style): [] for the anonymous user and app tokens. Absent reads as [], which meets no
-   * `access.rules[].require`. TODO(lead): make it required once app.ts builds anonymousUser
-   * with `amr: []` (optional only so files outside this change keep compiling).
+   * `access.rules[].require` (`identityOf` builds an identity before its session adds `amr`).
    */
   amr?: readonly string[];
 }
@@ -28,5 +27,18 @@ export function identityOf(
     name: user.name,
     groups: user.groups,
     anonymous: false,
+  };
+}
+
+/** `anonymous_user` as the rules and headers see it in anonymous mode: no groups, no factors. */
+export function anonymousIdentity(anon: { id: string; email: string; name: string }): Identity {
+  return {
+    id: anon.id,
+    username: anon.id,
+    email: anon.email,
+    name: anon.name,
+    groups: [],
+    anonymous: true,
+    amr: [],
   };
 }

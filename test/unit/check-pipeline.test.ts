@@ -2,10 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { derive } from '../../src/config/derive.js';
+import { accessPolicyOf, derive } from '../../src/config/derive.js';
 import type { Config } from '../../src/config/load.js';
 import { NO_ENV, parse } from '../../src/config/parse.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { anonymousIdentity } from '../../src/core/identity.js';
 import { groupsFilterFrom } from '../../src/core/identity-headers.js';
 import { SessionTokens } from '../../src/core/session-token.js';
 import { type Target, targetUrl } from '../../src/core/target.js';
@@ -139,19 +140,8 @@ class World {
     });
     const anon = config.raw.anonymous_user;
     this.pipeline = new CheckPipeline({
-      policy: {
-        defaultPolicy: config.raw.access.default_policy,
-        rules: config.rules,
-        anonymousMode: config.raw.anonymous_mode,
-      },
-      anonymousUser: {
-        id: anon.id,
-        username: anon.id,
-        email: anon.email,
-        name: anon.name,
-        groups: [],
-        anonymous: true,
-      },
+      policy: accessPolicyOf(config),
+      anonymousUser: anonymousIdentity(anon),
       sessions: this.sessions,
       logger: pino({ level: 'silent' }),
     });
