@@ -3,6 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
+import { seedGroupSources } from '../helpers/admin-panel.js';
 import { TEST_SECRET, writeConfig } from '../helpers/app.js';
 import {
   closeBrowser,
@@ -108,18 +109,7 @@ describe('admin panel: groups and usernames (Chromium, no JavaScript)', {
       listen: { host: '127.0.0.1', port },
     });
     await app.ctx.users.findOrCreate('robin.example@example.com', 'Robin Example');
-    const sam = await app.ctx.users.findOrCreate('sam@example.com', 'Sam');
-    await app.ctx.store.updateUser({ ...sam, groups: ['sso-engineering'] });
-    const now = Date.now();
-    await app.ctx.store.createGroup({
-      id: 'scim-finance',
-      displayName: 'finance',
-      members: [sam.id],
-      createdAt: now,
-      updatedAt: now,
-      version: 0,
-      source: 'scim',
-    });
+    await seedGroupSources(app.ctx, Date.now());
 
     page = await newPage();
     await page.goto(`${site}/auth/admin`);

@@ -7,6 +7,7 @@ import { hashPassword } from '../../src/core/password.js';
 import { totpCode, totpStep } from '../../src/core/totp.js';
 import { composeLoginMail } from '../../src/mail/login-mail.js';
 import type { User } from '../../src/ports/store.js';
+import { seedGroupSources } from '../helpers/admin-panel.js';
 import { closeBrowser, horizontalOverflow, launchChromium } from '../helpers/browser.js';
 import { oidcClientConfig, type SsoApp, startSsoApp } from '../helpers/oidc-provider.js';
 import { freePort } from '../helpers/ports.js';
@@ -117,19 +118,8 @@ describe('every page: axe-core, phone overflow, light and dark (Chromium)', {
       await app.ctx.sessions.create(robin, { ip: '192.0.2.7', userAgent, method: 'passkey' });
     }
 
-    const now = clock.now();
-    const sam = await app.ctx.users.findOrCreate('sam@example.com', 'Sam');
+    await seedGroupSources(app.ctx, clock.now());
     await app.ctx.users.findOrCreate('maximilian.alexander@engineering.example-company.co.uk');
-    await app.ctx.store.updateUser({ ...sam, groups: ['sso-engineering'] });
-    await app.ctx.store.createGroup({
-      id: 'scim-finance',
-      displayName: 'finance',
-      members: [sam.id],
-      createdAt: now,
-      updatedAt: now,
-      version: 0,
-      source: 'scim',
-    });
   });
 
   afterAll(async () => {

@@ -1,3 +1,5 @@
+import type { App } from '../../src/app.js';
+import type { User } from '../../src/ports/store.js';
 import { formToken } from './form-token.js';
 import { type LoggedApp, sessionCookieOf } from './mail-app.js';
 
@@ -66,4 +68,26 @@ export function panelClient(app: LoggedApp): PanelClient {
 export function fieldError(body: string, id: string): string | null {
   const match = new RegExp(`<p id="${id}-error"[^>]*role="alert">([^<]*)</p>`).exec(body);
   return match ? (match[1] as string) : null;
+}
+
+/**
+ * Sam, a member of one group from each read-only source: `sso-engineering` from sign-in claims
+ * and `finance` provisioned over SCIM (the panel shows both with their source, not editable).
+ */
+export async function seedGroupSources(
+  ctx: Pick<App['ctx'], 'users' | 'store'>,
+  now: number,
+): Promise<User> {
+  const sam = await ctx.users.findOrCreate('sam@example.com', 'Sam');
+  await ctx.store.updateUser({ ...sam, groups: ['sso-engineering'] });
+  await ctx.store.createGroup({
+    id: 'scim-finance',
+    displayName: 'finance',
+    members: [sam.id],
+    createdAt: now,
+    updatedAt: now,
+    version: 0,
+    source: 'scim',
+  });
+  return sam;
 }
